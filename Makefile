@@ -1,0 +1,78 @@
+# goshim: build libgoshim.so, run its tests, demos and benchmarks.
+# Targets: all (the library), test, demo, bench, unit, compat, install, clean.
+ARCH    ?= $(shell uname -m)
+CC      ?= cc
+BUILD   := build
+CFLAGS  ?= -O2 -g
+# The runtime is hidden except the interposed libc/pthread symbols (GS_EXPORT).
+LIB_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC \
+	-fvisibility=hidden -fno-omit-frame-pointer -fno-stack-protector \
+	-D_GNU_SOURCE -Isched -Ishim -Iarch/$(ARCH)
+LIB_LDFLAGS := -shared -Wl,-z,now -Wl,--no-undefined
+LIB_LDLIBS  := -ldl -lpthread
+
+SCHED_SRC := $(wildcard sched/*.c)
+SHIM_SRC  := $(wildcard shim/*.c)
+ARCH_SRC  := $(wildcard arch/$(ARCH)/*.S arch/$(ARCH)/*.c)
+LIB_OBJ   := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(SHIM_SRC) $(ARCH_SRC))
+HDRS      := $(wildcard sched/*.h shim/*.h arch/$(ARCH)/*.h)
+
+LIB := $(BUILD)/libgoshim.so
+
+all: $(LIB) $(BUILD)/goshim
+
+$(BUILD)/obj/%.c.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.S.o: %.S $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	$(CC) $(LIB_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+
+# The wrapper command: goshim [-p N] prog args...
+$(BUILD)/goshim: scripts/goshim.in
+	@mkdir -p $(BUILD)
+	sed 's|@LIBDIR@|$(abspath $(BUILD))|' $< > $@ && chmod +x $@
+
+# Unit tests: Check suites linked against the runtime objects (not the .so).
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+SCHED_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC))
+
+$(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -D_GNU_SOURCE -Isched -Ishim -Iarch/$(ARCH) $(shell pkg-config --cflags check 2>/dev/null) \
+		-o $@ $< $(SCHED_OBJ) $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -ldl -lpthread
+
+deps:
+	@scripts/deps.sh test
+
+unit: deps $(UNIT_BIN)
+
+test: deps all $(UNIT_BIN)
+	@scripts/test.sh
+
+compat: all
+	@scripts/run-compat.sh
+
+demo: all
+	@scripts/deps.sh demo
+	@scripts/demo.sh
+
+bench: all
+	@scripts/deps.sh demo
+	@scripts/bench.sh
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/goshim/libgoshim.so
+	sed 's|@LIBDIR@|$(PREFIX)/lib/goshim|' scripts/goshim.in > $(DESTDIR)$(PREFIX)/bin/goshim
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/goshim
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all deps unit test compat demo bench install clean

@@ -1,0 +1,73 @@
+/* arch/x86_64/arch.h: the saved register set of a green thread and the thread
+ * pointer, for x86_64 (System V psABI).
+ *
+ * Only what the psABI makes callee-saved is kept: rsp, rbx, rbp, r12-r15, the
+ * MXCSR control bits and the x87 control word. Everything else is dead across the
+ * call to gs_ctx_switch by the calling convention. The offsets below are used by
+ * switch.S and pinned here with static asserts. */
+#ifndef GS_ARCH_H
+#define GS_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gs_ctx {
+	void *rsp;		/* 0: stack pointer; (rsp) is the resume address */
+	uint64_t rbx;		/* 8 */
+	uint64_t rbp;		/* 16 */
+	uint64_t r12;		/* 24: entry function of a new context */
+	uint64_t r13;		/* 32: its argument */
+	uint64_t r14;		/* 40 */
+	uint64_t r15;		/* 48 */
+	uint32_t mxcsr;		/* 56: SSE control/status */
+	uint16_t fpucw;		/* 60: x87 control word */
+	uint16_t pad;
+};
+
+_Static_assert(offsetof(struct gs_ctx, rsp) == 0, "switch.S offset");
+_Static_assert(offsetof(struct gs_ctx, rbx) == 8, "switch.S offset");
+_Static_assert(offsetof(struct gs_ctx, rbp) == 16, "switch.S offset");
+_Static_assert(offsetof(struct gs_ctx, r12) == 24, "switch.S offset");
+_Static_assert(offsetof(struct gs_ctx, r13) == 32, "switch.S offset");
+_Static_assert(offsetof(struct gs_ctx, r14) == 40, "switch.S offset");
+_Static_assert(offsetof(struct gs_ctx, r15) == 48, "switch.S offset");
+_Static_assert(offsetof(struct gs_ctx, mxcsr) == 56, "switch.S offset");
+_Static_assert(offsetof(struct gs_ctx, fpucw) == 60, "switch.S offset");
+
+/* Saves the callee-saved state into *from and resumes *to. */
+void gs_ctx_switch(struct gs_ctx *from, struct gs_ctx *to);
+/* First frame of a new context: calls r12(r13); the entry must never return. */
+void gs_ctx_boot(void);
+
+/* Prepares *c to run fn(arg) on the stack whose highest address is top. */
+static inline void gs_ctx_make(struct gs_ctx *c, void *top, void (*fn)(void *), void *arg)
+{
+	uintptr_t sp = ((uintptr_t)top & ~(uintptr_t)15) - 8;	/* (sp+8) % 16 == 0 after ret */
+	*(void **)sp = (void *)gs_ctx_boot;
+	c->rsp = (void *)sp;
+	c->rbx = c->rbp = c->r14 = c->r15 = 0;
+	c->r12 = (uint64_t)fn;
+	c->r13 = (uint64_t)arg;
+	__asm__ volatile("stmxcsr %0" : "=m"(c->mxcsr));
+	__asm__ volatile("fnstcw %0" : "=m"(c->fpucw));
+}
+
+/* The thread pointer (TCB address, %fs base) of the calling OS thread. */
+static inline void *gs_arch_tp(void)
+{
+	void *tp;
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+/* The stack pointer of the caller, for the overflow check at each switch. */
+static inline uintptr_t gs_arch_sp(void)
+{
+	uintptr_t sp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return sp;
+}
+
+#define gs_arch_relax() __asm__ volatile("pause" ::: "memory")
+
+#endif

@@ -1,0 +1,169 @@
+/* sched/futex.c: the green futex, a wait queue keyed by address.
+ *
+ * Every synchronisation object (sync.c) is built on two calls, as glibc's and
+ * musl's are built on the kernel futex: gs_futex_wait(addr, val) sleeps while
+ * *addr == val, gs_futex_wake(addr, n) wakes up to n sleepers. A G parks; any
+ * other caller (a thread the shim did not create, a hook called inside the
+ * runtime) sleeps in the kernel futex on the same word, and wakers wake both
+ * kinds, so a mutex shared by a G and a library's own thread works.
+ *
+ * Waiters are records on the waiting G's stack, queued FIFO in a bucket of a
+ * hash table under the bucket's lock. A waker unlinks the record under the lock
+ * and readies the G after dropping it; a G woken by its timer or an interruption
+ * finds its record still queued, and unlinks it itself. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include "gs.h"
+
+#define NBUCKET 1024
+
+struct waiter {
+	struct waiter *next, *prev;
+	_Atomic uint32_t *addr;
+	struct g *g;
+	uint64_t seq;
+	bool queued;			/* bucket lock */
+};
+
+struct bucket {
+	gs_lock_t lock;
+	struct waiter *head, *tail;	/* lock */
+	_Atomic int native;		/* callers in the kernel futex on this bucket */
+} __attribute__((aligned(64)));
+
+static struct bucket buckets[NBUCKET];
+
+static struct bucket *bucket_of(const void *a)
+{
+	uint64_t x = (uint64_t)(uintptr_t)a;
+	x = (x >> 2) * 0x9E3779B97F4A7C15ull;
+	return &buckets[x >> (64 - 10)];
+}
+
+static void unlink_w(struct bucket *b, struct waiter *w)	/* lock held */
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		b->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		b->tail = w->prev;
+	w->queued = false;
+}
+
+static int native_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible)
+{
+	struct bucket *b = bucket_of(addr);
+	struct timespec ts, *tsp = NULL;
+	int saved = errno, r = 0;
+	if (deadline) {
+		uint64_t now = gs_nanotime();
+		uint64_t d = deadline > now ? deadline - now : 0;
+		ts.tv_sec = (time_t)(d / 1000000000u);
+		ts.tv_nsec = (long)(d % 1000000000u);
+		tsp = &ts;
+	}
+	atomic_fetch_add(&b->native, 1);
+	if (gs_sys_futex(addr, FUTEX_WAIT_PRIVATE, val, tsp) != 0) {
+		if (errno == ETIMEDOUT)
+			r = -ETIMEDOUT;
+		else if (errno == EINTR && interruptible)
+			r = -EINTR;
+		else if (errno == EAGAIN)
+			r = -EAGAIN;
+	}
+	atomic_fetch_sub(&b->native, 1);
+	errno = saved;
+	return r;
+}
+
+int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
+		  const char *why)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return native_wait(addr, val, deadline, interruptible);
+	struct bucket *b = bucket_of(addr);
+	struct waiter w = { .addr = addr, .g = g };
+	gs_lock(&b->lock);
+	if (atomic_load(addr) != val) {
+		gs_unlock(&b->lock);
+		return -EAGAIN;
+	}
+	if (interruptible && atomic_exchange(&g->interrupted, 0)) {
+		gs_unlock(&b->lock);
+		return -EINTR;
+	}
+	w.seq = gs_park_prepare(g, why, (void *)addr);
+	g->interruptible = interruptible;
+	w.prev = b->tail;
+	if (b->tail)
+		b->tail->next = &w;
+	else
+		b->head = &w;
+	b->tail = &w;
+	w.queued = true;
+	gs_unlock(&b->lock);
+	if (deadline && gs_timer_add(&g->m->timers, deadline, g, w.seq) != 0)
+		deadline = 0;	/* no memory for the timer: wait without it */
+	gs_park(g);
+	g->interruptible = 0;
+	int r = 0;
+	if (w.queued) {		/* racy peek; decided under the lock */
+		gs_lock(&b->lock);
+		if (w.queued) {
+			unlink_w(b, &w);
+			r = atomic_exchange(&g->interrupted, 0) ? -EINTR : -ETIMEDOUT;
+		}
+		gs_unlock(&b->lock);
+	}
+	return r;
+}
+
+int gs_futex_wake(_Atomic uint32_t *addr, int n)
+{
+	struct bucket *b = bucket_of(addr);
+	int woken = 0;
+	for (;;) {
+		struct { struct g *g; uint64_t seq; } batch[64];
+		int k = 0;
+		gs_lock(&b->lock);
+		for (struct waiter *w = b->head, *next; w && woken < n && k < 64; w = next) {
+			next = w->next;
+			if (w->addr != addr)
+				continue;
+			unlink_w(b, w);
+			batch[k].g = w->g;
+			batch[k].seq = w->seq;
+			k++;
+			woken++;
+		}
+		bool more = k == 64 && woken < n;
+		gs_unlock(&b->lock);
+		for (int i = 0; i < k; i++)
+			gs_ready(batch[i].g, batch[i].seq);
+		if (!more)
+			break;
+	}
+	if (woken < n && atomic_load(&b->native) > 0) {
+		int saved = errno;
+		int r = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)(n - woken > INT_MAX ? INT_MAX : n - woken), NULL);
+		errno = saved;
+		if (r > 0)
+			woken += r;
+	}
+	return woken;
+}
+
+/* In a forked child only the forking thread exists: nobody waits. */
+void gs_futex_fork_child(void)
+{
+	for (int i = 0; i < NBUCKET; i++) {
+		atomic_store(&buckets[i].lock.v, 0);
+		buckets[i].head = buckets[i].tail = NULL;
+		atomic_store(&buckets[i].native, 0);
+	}
+}

@@ -1,0 +1,281 @@
+/* sched/gs.h: the runtime's internal interface (no interposed symbols here).
+ *
+ * Glossary, as in Go's runtime:
+ *   G  a green thread: a saved register set, a stack, its thread identity.
+ *   M  an OS thread that runs Gs. There are GOSHIM_PROCS of them; the main
+ *      thread is M0. The right to run Gs (Go's P) is held by each M for life in
+ *      this design, so a P is not a separate object yet (see README, Design).
+ *
+ * Thread identity (the central choice; README "Design" has the measurements):
+ * glibc finds errno and every __thread variable at a fixed offset from the
+ * thread pointer, and compiled code may keep such an address in a register
+ * across a call that parks. So a G, once started, stays on the M it started
+ * on ("pinned"), and each M's static TLS holds the identity of the G it runs:
+ * on a switch the TLS bytes that belong to a thread (the executable's and the
+ * libraries' blocks, errno and h_errno of libc's) are swapped out to the old G
+ * and in from the new one (tls.c). Gs that have not started yet carry no such
+ * state and are spread and stolen freely (runq.c).
+ *
+ * Sections: config, structures, scheduler (proc.c), run queues (runq.c),
+ * timers (timer.c), stacks (stack.c), TLS (tls.c), green futex (futex.c),
+ * synchronisation objects (sync.c), internal locks (lock.c), util.
+ *
+ * Errors: inside the runtime 0 or -errno; shim/ converts at the boundary.
+ *
+ * Lock order: futex bucket lock -> global run queue lock -> stack pool lock.
+ * No runtime lock is held across a park or a context switch. */
+#ifndef GS_H
+#define GS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/types.h>
+
+#include "arch.h"
+
+#define GS_HIDDEN __attribute__((visibility("hidden")))
+#define GS_TLS __thread __attribute__((tls_model("initial-exec")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- config (proc.c reads the environment once) ---- */
+
+struct gs_config {
+	int procs;		/* GOSHIM_PROCS: number of Ms */
+	size_t stack;		/* GOSHIM_STACK: default stack size in bytes */
+	int debug;		/* GOSHIM_DEBUG=1: extra invariant checks */
+};
+extern struct gs_config gs_cfg GS_HIDDEN;
+
+/* ---- structures ---- */
+
+#define GS_G_MAGIC 0x676f7368696d4721ULL	/* "goshimG!": our pthread_t vs glibc's */
+
+/* States of g->status (written by the G's own M, read by anyone for dumps). */
+enum {
+	G_NEW,			/* created, never run: may run on any M */
+	G_RUNNABLE,		/* in a run queue */
+	G_RUNNING,
+	G_WAITING,		/* parked */
+	G_DEAD,
+};
+
+/* g->joinstate: the encoding of the join/detach/exit race (atomic word, also a
+ * green futex word). The loser of exit vs detach frees the G. */
+enum {
+	J_JOINABLE,		/* running, nobody joined or detached yet */
+	J_DETACHED,		/* running, detached: exit frees it */
+	J_EXITED,		/* finished and off its stack: join or detach frees it */
+};
+
+/* g->parkword = (seq << 1) | waiting. gs_ready(g, seq) wins only against the
+ * park it was meant for, so a stale wakeup (a timer of an earlier wait, a
+ * late waker) can never wake a later park. */
+#define PARK_WAITING 1ULL
+
+struct gs_node {			/* intrusive link of the MPSC inbox */
+	_Atomic(struct gs_node *) next;
+};
+
+struct gs_tsd;
+
+struct g {
+	uint64_t magic;			/* GS_G_MAGIC */
+	struct gs_ctx ctx;		/* saved registers while not running */
+	struct gs_node node;		/* link in an M's inbox */
+	struct g *schedlink;		/* link in the global queue / lists */
+	struct m *m;			/* the M it is pinned to; NULL until started */
+	_Atomic uint64_t parkword;	/* see PARK_WAITING */
+	int id;				/* 1 = main */
+	_Atomic int status;		/* G_* */
+	_Atomic int joinstate;		/* J_*; futex word for joiners */
+	_Atomic(struct g *) joiner;	/* the G blocked in pthread_join, if any */
+
+	void *(*fn)(void *);		/* pthread start routine and its argument */
+	void *arg;
+	void *ret;			/* value for pthread_join */
+
+	/* Stack: [lo, hi) usable; map/maplen the whole mapping incl. guard. */
+	char *stack_lo, *stack_hi;
+	void *map;
+	size_t maplen, guard;
+	int stack_kind;			/* STACK_* of stack.c */
+
+	/* Why it waits, for the dump and for interruption. */
+	const char *waitreason;
+	void *waitaddr;
+	int interruptible;		/* GS_INTR_*: what may end this wait early */
+	_Atomic int interrupted;	/* set before the ready that ends the wait */
+
+	/* Thread identity. */
+	void *dtv;			/* its own dynamic TLS vector (tls.c) */
+	struct gs_tsd *tsd;		/* pthread_key_* values */
+	char name[16];
+	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
+
+	/* Cancellation (deferred only). */
+	int cancel_disabled;		/* PTHREAD_CANCEL_DISABLE */
+	int cancel_async;		/* PTHREAD_CANCEL_ASYNCHRONOUS (treated as deferred) */
+	_Atomic int cancel_pending;
+	int cancelling;			/* unwinding: no further cancellation */
+	void *cleanup;			/* innermost __pthread_unwind_buf_t */
+
+	unsigned char tls[];		/* saved TLS bytes (tls.c: gs_tls_size) */
+};
+
+/* g->interruptible: 0 nothing; a signal handler ends the wait with EINTR
+ * always (1), unless it has SA_RESTART (2); only cancellation ends it (3). */
+enum { GS_INTR_NONE, GS_INTR_ALWAYS, GS_INTR_NORESTART, GS_INTR_CANCEL };
+
+/* Idle M sleep states (m->sleeping, a kernel futex word). */
+struct gs_timer {
+	uint64_t when;			/* CLOCK_MONOTONIC ns */
+	struct g *g;
+	uint64_t seq;			/* the park it ends */
+};
+
+struct gs_timers {			/* min-heap, touched only by its owner M */
+	struct gs_timer *v;
+	size_t n, cap;
+};
+
+#define RUNQ_SIZE 256
+struct gs_runq {			/* Go's runq: owner puts/gets, others steal */
+	_Atomic uint32_t head;		/* consumers advance it with CAS */
+	_Atomic uint32_t tail;		/* only the owner writes it */
+	struct g *_Atomic buf[RUNQ_SIZE];
+};
+
+struct gs_mpsc {			/* Vyukov's intrusive MPSC queue */
+	_Atomic(struct gs_node *) head;	/* producers exchange here */
+	struct gs_node *tail;		/* owner only */
+	struct gs_node stub;
+};
+
+struct m {
+	int id;
+	pid_t tid;
+	unsigned long self_pt;		/* glibc's pthread_t of this OS thread */
+	void *tp;			/* its thread pointer (TCB) */
+	void *own_dtv;			/* glibc's DTV of this OS thread */
+	struct g *curg;			/* G running now, NULL on g0 */
+	struct g *tls_owner;		/* G whose identity is in this M's TLS */
+	struct g *gdead;		/* exited G to release once off its stack */
+	struct gs_ctx g0;		/* the scheduler context (own stack) */
+	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
+	struct gs_runq runq;		/* new Gs, stealable */
+	struct gs_timers timers;
+	_Atomic int sleeping;		/* 1 while idle in futex wait (kernel futex word) */
+	_Atomic int nwaiting;		/* Gs parked on this M (for dumps) */
+	uint32_t schedtick;
+	int in_sched;			/* >0 inside the scheduler: hooks go native */
+	sigset_t sigmask;		/* the mask currently set on this OS thread */
+	int sigmask_valid;
+	int started;
+};
+
+/* ---- scheduler (proc.c) ---- */
+
+extern GS_TLS struct m *gs_curm GS_HIDDEN;	/* per OS thread, never swapped */
+extern struct m *gs_allm GS_HIDDEN;		/* array of gs_cfg.procs */
+extern _Atomic int gs_started GS_HIDDEN;	/* runtime initialised */
+extern struct g *gs_maing GS_HIDDEN;
+
+GS_HIDDEN void gs_init(void);
+/* The G running on the calling OS thread, or NULL (an outside thread, g0, a
+ * hook called from inside the runtime). Hooks park only when this is non-NULL. */
+static inline struct g *gs_self(void)
+{
+	struct m *m = gs_curm;
+	return (m && !m->in_sched) ? m->curg : NULL;
+}
+GS_HIDDEN int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize,
+		       size_t guard, void *ustack, int detached);
+GS_HIDDEN _Noreturn void gs_exit(void *ret);
+GS_HIDDEN void gs_free_g(struct g *g);
+/* Parking. gs_park_prepare() starts a park and returns its seq; the caller then
+ * publishes (g, seq) to whoever will wake it, and calls gs_park(). */
+static inline uint64_t gs_park_prepare(struct g *g, const char *why, void *addr)
+{
+	uint64_t seq = (atomic_load_explicit(&g->parkword, memory_order_relaxed) >> 1) + 1;
+	g->waitreason = why;
+	g->waitaddr = addr;
+	atomic_store(&g->parkword, (seq << 1) | PARK_WAITING);
+	return seq;
+}
+GS_HIDDEN void gs_park(struct g *g);
+GS_HIDDEN bool gs_ready(struct g *g, uint64_t seq);
+GS_HIDDEN void gs_yield(void);
+/* Parks the calling G until the monotonic time deadline (ns) or an
+ * interruption; returns 0 or -EINTR. */
+GS_HIDDEN int gs_sleep_until(uint64_t deadline);
+GS_HIDDEN void gs_interrupt(struct g *g);
+GS_HIDDEN int gs_live_gs(void);
+GS_HIDDEN void gs_fork_child(void);
+GS_HIDDEN void gs_ensure_ms(void);
+
+/* ---- run queues (runq.c) ---- */
+
+GS_HIDDEN bool gs_runq_put(struct gs_runq *q, struct g *g);	/* false: full */
+GS_HIDDEN struct g *gs_runq_get(struct gs_runq *q);
+GS_HIDDEN uint32_t gs_runq_steal(struct gs_runq *to, struct gs_runq *from);
+GS_HIDDEN uint32_t gs_runq_len(struct gs_runq *q);
+GS_HIDDEN void gs_mpsc_init(struct gs_mpsc *q);
+GS_HIDDEN void gs_mpsc_push(struct gs_mpsc *q, struct gs_node *n);
+GS_HIDDEN struct gs_node *gs_mpsc_pop(struct gs_mpsc *q);
+GS_HIDDEN bool gs_mpsc_empty(struct gs_mpsc *q);
+
+/* ---- timers (timer.c) ---- */
+
+GS_HIDDEN int gs_timer_add(struct gs_timers *t, uint64_t when, struct g *g, uint64_t seq);
+GS_HIDDEN bool gs_timer_pop_due(struct gs_timers *t, uint64_t now, struct gs_timer *out);
+GS_HIDDEN uint64_t gs_timer_next(struct gs_timers *t);	/* UINT64_MAX if none */
+GS_HIDDEN uint64_t gs_nanotime(void);			/* CLOCK_MONOTONIC ns */
+/* Converts an absolute deadline on clock to a monotonic ns deadline. */
+GS_HIDDEN uint64_t gs_deadline(clockid_t clock, const struct timespec *abs);
+
+/* ---- stacks (stack.c) ---- */
+
+enum { STACK_GUARDED, STACK_PACKED, STACK_USER, STACK_MAIN };
+GS_HIDDEN int gs_stack_alloc(struct g *g, size_t size, size_t guard);
+GS_HIDDEN void gs_stack_free(struct g *g);
+GS_HIDDEN size_t gs_stack_default(void);
+GS_HIDDEN void gs_stack_init(void);
+GS_HIDDEN size_t gs_stack_committed(struct g *g);
+
+/* ---- thread identity (tls.c) ---- */
+
+extern size_t gs_tls_size GS_HIDDEN;
+GS_HIDDEN void gs_tls_init(void);
+GS_HIDDEN void gs_tls_init_g(struct g *g);
+GS_HIDDEN void gs_tls_switch(struct m *m, struct g *to);
+GS_HIDDEN void gs_tls_release(struct m *m, struct g *g);
+GS_HIDDEN void gs_tsd_run_destructors(struct g *g);
+
+/* ---- green futex (futex.c) ---- */
+
+/* Waits while *addr == val. From a G it parks; from any other caller it is the
+ * kernel futex. deadline: monotonic ns or 0 for none. Returns 0 (woken, or
+ * *addr != val: -EAGAIN), -ETIMEDOUT, -EINTR (interruptible waits only). */
+GS_HIDDEN int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline,
+			    int interruptible, const char *why);
+GS_HIDDEN int gs_futex_wake(_Atomic uint32_t *addr, int n);
+GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts);
+
+/* ---- internal lock (lock.c): a spin-then-futex lock between Ms ---- */
+
+typedef struct { _Atomic uint32_t v; } gs_lock_t;
+GS_HIDDEN void gs_lock(gs_lock_t *l);
+GS_HIDDEN void gs_unlock(gs_lock_t *l);
+
+/* ---- util ---- */
+
+GS_HIDDEN _Noreturn void gs_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+GS_HIDDEN void gs_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define gs_assert(c) do { if (unlikely(!(c))) gs_throw("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
+
+#endif

@@ -1,0 +1,627 @@
+/* sched/proc.c: Gs and Ms, the scheduler, park/ready, start-up and exit.
+ *
+ * Each M runs Gs from, in order: its inbox (started Gs pinned to it, made
+ * runnable by anyone), its local run queue of new Gs, the global queue, other
+ * Ms' run queues (stealing new Gs), its due timers. A G that parks switches
+ * straight to the next runnable G of its M; when there is none it switches to
+ * the M's g0 context (the scheduler's own stack), which sleeps on a kernel
+ * futex until its inbox fills, new work appears or its next timer is due.
+ *
+ * Lost wakeups: gs_ready() publishes a G to its M's inbox with a CAS on the G's
+ * park word, and only that M ever runs it. The M pops it only from the
+ * scheduler, i.e. after the parking G's registers are saved: a ready that races
+ * ahead of the park is simply found in the inbox by the park itself.
+ *
+ * Ms are started when the program first creates a thread, so a program that
+ * never does runs with no extra OS thread. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/single_threaded.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "gs.h"
+#include "real.h"
+
+struct gs_config gs_cfg;
+GS_TLS struct m *gs_curm;
+struct m *gs_allm;
+_Atomic int gs_started;
+struct g *gs_maing;
+
+static _Atomic int nlive;		/* Gs not yet exited */
+static _Atomic int next_id = 1;
+static gs_lock_t glock;			/* guards the global queue */
+static struct g *gq_head, *gq_tail;	/* glock */
+static _Atomic int gq_len;
+static _Atomic int ms_started;
+static gs_lock_t start_lock;
+static char main_name[16];
+
+#define G0_STACK (256 * 1024)
+
+GS_HIDDEN void gs_futex_fork_child(void);
+
+/* ---- queues ---- */
+
+static void globq_put(struct g *g)
+{
+	g->schedlink = NULL;
+	gs_lock(&glock);
+	if (gq_tail)
+		gq_tail->schedlink = g;
+	else
+		gq_head = g;
+	gq_tail = g;
+	atomic_fetch_add(&gq_len, 1);
+	gs_unlock(&glock);
+}
+
+/* Takes one G from the global queue, and a fair share more into m's runq. */
+static struct g *globq_get(struct m *m)
+{
+	if (atomic_load_explicit(&gq_len, memory_order_relaxed) == 0)
+		return NULL;
+	gs_lock(&glock);
+	struct g *g = gq_head;
+	if (g) {
+		gq_head = g->schedlink;
+		if (!gq_head)
+			gq_tail = NULL;
+		atomic_fetch_sub(&gq_len, 1);
+		int more = atomic_load(&gq_len) / gs_cfg.procs;
+		while (more-- > 0 && gq_head && gs_runq_len(&m->runq) < RUNQ_SIZE / 2) {
+			struct g *x = gq_head;
+			gq_head = x->schedlink;
+			if (!gq_head)
+				gq_tail = NULL;
+			atomic_fetch_sub(&gq_len, 1);
+			gs_runq_put(&m->runq, x);
+		}
+	}
+	gs_unlock(&glock);
+	return g;
+}
+
+static void wake_m(struct m *m)
+{
+	if (atomic_load(&m->sleeping) && atomic_exchange(&m->sleeping, 0))
+		gs_sys_futex(&m->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+/* New stealable work exists: wake one idle M to take it. */
+static void wakep(struct m *self)
+{
+	if (!atomic_load_explicit(&ms_started, memory_order_relaxed))
+		return;
+	for (int i = 0; i < gs_cfg.procs; i++) {
+		struct m *m = &gs_allm[i];
+		if (m != self && atomic_load(&m->sleeping)) {
+			wake_m(m);
+			return;
+		}
+	}
+}
+
+bool gs_ready(struct g *g, uint64_t seq)
+{
+	uint64_t want = (seq << 1) | PARK_WAITING;
+	if (!atomic_compare_exchange_strong(&g->parkword, &want, seq << 1))
+		return false;
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+	struct m *m = g->m;
+	gs_mpsc_push(&m->inbox, &g->node);
+	if (m != gs_curm)
+		wake_m(m);
+	return true;
+}
+
+void gs_interrupt(struct g *g)
+{
+	uint64_t w = atomic_load(&g->parkword);
+	if (!(w & PARK_WAITING) || !g->interruptible)
+		return;
+	atomic_store(&g->interrupted, 1);
+	if (!gs_ready(g, w >> 1))
+		atomic_store(&g->interrupted, 0);
+}
+
+/* ---- the scheduler ---- */
+
+static void run_timers(struct m *m)
+{
+	if (!m->timers.n)
+		return;
+	uint64_t now = gs_nanotime();
+	struct gs_timer t;
+	while (gs_timer_pop_due(&m->timers, now, &t))
+		gs_ready(t.g, t.seq);
+}
+
+static struct g *from_node(struct gs_node *n)
+{
+	return (struct g *)((char *)n - offsetof(struct g, node));
+}
+
+/* A runnable G for m without blocking, or NULL. prefer_new: look at new Gs
+ * before the inbox (a yielding G is in the inbox and must not starve them). */
+static struct g *find_nowait(struct m *m, bool prefer_new)
+{
+	struct g *g;
+	struct gs_node *n;
+	m->schedtick++;
+	if ((m->schedtick & 7) == 0)
+		run_timers(m);
+	if ((m->schedtick % 61) == 0 && (g = globq_get(m)))
+		return g;
+	if (!prefer_new && (n = gs_mpsc_pop(&m->inbox)))
+		return from_node(n);
+	if ((g = gs_runq_get(&m->runq)) || (g = globq_get(m)))
+		return g;
+	if (atomic_load_explicit(&ms_started, memory_order_relaxed)) {
+		for (int i = 1; i < gs_cfg.procs; i++) {
+			struct m *v = &gs_allm[(m->id + i) % gs_cfg.procs];
+			if (gs_runq_len(&v->runq) && gs_runq_steal(&m->runq, &v->runq))
+				return gs_runq_get(&m->runq);
+		}
+	}
+	run_timers(m);
+	if ((n = gs_mpsc_pop(&m->inbox)))
+		return from_node(n);
+	return NULL;
+}
+
+static bool work_visible(struct m *m)
+{
+	if (!gs_mpsc_empty(&m->inbox) || gs_runq_len(&m->runq) || atomic_load(&gq_len))
+		return true;
+	if (atomic_load_explicit(&ms_started, memory_order_relaxed))
+		for (int i = 0; i < gs_cfg.procs; i++)
+			if (gs_runq_len(&gs_allm[i].runq))
+				return true;
+	return false;
+}
+
+static void release_dead(struct m *m, struct g *d)
+{
+	gs_tls_release(m, d);
+	gs_stack_free(d);
+	int js = J_JOINABLE;
+	if (atomic_compare_exchange_strong(&d->joinstate, &js, J_EXITED))
+		gs_futex_wake((_Atomic uint32_t *)&d->joinstate, INT_MAX);
+	else
+		gs_free_g(d);	/* detached: nobody else holds it */
+}
+
+static inline void after_switch(struct m *m)
+{
+	struct g *d = m->gdead;
+	if (unlikely(d)) {
+		m->gdead = NULL;
+		release_dead(m, d);
+	}
+}
+
+static void apply_sigmask(struct m *m, struct g *g)
+{
+	if (likely(m->sigmask_valid && !memcmp(&m->sigmask, &g->sigmask, sizeof(uint64_t))))
+		return;
+	REAL(pthread_sigmask)(SIG_SETMASK, &g->sigmask, NULL);
+	m->sigmask = g->sigmask;
+	m->sigmask_valid = 1;
+}
+
+/* Switches from the context saved in *from to g, on m. Returns when whoever
+ * owns *from is resumed. */
+static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
+{
+	if (unlikely(!g->m))
+		g->m = m;	/* first run: pinned from now on */
+	gs_tls_switch(m, g);
+	apply_sigmask(m, g);
+	m->curg = g;
+	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+	m->in_sched = 0;
+	gs_ctx_switch(from, &g->ctx);
+	after_switch(m);
+}
+
+static void check_stack(struct g *g)
+{
+	if (likely(g->stack_kind == STACK_MAIN))
+		return;
+	if (unlikely(gs_arch_sp() < (uintptr_t)g->stack_lo))
+		gs_throw("green thread %d overflowed its stack of %zu KiB", g->id,
+			 (size_t)(g->stack_hi - g->stack_lo) / 1024);
+}
+
+/* Gives m to another G; returns when cur runs again. Runs on cur's stack. */
+static void schedule(struct m *m, struct g *cur, bool prefer_new)
+{
+	check_stack(cur);
+	m->in_sched = 1;
+	struct g *next = find_nowait(m, prefer_new);
+	if (next == cur) {
+		atomic_store_explicit(&cur->status, G_RUNNING, memory_order_relaxed);
+		m->in_sched = 0;
+		return;
+	}
+	if (next) {
+		run_g(m, &cur->ctx, next);
+		return;
+	}
+	m->curg = NULL;
+	gs_ctx_switch(&cur->ctx, &m->g0);
+	after_switch(m);
+}
+
+/* The g0 loop of an M: find a G, sleeping when there is none, run it. */
+static void m_loop(struct m *m)
+{
+	for (;;) {
+		m->in_sched = 1;
+		m->curg = NULL;
+		struct g *g;
+		while (!(g = find_nowait(m, false))) {
+			atomic_store(&m->sleeping, 1);
+			if (work_visible(m)) {
+				atomic_store(&m->sleeping, 0);
+				continue;
+			}
+			uint64_t next = gs_timer_next(&m->timers);
+			struct timespec ts, *tsp = NULL;
+			if (next != UINT64_MAX) {
+				uint64_t now = gs_nanotime();
+				uint64_t d = next > now ? next - now : 0;
+				ts.tv_sec = (time_t)(d / 1000000000u);
+				ts.tv_nsec = (long)(d % 1000000000u);
+				tsp = &ts;
+			}
+			int saved = errno;
+			gs_sys_futex(&m->sleeping, FUTEX_WAIT_PRIVATE, 1, tsp);
+			errno = saved;
+			atomic_store(&m->sleeping, 0);
+		}
+		run_g(m, &m->g0, g);
+	}
+}
+
+static void g0_entry(void *arg)
+{
+	struct m *m = arg;
+	after_switch(m);
+	m_loop(m);
+}
+
+void gs_park(struct g *g)
+{
+	int saved = errno;
+	struct m *m = g->m;
+	atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
+	schedule(m, g, false);
+	errno = saved;
+}
+
+void gs_yield(void)
+{
+	struct g *g = gs_self();
+	if (!g) {
+		sched_yield();
+		return;
+	}
+	struct m *m = g->m;
+	uint64_t seq = gs_park_prepare(g, "yield", NULL);
+	gs_ready(g, seq);
+	int saved = errno;
+	schedule(m, g, true);
+	errno = saved;
+}
+
+int gs_sleep_until(uint64_t deadline)
+{
+	struct g *g = gs_self();
+	if (atomic_exchange(&g->interrupted, 0))
+		return -EINTR;
+	uint64_t seq = gs_park_prepare(g, "sleep", NULL);
+	g->interruptible = GS_INTR_ALWAYS;
+	if (gs_timer_add(&g->m->timers, deadline, g, seq) != 0) {
+		g->interruptible = 0;
+		gs_ready(g, seq);
+		return -ENOMEM;
+	}
+	gs_park(g);
+	g->interruptible = 0;
+	return atomic_exchange(&g->interrupted, 0) ? -EINTR : 0;
+}
+
+/* ---- Gs ---- */
+
+static void g_main(void *arg)
+{
+	struct g *g = arg;
+	after_switch(g->m);
+	gs_exit(g->fn(g->arg));
+}
+
+void gs_free_g(struct g *g)
+{
+	g->magic = 0;
+	free(g);
+}
+
+int gs_live_gs(void)
+{
+	return atomic_load(&nlive);
+}
+
+static struct g *new_g(void)
+{
+	struct g *g = calloc(1, sizeof *g + gs_tls_size);
+	if (!g)
+		return NULL;
+	g->magic = GS_G_MAGIC;
+	g->id = atomic_fetch_add(&next_id, 1);
+	return g;
+}
+
+static void *m_thread(void *arg);
+
+/* Starts the Ms other than M0, once. */
+void gs_ensure_ms(void)
+{
+	if (atomic_load(&ms_started))
+		return;
+	gs_lock(&start_lock);
+	if (!atomic_load(&ms_started)) {
+		__libc_single_threaded = 0;
+		for (int i = 0; i < gs_cfg.procs; i++) {
+			struct m *m = &gs_allm[i];
+			if (m->started)
+				continue;
+			pthread_t t;
+			pthread_attr_t a;
+			pthread_attr_init(&a);
+			pthread_attr_setstacksize(&a, G0_STACK);
+			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+			if (REAL(pthread_create)(&t, &a, m_thread, m) != 0)
+				gs_throw("cannot start OS thread %d of %d", i, gs_cfg.procs);
+			pthread_attr_destroy(&a);
+			m->started = 1;
+		}
+		atomic_store(&ms_started, 1);
+	}
+	gs_unlock(&start_lock);
+}
+
+int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, size_t guard,
+	     void *ustack, int detached)
+{
+	struct g *self = gs_self();
+	struct g *g = new_g();
+	if (!g)
+		return -EAGAIN;
+	if (ustack) {
+		g->stack_lo = ustack;
+		g->stack_hi = (char *)ustack + stacksize;
+		g->stack_kind = STACK_USER;
+	} else {
+		int r = gs_stack_alloc(g, stacksize ? stacksize : gs_stack_default(), guard);
+		if (r) {
+			free(g);
+			return r;
+		}
+	}
+	g->fn = fn;
+	g->arg = arg;
+	atomic_store(&g->joinstate, detached ? J_DETACHED : J_JOINABLE);
+	gs_tls_init_g(g);
+	memcpy(g->name, self ? self->name : main_name, sizeof g->name);
+	if (self)
+		g->sigmask = self->sigmask;
+	else
+		REAL(pthread_sigmask)(SIG_SETMASK, NULL, &g->sigmask);
+	gs_ctx_make(&g->ctx, g->stack_hi, g_main, g);
+	atomic_store(&g->status, G_NEW);
+	atomic_fetch_add(&nlive, 1);
+	*out = g;
+	gs_ensure_ms();
+	struct m *m = gs_curm;
+	if (!self || !gs_runq_put(&m->runq, g))
+		globq_put(g);
+	wakep(self ? m : NULL);
+	return 0;
+}
+
+void gs_exit(void *ret)
+{
+	struct g *g = gs_self();
+	gs_assert(g);
+	gs_tsd_run_destructors(g);
+	g->ret = ret;
+	if (atomic_fetch_sub(&nlive, 1) == 1)
+		exit(0);	/* the last thread: as glibc, exit(0) */
+	struct m *m = g->m;
+	atomic_store(&g->status, G_DEAD);
+	m->gdead = g;
+	schedule(m, g, false);
+	gs_throw("a dead green thread %d was resumed", g->id);
+}
+
+/* ---- Ms ---- */
+
+static void m_init_self(struct m *m)
+{
+	m->tid = (pid_t)syscall(SYS_gettid);
+	m->tp = gs_arch_tp();
+	m->own_dtv = ((void **)m->tp)[1];
+	m->self_pt = (unsigned long)REAL(pthread_self)();
+	gs_curm = m;
+}
+
+static void *m_thread(void *arg)
+{
+	struct m *m = arg;
+	m_init_self(m);
+	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &m->sigmask);
+	m->sigmask_valid = 1;
+	m_loop(m);
+	return NULL;
+}
+
+/* ---- start-up ---- */
+
+static int parse_env_int(const char *name, long lo, long hi, long *out)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return 0;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi) {
+		gs_printf("%s=%s: expected an integer from %ld to %ld", name, s, lo, hi);
+		_exit(2);
+	}
+	*out = v;
+	return 1;
+}
+
+static void parse_env_size(const char *name, size_t *out)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long mul = 1;
+	if (*end == 'k' || *end == 'K')
+		mul = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1024 * 1024, end++;
+	if (errno || *end || v == 0 || v > (1ull << 40) / mul || v * mul < 16384) {
+		gs_printf("%s=%s: expected a stack size of at least 16K, as bytes or with a K or M suffix",
+			  name, s);
+		_exit(2);
+	}
+	*out = (size_t)(v * mul);
+}
+
+static void read_comm(char *name)
+{
+	FILE *f = fopen("/proc/self/comm", "re");
+	if (f) {
+		if (fgets(name, 16, f))
+			name[strcspn(name, "\n")] = 0;
+		fclose(f);
+	}
+}
+
+void gs_init(void)
+{
+	static _Atomic int once;
+	if (atomic_exchange(&once, 1))
+		return;
+	cpu_set_t set;
+	long procs = 1;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		procs = CPU_COUNT(&set);
+	parse_env_int("GOSHIM_PROCS", 1, 1024, &procs);
+	gs_cfg.procs = (int)procs;
+	parse_env_size("GOSHIM_STACK", &gs_cfg.stack);
+	long dbg = 0;
+	parse_env_int("GOSHIM_DEBUG", 0, 1, &dbg);
+	gs_cfg.debug = (int)dbg;
+
+	gs_stack_init();
+	gs_tls_init();
+	read_comm(main_name);
+
+	gs_allm = calloc((size_t)gs_cfg.procs, sizeof *gs_allm);
+	if (!gs_allm)
+		gs_throw("out of memory at start-up");
+	for (int i = 0; i < gs_cfg.procs; i++) {
+		gs_allm[i].id = i;
+		gs_mpsc_init(&gs_allm[i].inbox);
+	}
+	struct m *m0 = &gs_allm[0];
+	m_init_self(m0);
+	m0->started = 1;
+	void *g0 = mmap(NULL, G0_STACK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (g0 == MAP_FAILED)
+		gs_throw("cannot map the scheduler stack");
+	gs_ctx_make(&m0->g0, (char *)g0 + G0_STACK, g0_entry, m0);
+
+	/* main() becomes G 1, on the native main stack. */
+	struct g *mg = new_g();
+	if (!mg)
+		gs_throw("out of memory at start-up");
+	pthread_attr_t a;
+	void *lo = NULL;
+	size_t sz = 0;
+	if (REAL(pthread_getattr_np)(REAL(pthread_self)(), &a) == 0) {
+		pthread_attr_getstack(&a, &lo, &sz);
+		pthread_attr_destroy(&a);
+	}
+	mg->stack_lo = lo;
+	mg->stack_hi = (char *)lo + sz;
+	mg->stack_kind = STACK_MAIN;
+	mg->m = m0;
+	mg->dtv = m0->own_dtv;
+	memcpy(mg->name, main_name, sizeof mg->name);
+	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &mg->sigmask);
+	m0->sigmask = mg->sigmask;
+	m0->sigmask_valid = 1;
+	atomic_store(&mg->status, G_RUNNING);
+	atomic_store(&mg->joinstate, J_JOINABLE);
+	m0->curg = mg;
+	m0->tls_owner = mg;
+	gs_maing = mg;
+	atomic_store(&nlive, 1);
+	pthread_atfork(NULL, NULL, gs_fork_child);
+	atomic_store(&gs_started, 1);
+}
+
+/* In a forked child only the calling OS thread exists, running the G that
+ * called fork: it becomes the only G, its M the only running M. */
+void gs_fork_child(void)
+{
+	struct m *self = gs_curm;
+	if (!self)
+		return;
+	struct g *g = self->curg;
+	atomic_store(&glock.v, 0);
+	atomic_store(&start_lock.v, 0);
+	gq_head = gq_tail = NULL;
+	atomic_store(&gq_len, 0);
+	gs_futex_fork_child();
+	for (int i = 0; i < gs_cfg.procs; i++) {
+		struct m *m = &gs_allm[i];
+		if (m != self) {
+			m->started = 0;
+			m->curg = m->tls_owner = m->gdead = NULL;
+		}
+		gs_mpsc_init(&m->inbox);
+		atomic_store(&m->runq.head, 0);
+		atomic_store(&m->runq.tail, 0);
+		m->timers.n = 0;
+		atomic_store(&m->sleeping, 0);
+	}
+	self->tid = (pid_t)syscall(SYS_gettid);
+	atomic_store(&ms_started, 0);
+	atomic_store(&nlive, g ? 1 : 0);
+	/* Ms other than this one start again at the next pthread_create. */
+}
+
+__attribute__((constructor)) static void gs_ctor(void)
+{
+	gs_init();
+}

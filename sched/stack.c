@@ -1,0 +1,199 @@
+/* sched/stack.c: green thread stacks.
+ *
+ * A stack is reserved at the size the pthread attribute asks for (glibc's
+ * default otherwise) with MAP_NORESERVE; the kernel commits a page when it is
+ * first touched, so an idle G costs the pages it has used, not its size.
+ *
+ * Two kinds, because of vm.max_map_count (65530 by default): a stack with a
+ * PROT_NONE guard page costs two VMAs, which is why glibc stops near 32,750
+ * threads. While guarded stacks stay under a third of the limit each stack gets
+ * a guard (an overflow faults at once). Past that, stacks are carved from
+ * packed chunks, many to a VMA, each followed by an untouched gap of
+ * PACK_GAP bytes; an overflow there is caught when the G next switches (its
+ * stack pointer is checked against its bottom at every switch), and cannot
+ * reach the neighbour unless one frame jumps the whole gap (README, Limits).
+ *
+ * Exited stacks are pooled by (size, kind); their pages below the top one are
+ * given back to the kernel (MADV_DONTNEED) so a pooled stack costs one page. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include "gs.h"
+
+#define PAGE 4096UL
+#define PACK_GAP (64 * 1024UL)
+#define PACK_SLOTS 256
+
+struct pool {				/* free stacks of one size and kind */
+	size_t size;			/* usable bytes */
+	int kind;
+	struct freestack { struct freestack *next; void *map; size_t maplen, guard; } *free;
+	char *chunk;			/* STACK_PACKED: the chunk being carved */
+	size_t chunk_left;
+	struct pool *next;
+};
+
+static gs_lock_t stack_lock;		/* guards pools, live_guarded */
+static struct pool *pools;
+static long live_guarded, guard_budget;
+static size_t default_size;
+
+static size_t round_page(size_t n)
+{
+	return (n + PAGE - 1) & ~(PAGE - 1);
+}
+
+void gs_stack_init(void)
+{
+	long maxmap = 65530;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &maxmap) != 1)
+			maxmap = 65530;
+		fclose(f);
+	}
+	guard_budget = maxmap / 3;
+	if (gs_cfg.stack) {
+		default_size = round_page(gs_cfg.stack);
+	} else {
+		/* glibc: the soft RLIMIT_STACK, or 2 MiB when unlimited. */
+		struct rlimit rl;
+		default_size = 2UL << 20;
+		if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= 16384)
+			default_size = round_page(rl.rlim_cur);
+	}
+}
+
+size_t gs_stack_default(void)
+{
+	return default_size;
+}
+
+static struct pool *pool_for(size_t size, int kind)	/* stack_lock held */
+{
+	for (struct pool *p = pools; p; p = p->next)
+		if (p->size == size && p->kind == kind)
+			return p;
+	struct pool *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->size = size;
+	p->kind = kind;
+	p->next = pools;
+	pools = p;
+	return p;
+}
+
+static void set_stack(struct g *g, void *map, size_t maplen, size_t guard, size_t size, int kind)
+{
+	g->map = map;
+	g->maplen = maplen;
+	g->guard = guard;
+	g->stack_kind = kind;
+	g->stack_lo = (char *)map + guard;
+	g->stack_hi = g->stack_lo + size;
+}
+
+/* Gives g a stack of at least size bytes with a guard of guard bytes (rounded
+ * to pages). Returns 0 or -EAGAIN (as pthread_create reports no memory). */
+int gs_stack_alloc(struct g *g, size_t size, size_t guard)
+{
+	size = round_page(size < 16384 ? 16384 : size);
+	guard = round_page(guard);
+	gs_lock(&stack_lock);
+	int kind = (guard && live_guarded < guard_budget) ? STACK_GUARDED : STACK_PACKED;
+	struct pool *p = pool_for(size, kind);
+	if (!p) {
+		gs_unlock(&stack_lock);
+		return -EAGAIN;
+	}
+	if (p->free) {
+		struct freestack *fs = p->free;
+		p->free = fs->next;
+		if (kind == STACK_GUARDED)
+			live_guarded++;
+		gs_unlock(&stack_lock);
+		set_stack(g, fs->map, fs->maplen, fs->guard, size, kind);
+		return 0;
+	}
+	if (kind == STACK_GUARDED) {
+		live_guarded++;
+		gs_unlock(&stack_lock);
+		size_t len = size + guard;
+		void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		if (map == MAP_FAILED || mprotect(map, guard, PROT_NONE) != 0) {
+			if (map != MAP_FAILED)
+				munmap(map, len);
+			gs_lock(&stack_lock);
+			live_guarded--;
+			gs_unlock(&stack_lock);
+			return -EAGAIN;
+		}
+		set_stack(g, map, len, guard, size, kind);
+		return 0;
+	}
+	/* Packed: the gap sits below the stack, inside its slot. */
+	size_t slot = size + PACK_GAP;
+	if (p->chunk_left < slot) {
+		size_t len = slot * PACK_SLOTS;
+		void *c = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		if (c == MAP_FAILED) {
+			gs_unlock(&stack_lock);
+			return -EAGAIN;
+		}
+		p->chunk = c;
+		p->chunk_left = len;
+	}
+	void *map = p->chunk;
+	p->chunk += slot;
+	p->chunk_left -= slot;
+	gs_unlock(&stack_lock);
+	set_stack(g, map, slot, PACK_GAP, size, kind);
+	return 0;
+}
+
+/* Returns g's stack to its pool. The caller is not running on it. */
+void gs_stack_free(struct g *g)
+{
+	if (g->stack_kind != STACK_GUARDED && g->stack_kind != STACK_PACKED)
+		return;
+	size_t size = (size_t)(g->stack_hi - g->stack_lo);
+	/* Keep the top page (touched by every G); give back the rest. */
+	if (size > PAGE)
+		madvise(g->stack_lo, size - PAGE, MADV_DONTNEED);
+	struct freestack *fs = (struct freestack *)(g->stack_hi - PAGE);	/* in the kept page */
+	fs->map = g->map;
+	fs->maplen = g->maplen;
+	fs->guard = g->guard;
+	gs_lock(&stack_lock);
+	struct pool *p = pool_for(size, g->stack_kind);
+	if (g->stack_kind == STACK_GUARDED)
+		live_guarded--;
+	if (p) {
+		fs->next = p->free;
+		p->free = fs;
+	}
+	gs_unlock(&stack_lock);
+	g->map = NULL;
+}
+
+/* Bytes of g's stack that are resident (for the dump). */
+size_t gs_stack_committed(struct g *g)
+{
+	size_t size = (size_t)(g->stack_hi - g->stack_lo), n = 0;
+	size_t pages = size / PAGE;
+	unsigned char vec[256];
+	for (size_t off = 0; off < pages; off += sizeof vec) {
+		size_t k = pages - off < sizeof vec ? pages - off : sizeof vec;
+		if (mincore(g->stack_lo + off * PAGE, k * PAGE, vec) != 0)
+			return 0;
+		for (size_t i = 0; i < k; i++)
+			n += vec[i] & 1;
+	}
+	return n * PAGE;
+}

@@ -1,0 +1,83 @@
+/* sched/timer.c: per-M timer heaps and the clocks.
+ *
+ * A G waits with a deadline only on the M it is pinned to, so each M's heap is
+ * touched by that M alone and needs no lock. Entries are not removed when the
+ * wait ends early: gs_ready(g, seq) fails for a park that is over, so a stale
+ * entry costs one comparison when it comes due. */
+#include <errno.h>
+#include <stdlib.h>
+#include "gs.h"
+
+uint64_t gs_nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t gs_deadline(clockid_t clock, const struct timespec *abs)
+{
+	struct timespec now;
+	clock_gettime(clock, &now);
+	int64_t d = (int64_t)(abs->tv_sec - now.tv_sec) * 1000000000ll + (abs->tv_nsec - now.tv_nsec);
+	uint64_t mono = gs_nanotime();
+	if (d <= 0)
+		return mono ? mono : 1;
+	return mono + (uint64_t)d;
+}
+
+static bool before(const struct gs_timer *a, const struct gs_timer *b)
+{
+	return a->when < b->when;
+}
+
+int gs_timer_add(struct gs_timers *t, uint64_t when, struct g *g, uint64_t seq)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct gs_timer *v = realloc(t->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	size_t i = t->n++;
+	struct gs_timer e = { when, g, seq };
+	while (i > 0) {			/* sift up */
+		size_t p = (i - 1) / 2;
+		if (!before(&e, &t->v[p]))
+			break;
+		t->v[i] = t->v[p];
+		i = p;
+	}
+	t->v[i] = e;
+	return 0;
+}
+
+uint64_t gs_timer_next(struct gs_timers *t)
+{
+	return t->n ? t->v[0].when : UINT64_MAX;
+}
+
+bool gs_timer_pop_due(struct gs_timers *t, uint64_t now, struct gs_timer *out)
+{
+	if (!t->n || t->v[0].when > now)
+		return false;
+	*out = t->v[0];
+	struct gs_timer last = t->v[--t->n];
+	size_t i = 0, n = t->n;
+	for (;;) {			/* sift down */
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && before(&t->v[c + 1], &t->v[c]))
+			c++;
+		if (!before(&t->v[c], &last))
+			break;
+		t->v[i] = t->v[c];
+		i = c;
+	}
+	if (n)
+		t->v[i] = last;
+	return true;
+}

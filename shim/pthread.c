@@ -1,0 +1,389 @@
+/* shim/pthread.c: the thread lifecycle hooks (DESIGN.md §2.1) and the thread
+ * identity ones (self, names, keys, cancellation, pthread_kill).
+ *
+ * A pthread_t the shim made is a struct g *, told from glibc's struct pthread
+ * by g->magic; a pthread_t of a thread the shim did not create goes to glibc. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+#include "real.h"
+#include "sync.h"
+#include "tsd.h"
+
+static pthread_t main_real;	/* glibc's handle of the main OS thread */
+
+static struct g *as_g(pthread_t t)
+{
+	struct g *g = (struct g *)t;
+	return (g && g->magic == GS_G_MAGIC) ? g : NULL;
+}
+
+static void ensure_init(void)
+{
+	if (unlikely(!atomic_load_explicit(&gs_started, memory_order_acquire))) {
+		gs_init();
+		main_real = REAL(pthread_self)();
+	}
+}
+
+__attribute__((constructor)) static void shim_pthread_ctor(void)
+{
+	ensure_init();
+}
+
+/* ---- cancellation (deferred) ----
+ * pthread_cleanup_push in C expands to a __sigsetjmp into the program's
+ * __pthread_unwind_buf_t and a call to __pthread_register_cancel; glibc runs
+ * the handlers by longjmp'ing into each buffer, innermost first, and the
+ * program then calls __pthread_unwind_next. We keep that chain per G (the
+ * buffer's first pad word links it) and do the same. */
+
+static _Noreturn void unwind(struct g *g, void *ret)
+{
+	g->cancelling = 1;
+	g->ret = ret;
+	__pthread_unwind_buf_t *b = g->cleanup;
+	if (!b)
+		gs_exit(ret);
+	g->cleanup = b->__pad[0];
+	/* The buffer is a jmp_buf without its saved mask (never saved here). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+	siglongjmp((struct __jmp_buf_tag *)(void *)b->__cancel_jmp_buf, 1);
+#pragma GCC diagnostic pop
+}
+
+GS_HIDDEN void gs_testcancel(struct g *g)
+{
+	if (unlikely(atomic_load_explicit(&g->cancel_pending, memory_order_relaxed)) &&
+	    !g->cancel_disabled && !g->cancelling)
+		unwind(g, PTHREAD_CANCELED);
+}
+
+GS_EXPORT void __pthread_register_cancel(__pthread_unwind_buf_t *buf)
+{
+	struct g *g = gs_self();
+	if (!g) {
+		REAL(__pthread_register_cancel)(buf);
+		return;
+	}
+	buf->__pad[0] = g->cleanup;
+	g->cleanup = buf;
+}
+
+GS_EXPORT void __pthread_unregister_cancel(__pthread_unwind_buf_t *buf)
+{
+	struct g *g = gs_self();
+	if (!g) {
+		REAL(__pthread_unregister_cancel)(buf);
+		return;
+	}
+	g->cleanup = buf->__pad[0];
+}
+
+GS_EXPORT void __pthread_unwind_next(__pthread_unwind_buf_t *buf)
+{
+	struct g *g = gs_self();
+	if (!g)
+		REAL(__pthread_unwind_next)(buf);
+	unwind(g, g->ret);
+}
+
+GS_EXPORT void pthread_testcancel(void)
+{
+	struct g *g = gs_self();
+	if (!g) {
+		REAL(pthread_testcancel)();
+		return;
+	}
+	gs_testcancel(g);
+}
+
+GS_EXPORT int pthread_setcancelstate(int state, int *old)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(pthread_setcancelstate)(state, old);
+	if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
+		return EINVAL;
+	if (old)
+		*old = g->cancel_disabled ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
+	g->cancel_disabled = state == PTHREAD_CANCEL_DISABLE;
+	return 0;
+}
+
+GS_EXPORT int pthread_setcanceltype(int type, int *old)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(pthread_setcanceltype)(type, old);
+	if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS)
+		return EINVAL;
+	if (old)
+		*old = g->cancel_async ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
+	g->cancel_async = type == PTHREAD_CANCEL_ASYNCHRONOUS;
+	return 0;
+}
+
+GS_EXPORT int pthread_cancel(pthread_t t)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return REAL(pthread_cancel)(t);
+	atomic_store(&g->cancel_pending, 1);
+	if (!g->cancel_disabled)
+		gs_interrupt(g);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	ensure_init();
+	size_t stacksize = 0, guard = 4096;
+	void *ustack = NULL;
+	int detach = 0;
+	if (attr) {
+		int ds;
+		void *addr = NULL;
+		size_t ssz = 0;
+		pthread_attr_getdetachstate(attr, &ds);
+		detach = ds == PTHREAD_CREATE_DETACHED;
+		pthread_attr_getguardsize(attr, &guard);
+		pthread_attr_getstacksize(attr, &stacksize);
+		/* glibc reports stackaddr - stacksize: NULL + 0 or -size when unset. */
+		pthread_attr_getstack(attr, &addr, &ssz);
+		if ((uintptr_t)addr + ssz != 0) {
+			ustack = addr;
+			stacksize = ssz;
+		}
+	}
+	int r = gs_spawn((struct g **)t, fn, arg, stacksize, guard, ustack, detach);
+	return r ? -r : 0;
+}
+
+GS_EXPORT _Noreturn void pthread_exit(void *ret)
+{
+	struct g *g = gs_self();
+	if (!g)
+		REAL(pthread_exit)(ret);
+	unwind(g, ret);
+}
+
+static int join(pthread_t t, void **ret, struct gs_when w, bool try)
+{
+	struct g *g = as_g(t);
+	struct g *self = gs_self();
+	if (g == self || (self && atomic_load(&self->joiner) == g))
+		return EDEADLK;
+	if (atomic_load(&g->joinstate) == J_DETACHED)
+		return EINVAL;
+	struct g *none = NULL;
+	if (!atomic_compare_exchange_strong(&g->joiner, &none, self ? self : g))
+		return EINVAL;
+	uint64_t deadline = 0;
+	bool have_deadline = false;
+	int js;
+	while ((js = atomic_load(&g->joinstate)) != J_EXITED) {
+		int r = 0;
+		if (js == J_DETACHED)
+			r = EINVAL;
+		else if (try)
+			r = EBUSY;
+		else if (!have_deadline) {
+			r = gs_when_deadline(w, &deadline);
+			have_deadline = true;
+			if (r == ETIMEDOUT || (w.abs && !deadline && !r))
+				r = ETIMEDOUT;
+		}
+		if (!r && self)
+			gs_testcancel(self);
+		if (!r && gs_futex_wait((_Atomic uint32_t *)&g->joinstate, J_JOINABLE, deadline,
+					GS_INTR_CANCEL, "join") == -ETIMEDOUT)
+			r = ETIMEDOUT;
+		if (r) {
+			atomic_store(&g->joiner, NULL);
+			return r;
+		}
+	}
+	if (ret)
+		*ret = g->ret;
+	gs_free_g(g);
+	return 0;
+}
+
+GS_EXPORT int pthread_join(pthread_t t, void **ret)
+{
+	if (!as_g(t))
+		return REAL(pthread_join)(t, ret);
+	return join(t, ret, GS_FOREVER, false);
+}
+
+GS_EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
+{
+	if (!as_g(t))
+		return REAL(pthread_tryjoin_np)(t, ret);
+	return join(t, ret, GS_FOREVER, true);
+}
+
+GS_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abs)
+{
+	if (!as_g(t))
+		return REAL(pthread_timedjoin_np)(t, ret, abs);
+	return join(t, ret, (struct gs_when){ abs, CLOCK_REALTIME }, false);
+}
+
+GS_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock, const struct timespec *abs)
+{
+	if (!as_g(t))
+		return REAL(pthread_clockjoin_np)(t, ret, clock, abs);
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return EINVAL;
+	return join(t, ret, (struct gs_when){ abs, clock }, false);
+}
+
+GS_EXPORT int pthread_detach(pthread_t t)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return REAL(pthread_detach)(t);
+	int js = J_JOINABLE;
+	if (atomic_compare_exchange_strong(&g->joinstate, &js, J_DETACHED))
+		return 0;
+	if (js == J_EXITED) {
+		gs_free_g(g);
+		return 0;
+	}
+	return EINVAL;
+}
+
+GS_EXPORT pthread_t pthread_self(void)
+{
+	struct g *g = gs_self();
+	return g ? (pthread_t)g : REAL(pthread_self)();
+}
+
+GS_EXPORT int sched_yield(void)
+{
+	if (!gs_self())
+		return REAL(sched_yield)();
+	gs_yield();
+	return 0;
+}
+
+/* pthread_yield is sched_yield in glibc's headers (an asm alias). */
+
+GS_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
+{
+	return gs_once((_Atomic int *)once, fn);
+}
+
+GS_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return REAL(pthread_getattr_np)(t, attr);
+	if (g == gs_maing)
+		return REAL(pthread_getattr_np)(main_real, attr);
+	int r = pthread_attr_init(attr);
+	if (r)
+		return r;
+	pthread_attr_setstack(attr, g->stack_lo, (size_t)(g->stack_hi - g->stack_lo));
+	pthread_attr_setguardsize(attr, g->stack_kind == STACK_GUARDED ? g->guard : 0);
+	pthread_attr_setdetachstate(attr, atomic_load(&g->joinstate) == J_DETACHED ?
+				    PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
+	return 0;
+}
+
+GS_EXPORT int pthread_setname_np(pthread_t t, const char *name)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return REAL(pthread_setname_np)(t, name);
+	size_t n = strlen(name);
+	if (n > 15)
+		return ERANGE;
+	if (g == gs_maing) {	/* main's name is the process's: keep /proc in step */
+		int r = REAL(pthread_setname_np)(main_real, name);
+		if (r)
+			return r;
+	}
+	memcpy(g->name, name, n + 1);
+	return 0;
+}
+
+GS_EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return REAL(pthread_getname_np)(t, buf, len);
+	size_t n = strlen(g->name);
+	if (len < n + 1)
+		return ERANGE;
+	memcpy(buf, g->name, n + 1);
+	return 0;
+}
+
+/* ---- thread-specific data ---- */
+
+GS_EXPORT int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
+{
+	int r = REAL(pthread_key_create)(key, dtor);
+	if (!r)
+		gs_tsd_created(*key, dtor);
+	return r;
+}
+
+GS_EXPORT int pthread_key_delete(pthread_key_t key)
+{
+	int r = REAL(pthread_key_delete)(key);
+	if (!r)
+		gs_tsd_deleted(key);
+	return r;
+}
+
+GS_EXPORT void *pthread_getspecific(pthread_key_t key)
+{
+	struct g *g = gs_self();
+	return g ? gs_tsd_get(g, key) : REAL(pthread_getspecific)(key);
+}
+
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"	/* glibc's access(none) on val */
+GS_EXPORT int pthread_setspecific(pthread_key_t key, const void *val)
+{
+	struct g *g = gs_self();
+	if (g)
+		return gs_tsd_set(g, key, val);
+	return REAL(pthread_setspecific)(key, val);
+}
+
+/* ---- signals to a thread ---- */
+
+GS_EXPORT int pthread_kill(pthread_t t, int sig)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return REAL(pthread_kill)(t, sig);
+	if (sig < 0 || sig >= NSIG)
+		return EINVAL;
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	if (sig == 0)
+		return 0;
+	struct m *m = g->m;
+	if (!m || g == gs_self())
+		return raise(sig) ? errno : 0;
+	/* The handler runs on the OS thread g is pinned to; a wait of g that a
+	 * signal interrupts natively ends with EINTR. */
+	struct sigaction sa;
+	sigaction(sig, NULL, &sa);
+	if (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL &&
+	    (g->interruptible == GS_INTR_ALWAYS ||
+	     (g->interruptible == GS_INTR_NORESTART && !(sa.sa_flags & SA_RESTART))) &&
+	    !sigismember(&g->sigmask, sig))
+		gs_interrupt(g);
+	return REAL(pthread_kill)((pthread_t)m->self_pt, sig);
+}
