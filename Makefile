@@ -40,7 +40,7 @@ $(BUILD)/goshim: scripts/goshim.in
 # Unit tests: Check suites linked against the runtime objects (not the .so).
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
-SCHED_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC))
+SCHED_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC) shim/real.c)
 
 $(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS)
 	@mkdir -p $(dir $@)

@@ -620,8 +620,3 @@ void gs_fork_child(void)
 	atomic_store(&nlive, g ? 1 : 0);
 	/* Ms other than this one start again at the next pthread_create. */
 }
-
-__attribute__((constructor)) static void gs_ctor(void)
-{
-	gs_init();
-}

@@ -29,6 +29,7 @@
 
 struct pool {				/* free stacks of one size and kind */
 	size_t size;			/* usable bytes */
+	size_t guard;
 	int kind;
 	struct freestack { struct freestack *next; void *map; size_t maplen, guard; } *free;
 	char *chunk;			/* STACK_PACKED: the chunk being carved */
@@ -72,15 +73,16 @@ size_t gs_stack_default(void)
 	return default_size;
 }
 
-static struct pool *pool_for(size_t size, int kind)	/* stack_lock held */
+static struct pool *pool_for(size_t size, size_t guard, int kind)	/* stack_lock held */
 {
 	for (struct pool *p = pools; p; p = p->next)
-		if (p->size == size && p->kind == kind)
+		if (p->size == size && p->guard == guard && p->kind == kind)
 			return p;
 	struct pool *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
 	p->size = size;
+	p->guard = guard;
 	p->kind = kind;
 	p->next = pools;
 	pools = p;
@@ -105,7 +107,7 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 	guard = round_page(guard);
 	gs_lock(&stack_lock);
 	int kind = (guard && live_guarded < guard_budget) ? STACK_GUARDED : STACK_PACKED;
-	struct pool *p = pool_for(size, kind);
+	struct pool *p = pool_for(size, kind == STACK_GUARDED ? guard : PACK_GAP, kind);
 	if (!p) {
 		gs_unlock(&stack_lock);
 		return -EAGAIN;
@@ -171,7 +173,7 @@ void gs_stack_free(struct g *g)
 	fs->maplen = g->maplen;
 	fs->guard = g->guard;
 	gs_lock(&stack_lock);
-	struct pool *p = pool_for(size, g->stack_kind);
+	struct pool *p = pool_for(size, g->guard, g->stack_kind);
 	if (g->stack_kind == STACK_GUARDED)
 		live_guarded--;
 	if (p) {

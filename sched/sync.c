@@ -75,8 +75,8 @@ int gs_mutex_lock(struct gs_mutex *m, struct gs_when w, bool try)
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
 		int self = gs_self_id();
 		if (m->owner == self) {
-			if (type == PTHREAD_MUTEX_ERRORCHECK)
-				return EDEADLK;
+			if (type == PTHREAD_MUTEX_ERRORCHECK)	/* glibc: EBUSY, EDEADLK with PI */
+				return try && !(m->kind & GS_MUTEX_PI) ? EBUSY : EDEADLK;
 			if (m->count == UINT_MAX)
 				return EAGAIN;
 			m->count++;
@@ -98,10 +98,10 @@ int gs_mutex_lock(struct gs_mutex *m, struct gs_when w, bool try)
 int gs_mutex_unlock(struct gs_mutex *m)
 {
 	int type = m->kind & 3;
-	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK || (m->kind & GS_MUTEX_PI)) {
 		if (m->owner != gs_self_id() || atomic_load(&m->lock) == 0)
 			return EPERM;
-		if (--m->count)
+		if (type == PTHREAD_MUTEX_RECURSIVE && --m->count)
 			return 0;
 	}
 	m->owner = 0;

@@ -16,7 +16,13 @@ struct gs_mutex {		/* over pthread_mutex_t (40 bytes) */
 	uint32_t nusers;
 	int kind;		/* glibc's __kind: type | flags; offset 16 */
 };
-#define GS_MUTEX_KIND_SPECIAL (128 | 16 | 32 | 64)	/* pshared, robust, PI, PP: glibc's */
+#define GS_MUTEX_ROBUST 16		/* glibc's __kind bits */
+#define GS_MUTEX_PI 32
+#define GS_MUTEX_PP 64
+#define GS_MUTEX_PSHARED 128
+/* Left to glibc. Priority inheritance means nothing between green threads of
+ * one OS thread, so PI and PP mutexes are ours, with glibc's owner checks. */
+#define GS_MUTEX_KIND_SPECIAL (GS_MUTEX_PSHARED | GS_MUTEX_ROBUST)
 
 struct gs_cond {		/* over pthread_cond_t (48 bytes) */
 	_Atomic uint32_t seq;	/* futex word: bumped by signal/broadcast */

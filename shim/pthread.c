@@ -12,7 +12,8 @@
 #include "sync.h"
 #include "tsd.h"
 
-static pthread_t main_real;	/* glibc's handle of the main OS thread */
+/* glibc's handle of the main OS thread, which main's G never leaves. */
+#define main_real ((pthread_t)gs_allm[0].self_pt)
 
 static struct g *as_g(pthread_t t)
 {
@@ -22,10 +23,8 @@ static struct g *as_g(pthread_t t)
 
 static void ensure_init(void)
 {
-	if (unlikely(!atomic_load_explicit(&gs_started, memory_order_acquire))) {
+	if (unlikely(!atomic_load_explicit(&gs_started, memory_order_acquire)))
 		gs_init();
-		main_real = REAL(pthread_self)();
-	}
 }
 
 __attribute__((constructor)) static void shim_pthread_ctor(void)
@@ -180,7 +179,7 @@ static int join(pthread_t t, void **ret, struct gs_when w, bool try)
 	if (g == self || (self && atomic_load(&self->joiner) == g))
 		return EDEADLK;
 	if (atomic_load(&g->joinstate) == J_DETACHED)
-		return EINVAL;
+		return try ? EBUSY : EINVAL;
 	struct g *none = NULL;
 	if (!atomic_compare_exchange_strong(&g->joiner, &none, self ? self : g))
 		return EINVAL;
@@ -189,10 +188,10 @@ static int join(pthread_t t, void **ret, struct gs_when w, bool try)
 	int js;
 	while ((js = atomic_load(&g->joinstate)) != J_EXITED) {
 		int r = 0;
-		if (js == J_DETACHED)
+		if (try)
+			r = EBUSY;	/* glibc checks liveness first */
+		else if (js == J_DETACHED)
 			r = EINVAL;
-		else if (try)
-			r = EBUSY;
 		else if (!have_deadline) {
 			r = gs_when_deadline(w, &deadline);
 			have_deadline = true;
@@ -321,7 +320,7 @@ GS_EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
 	if (!g)
 		return REAL(pthread_getname_np)(t, buf, len);
 	size_t n = strlen(g->name);
-	if (len < n + 1)
+	if (len < 16)	/* glibc: the buffer must hold any name (TASK_COMM_LEN) */
 		return ERANGE;
 	memcpy(buf, g->name, n + 1);
 	return 0;

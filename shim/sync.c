@@ -35,10 +35,11 @@ GS_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *
 		pthread_mutexattr_getrobust(a, &robust);
 		pthread_mutexattr_getprotocol(a, &proto);
 	}
-	if (pshared || robust || proto)
+	if (pshared || robust)
 		return REAL(pthread_mutex_init)(m, a);
 	memset(m, 0, sizeof *m);
-	((struct gs_mutex *)m)->kind = type;
+	((struct gs_mutex *)m)->kind = type | (proto == PTHREAD_PRIO_INHERIT ? GS_MUTEX_PI :
+					       proto == PTHREAD_PRIO_PROTECT ? GS_MUTEX_PP : 0);
 	return 0;
 }
 
