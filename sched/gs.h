@@ -53,6 +53,8 @@ extern struct gs_config gs_cfg GS_HIDDEN;
 
 /* ---- structures ---- */
 
+typedef struct { _Atomic uint32_t v; } gs_lock_t;	/* lock.c */
+
 #define GS_G_MAGIC 0x676f7368696d4721ULL	/* "goshimG!": our pthread_t vs glibc's */
 
 /* States of g->status (written by the G's own M, read by anyone for dumps). */
@@ -88,6 +90,7 @@ struct g {
 	struct gs_ctx ctx;		/* saved registers while not running */
 	struct gs_node node;		/* link in an M's inbox */
 	struct g *schedlink;		/* link in the global queue / lists */
+	struct g *allnext, *allprev;	/* allg list (gs_allg_lock) */
 	struct m *m;			/* the M it is pinned to; NULL until started */
 	_Atomic uint64_t parkword;	/* see PARK_WAITING */
 	int id;				/* 1 = main */
@@ -116,6 +119,8 @@ struct g {
 	struct gs_tsd *tsd;		/* pthread_key_* values */
 	char name[16];
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
+	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
+	unsigned nhandled;		/* handlers run in it (for sigsuspend) */
 
 	/* Cancellation (deferred only). */
 	int cancel_disabled;		/* PTHREAD_CANCEL_DISABLE */
@@ -217,6 +222,18 @@ GS_HIDDEN void gs_interrupt(struct g *g);
 GS_HIDDEN int gs_live_gs(void);
 GS_HIDDEN void gs_fork_child(void);
 GS_HIDDEN void gs_ensure_ms(void);
+extern gs_lock_t gs_allg_lock GS_HIDDEN;
+extern struct g *gs_allg GS_HIDDEN;		/* every live G (gs_allg_lock) */
+
+/* ---- signals (signal.c) ---- */
+
+GS_HIDDEN void gs_sig_g_start(struct g *g);		/* count g's mask in */
+GS_HIDDEN void gs_sig_g_end(struct g *g);		/* and out */
+GS_HIDDEN void gs_sig_setmask(struct g *g, const sigset_t *set);
+GS_HIDDEN void gs_sig_deliver(struct g *g);		/* run g's pending signals, on g */
+GS_HIDDEN void gs_sig_idle_mask(struct m *m);		/* before an M sleeps */
+GS_HIDDEN bool gs_sig_redirect(struct m *m, int sig);	/* handler ran on g0 */
+GS_HIDDEN int gs_sig_send(struct g *g, int sig);
 
 /* ---- run queues (runq.c) ---- */
 
@@ -268,7 +285,6 @@ GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timesp
 
 /* ---- internal lock (lock.c): a spin-then-futex lock between Ms ---- */
 
-typedef struct { _Atomic uint32_t v; } gs_lock_t;
 GS_HIDDEN void gs_lock(gs_lock_t *l);
 GS_HIDDEN void gs_unlock(gs_lock_t *l);
 

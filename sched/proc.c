@@ -44,6 +44,31 @@ static _Atomic int gq_len;
 static _Atomic int ms_started;
 static gs_lock_t start_lock;
 static char main_name[16];
+gs_lock_t gs_allg_lock;
+struct g *gs_allg;
+
+static void allg_add(struct g *g)
+{
+	gs_lock(&gs_allg_lock);
+	g->allprev = NULL;
+	g->allnext = gs_allg;
+	if (gs_allg)
+		gs_allg->allprev = g;
+	gs_allg = g;
+	gs_unlock(&gs_allg_lock);
+}
+
+static void allg_del(struct g *g)
+{
+	gs_lock(&gs_allg_lock);
+	if (g->allprev)
+		g->allprev->allnext = g->allnext;
+	else
+		gs_allg = g->allnext;
+	if (g->allnext)
+		g->allnext->allprev = g->allprev;
+	gs_unlock(&gs_allg_lock);
+}
 
 #define G0_STACK (256 * 1024)
 
@@ -191,6 +216,7 @@ static bool work_visible(struct m *m)
 
 static void release_dead(struct m *m, struct g *d)
 {
+	allg_del(d);
 	gs_tls_release(m, d);
 	gs_stack_free(d);
 	int js = J_JOINABLE;
@@ -285,6 +311,7 @@ static void m_loop(struct m *m)
 				tsp = &ts;
 			}
 			int saved = errno;
+			gs_sig_idle_mask(m);
 			gs_sys_futex(&m->sleeping, FUTEX_WAIT_PRIVATE, 1, tsp);
 			errno = saved;
 			atomic_store(&m->sleeping, 0);
@@ -307,6 +334,8 @@ void gs_park(struct g *g)
 	atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
 	schedule(m, g, false);
 	errno = saved;
+	if (unlikely(atomic_load_explicit(&g->sigpending, memory_order_relaxed)))
+		gs_sig_deliver(g);
 }
 
 void gs_yield(void)
@@ -347,6 +376,8 @@ static void g_main(void *arg)
 {
 	struct g *g = arg;
 	after_switch(g->m);
+	if (unlikely(atomic_load(&g->sigpending)))
+		gs_sig_deliver(g);
 	gs_exit(g->fn(g->arg));
 }
 
@@ -429,6 +460,8 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 		REAL(pthread_sigmask)(SIG_SETMASK, NULL, &g->sigmask);
 	gs_ctx_make(&g->ctx, g->stack_hi, g_main, g);
 	atomic_store(&g->status, G_NEW);
+	gs_sig_g_start(g);
+	allg_add(g);
 	atomic_fetch_add(&nlive, 1);
 	*out = g;
 	gs_ensure_ms();
@@ -444,6 +477,7 @@ void gs_exit(void *ret)
 	struct g *g = gs_self();
 	gs_assert(g);
 	gs_tsd_run_destructors(g);
+	gs_sig_g_end(g);
 	g->ret = ret;
 	if (atomic_fetch_sub(&nlive, 1) == 1)
 		exit(0);	/* the last thread: as glibc, exit(0) */
@@ -585,6 +619,8 @@ void gs_init(void)
 	m0->curg = mg;
 	m0->tls_owner = mg;
 	gs_maing = mg;
+	gs_sig_g_start(mg);
+	allg_add(mg);
 	atomic_store(&nlive, 1);
 	pthread_atfork(NULL, NULL, gs_fork_child);
 	atomic_store(&gs_started, 1);
@@ -600,6 +636,10 @@ void gs_fork_child(void)
 	struct g *g = self->curg;
 	atomic_store(&glock.v, 0);
 	atomic_store(&start_lock.v, 0);
+	atomic_store(&gs_allg_lock.v, 0);
+	gs_allg = g;	/* the others are gone; their memory is not reclaimed */
+	if (g)
+		g->allnext = g->allprev = NULL;
 	gq_head = gq_tail = NULL;
 	atomic_store(&gq_len, 0);
 	gs_futex_fork_child();

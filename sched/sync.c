@@ -3,6 +3,8 @@
  * every caller is a pthread_* or sem_* hook. A wait parks the G, never the M. */
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "sync.h"
@@ -67,10 +69,179 @@ static void word_unlock(_Atomic uint32_t *l)
 		gs_futex_wake(l, 1);
 }
 
+/* ---- robust mutexes ----
+ *
+ * glibc keeps a list of the robust mutexes each OS thread holds, and the
+ * kernel marks them FUTEX_OWNER_DIED when the thread ends; an M never ends
+ * when one of its Gs does. So a robust mutex held by a G is linked (through
+ * the mutex's own __list bytes) into a list of the bucket of its owner's id,
+ * and gs_robust_exit() releases those of the exiting G. A bucket's list is
+ * touched by the Gs whose ids fall in it, each for its own mutexes, under the
+ * bucket's lock (a leaf lock: nothing else is taken while it is held).
+ * A holder that is not a G (a thread the shim did not create) is not linked:
+ * its end is not seen, and its robust mutexes stay locked.
+ *
+ * m->rstate, written under the mutex's lock word (or by the dying owner
+ * before it releases the word), says what the next locker finds: */
+enum {
+	ROBUST_OK,		/* consistent */
+	ROBUST_DEAD,		/* the owner died: the next locker gets EOWNERDEAD */
+	ROBUST_INCONSISTENT,	/* held after EOWNERDEAD, not yet made consistent */
+	ROBUST_NOTRECOVERABLE,	/* unlocked while inconsistent: unusable for good */
+};
+
+#define NRBUCKET 64
+static struct rbucket {
+	gs_lock_t lock;
+	struct gs_mutex *head;	/* lock */
+} __attribute__((aligned(64))) rbuckets[NRBUCKET];
+
+static struct rbucket *rbucket_of(int id)
+{
+	return &rbuckets[(unsigned)id % NRBUCKET];
+}
+
+static void robust_link(struct gs_mutex *m, int owner)
+{
+	if (owner <= 0)
+		return;		/* not a G */
+	struct rbucket *b = rbucket_of(owner);
+	gs_lock(&b->lock);
+	m->rprev = NULL;
+	m->rnext = b->head;
+	if (b->head)
+		b->head->rprev = m;
+	b->head = m;
+	gs_unlock(&b->lock);
+}
+
+static void unlink_r(struct rbucket *b, struct gs_mutex *m)	/* b->lock held */
+{
+	if (m->rprev)
+		m->rprev->rnext = m->rnext;
+	else if (b->head == m)
+		b->head = m->rnext;
+	else
+		return;		/* not linked (destroyed while held, then unlocked) */
+	if (m->rnext)
+		m->rnext->rprev = m->rprev;
+	m->rprev = m->rnext = NULL;
+}
+
+static void robust_unlink(struct gs_mutex *m, int owner)
+{
+	if (owner <= 0)
+		return;
+	struct rbucket *b = rbucket_of(owner);
+	gs_lock(&b->lock);
+	unlink_r(b, m);
+	gs_unlock(&b->lock);
+}
+
+void gs_robust_exit(struct g *g)
+{
+	struct rbucket *b = rbucket_of(g->id);
+	for (;;) {
+		struct gs_mutex *m;
+		gs_lock(&b->lock);
+		for (m = b->head; m && m->owner != g->id; m = m->rnext)
+			;
+		if (m)
+			unlink_r(b, m);
+		gs_unlock(&b->lock);
+		if (!m)
+			return;
+		m->rstate = ROBUST_DEAD;
+		m->owner = 0;
+		m->count = 0;
+		word_unlock(&m->lock);	/* wakes one locker, which gets EOWNERDEAD */
+	}
+}
+
+/* A fork while another M edits a bucket would leave the child a held lock
+ * and a half-linked list: hold them all across fork. */
+static void robust_fork_prepare(void)
+{
+	for (int i = 0; i < NRBUCKET; i++)
+		gs_lock(&rbuckets[i].lock);
+}
+
+static void robust_fork_release(void)
+{
+	for (int i = NRBUCKET - 1; i >= 0; i--)
+		gs_unlock(&rbuckets[i].lock);
+}
+
+__attribute__((constructor)) static void robust_init(void)
+{
+	pthread_atfork(robust_fork_prepare, robust_fork_release, robust_fork_release);
+}
+
+/* glibc's robust mutex: relocking by the owner is EDEADLK for the errorcheck
+ * type, even by trylock; ENOTRECOVERABLE once unusable. */
+static int robust_lock(struct gs_mutex *m, struct gs_when w, bool try)
+{
+	int type = m->kind & 3, self = gs_self_id();
+	if (m->owner == self) {
+		if (type == PTHREAD_MUTEX_ERRORCHECK)
+			return EDEADLK;
+		if (type == PTHREAD_MUTEX_RECURSIVE) {
+			if (m->count == UINT_MAX)
+				return EAGAIN;
+			m->count++;
+			return 0;
+		}
+		/* Normal: trylock is EBUSY, lock deadlocks, as natively. */
+	}
+	int r = word_lock(&m->lock, w, try, "mutex");
+	if (r)
+		return r;
+	if (m->rstate == ROBUST_NOTRECOVERABLE) {
+		word_unlock(&m->lock);	/* passes the news on to the next waiter */
+		return ENOTRECOVERABLE;
+	}
+	if (m->rstate == ROBUST_DEAD) {
+		m->rstate = ROBUST_INCONSISTENT;
+		r = EOWNERDEAD;
+	}
+	m->owner = self;
+	m->count = 1;
+	robust_link(m, self);
+	return r;
+}
+
+static int robust_unlock(struct gs_mutex *m)
+{
+	int self = gs_self_id();
+	if (m->owner != self || atomic_load(&m->lock) == 0)
+		return EPERM;
+	if ((m->kind & 3) == PTHREAD_MUTEX_RECURSIVE && --m->count) {
+		/* glibc: a recursive level given back while inconsistent. */
+		return m->rstate == ROBUST_INCONSISTENT ? ENOTRECOVERABLE : 0;
+	}
+	if (m->rstate == ROBUST_INCONSISTENT)
+		m->rstate = ROBUST_NOTRECOVERABLE;
+	robust_unlink(m, self);
+	m->owner = 0;
+	m->count = 0;
+	word_unlock(&m->lock);
+	return 0;
+}
+
+int gs_mutex_consistent(struct gs_mutex *m)
+{
+	if (!(m->kind & GS_MUTEX_ROBUST) || m->rstate != ROBUST_INCONSISTENT)
+		return EINVAL;
+	m->rstate = ROBUST_OK;
+	return 0;
+}
+
 /* ---- mutex ---- */
 
 int gs_mutex_lock(struct gs_mutex *m, struct gs_when w, bool try)
 {
+	if (unlikely(m->kind & GS_MUTEX_ROBUST))
+		return robust_lock(m, w, try);
 	int type = m->kind & 3;
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
 		int self = gs_self_id();
@@ -97,6 +268,8 @@ int gs_mutex_lock(struct gs_mutex *m, struct gs_when w, bool try)
 
 int gs_mutex_unlock(struct gs_mutex *m)
 {
+	if (unlikely(m->kind & GS_MUTEX_ROBUST))
+		return robust_unlock(m);
 	int type = m->kind & 3;
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK || (m->kind & GS_MUTEX_PI)) {
 		if (m->owner != gs_self_id() || atomic_load(&m->lock) == 0)
@@ -107,6 +280,20 @@ int gs_mutex_unlock(struct gs_mutex *m)
 	m->owner = 0;
 	word_unlock(&m->lock);
 	return 0;
+}
+
+/* glibc: EBUSY while held, except for robust mutexes, which it lets go. A
+ * held robust one is unlinked, so that its owner's exit does not write to
+ * memory the program may reuse. */
+int gs_mutex_destroy(struct gs_mutex *m)
+{
+	if (m->kind & GS_MUTEX_ROBUST) {
+		int owner = m->owner;
+		if (atomic_load(&m->lock))
+			robust_unlink(m, owner);
+		return 0;
+	}
+	return atomic_load(&m->lock) ? EBUSY : 0;
 }
 
 /* ---- condition variable ---- */
@@ -317,6 +504,109 @@ int gs_sem_post(struct gs_sem *s)
 	} while (!atomic_compare_exchange_weak(&s->data, &d, d + 1));
 	if (d >> 32)
 		gs_futex_wake((_Atomic uint32_t *)&s->data, 1);
+	return 0;
+}
+
+/* ---- live waits on glibc's objects (process-shared) ---- */
+
+/* 50 us is about what a wake-up through the scheduler costs anyway; 2 ms
+ * bounds the delay a waiter adds after the object becomes free. */
+#define NAP_MIN 50000ull
+#define NAP_MAX 2000000ull
+
+int gs_nap(struct gs_backoff *b, uint64_t deadline, int intr)
+{
+	uint64_t now = gs_nanotime();
+	if (deadline && now >= deadline)
+		return ETIMEDOUT;
+	b->ns = b->ns ? (b->ns * 2 < NAP_MAX ? b->ns * 2 : NAP_MAX) : NAP_MIN;
+	uint64_t until = now + b->ns;
+	if (deadline && deadline < until)
+		until = deadline;
+	if (!intr) {
+		gs_sleep_until(until);	/* a signal ends it early: just try again */
+		return 0;
+	}
+	/* A futex word nobody wakes: a nap with the interruptibility asked for. */
+	_Atomic uint32_t never = 0;
+	return gs_futex_wait(&never, 0, until, intr, "nap") == -EINTR ? EINTR : 0;
+}
+
+/* glibc's process-shared barrier (nptl/pthread_barrier_wait.c, 2.34+), the
+ * same algorithm on the same words, so that glibc's waiters in another
+ * process and ours meet in the same rounds; only the futex waits become naps.
+ * Wakes go to the kernel futex for glibc's waiters. */
+#define BARRIER_IN_THRESHOLD (UINT_MAX / 2)
+
+static void pbarrier_wake(struct gs_pbarrier *b, _Atomic uint32_t *word)
+{
+	int op = FUTEX_WAKE | (b->shared ^ FUTEX_PRIVATE_FLAG);
+	int saved = errno;
+	gs_sys_futex(word, op, INT_MAX, NULL);
+	errno = saved;
+}
+
+int gs_pbarrier_wait(struct gs_pbarrier *b)
+{
+	struct gs_backoff bo = { 0 };
+	uint32_t i, count, max_in;
+reset_restart:
+	i = atomic_fetch_add(&b->in, 1) + 1;
+	count = b->count;
+	max_in = BARRIER_IN_THRESHOLD - BARRIER_IN_THRESHOLD % count;
+	if (i > max_in) {
+		/* A reset round: wait for the reset, then enter again. */
+		while (i > max_in) {
+			gs_nap(&bo, 0, 0);
+			i = atomic_load_explicit(&b->in, memory_order_relaxed);
+		}
+		goto reset_restart;
+	}
+	uint32_t cr = atomic_load_explicit(&b->round, memory_order_relaxed);
+	while (cr + count <= i) {
+		uint32_t newcr = i - i % count;
+		if (atomic_compare_exchange_weak_explicit(&b->round, &cr, newcr,
+							  memory_order_release, memory_order_relaxed)) {
+			cr = newcr;
+			pbarrier_wake(b, &b->round);
+			if (i <= cr)
+				goto ready_to_leave;
+			break;
+		}
+	}
+	bo.ns = 0;
+	while (i > cr) {
+		gs_nap(&bo, 0, 0);
+		cr = atomic_load_explicit(&b->round, memory_order_relaxed);
+	}
+	atomic_thread_fence(memory_order_acquire);
+ready_to_leave:;
+	uint32_t o = atomic_fetch_add_explicit(&b->out, 1, memory_order_release) + 1;
+	if (o == max_in) {
+		/* The last to leave before the reset threshold resets. */
+		atomic_store_explicit(&b->round, 0, memory_order_relaxed);
+		atomic_store_explicit(&b->out, 0, memory_order_relaxed);
+		atomic_store_explicit(&b->in, 0, memory_order_release);
+		pbarrier_wake(b, &b->in);
+	}
+	return i % count == 0 ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
+}
+
+/* glibc's destroy waits for the threads still leaving, which may be Gs of
+ * this M: so it naps too. */
+int gs_pbarrier_destroy(struct gs_pbarrier *b)
+{
+	struct gs_backoff bo = { 0 };
+	uint32_t count = b->count;
+	uint32_t max_in = BARRIER_IN_THRESHOLD - BARRIER_IN_THRESHOLD % count;
+	uint32_t in = atomic_load_explicit(&b->in, memory_order_relaxed);
+	if (atomic_fetch_add_explicit(&b->out, max_in - in, memory_order_relaxed) < in) {
+		while (in != 0) {
+			gs_nap(&bo, 0, 0);
+			in = atomic_load_explicit(&b->in, memory_order_relaxed);
+		}
+	}
+	atomic_thread_fence(memory_order_acquire);
 	return 0;
 }
 

@@ -19,8 +19,11 @@ uint64_t gs_deadline(clockid_t clock, const struct timespec *abs)
 {
 	struct timespec now;
 	clock_gettime(clock, &now);
-	int64_t d = (int64_t)(abs->tv_sec - now.tv_sec) * 1000000000ll + (abs->tv_nsec - now.tv_nsec);
+	int64_t secs = (int64_t)abs->tv_sec - (int64_t)now.tv_sec;
 	uint64_t mono = gs_nanotime();
+	if (secs > (INT64_MAX / 1000000000ll) - 2)
+		return UINT64_MAX / 2;	/* centuries away: as good as never */
+	int64_t d = secs * 1000000000ll + (abs->tv_nsec - now.tv_nsec);
 	if (d <= 0)
 		return mono ? mono : 1;
 	return mono + (uint64_t)d;

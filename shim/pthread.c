@@ -358,31 +358,3 @@ GS_EXPORT int pthread_setspecific(pthread_key_t key, const void *val)
 		return gs_tsd_set(g, key, val);
 	return REAL(pthread_setspecific)(key, val);
 }
-
-/* ---- signals to a thread ---- */
-
-GS_EXPORT int pthread_kill(pthread_t t, int sig)
-{
-	struct g *g = as_g(t);
-	if (!g)
-		return REAL(pthread_kill)(t, sig);
-	if (sig < 0 || sig >= NSIG)
-		return EINVAL;
-	if (atomic_load(&g->status) == G_DEAD)
-		return ESRCH;
-	if (sig == 0)
-		return 0;
-	struct m *m = g->m;
-	if (!m || g == gs_self())
-		return raise(sig) ? errno : 0;
-	/* The handler runs on the OS thread g is pinned to; a wait of g that a
-	 * signal interrupts natively ends with EINTR. */
-	struct sigaction sa;
-	sigaction(sig, NULL, &sa);
-	if (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL &&
-	    (g->interruptible == GS_INTR_ALWAYS ||
-	     (g->interruptible == GS_INTR_NORESTART && !(sa.sa_flags & SA_RESTART))) &&
-	    !sigismember(&g->sigmask, sig))
-		gs_interrupt(g);
-	return REAL(pthread_kill)((pthread_t)m->self_pt, sig);
-}

@@ -1,12 +1,15 @@
-/* shim/sync.c: the synchronisation hooks (DESIGN.md §2.2). Objects that are
- * process-shared, robust or priority-protocol mutexes stay glibc's (their
- * waits block the OS thread, see README Limits); all others are run by
- * sched/sync.c on the green futex, whoever calls. */
+/* shim/sync.c: the synchronisation hooks (DESIGN.md §2.2). Process-private
+ * objects are run by sched/sync.c on the green futex, whoever calls.
+ * Process-shared ones stay glibc's, since another process, preloaded or not,
+ * uses the same words: a caller that is not a G calls glibc, and a G waits on
+ * them live (the try-variant, gs_nap() between attempts), so that it never
+ * blocks its M, and with it the other Gs pinned there, for long. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <string.h>
+#include <linux/futex.h>
 #include "real.h"
 #include "sync.h"
 
@@ -17,6 +20,100 @@ static void testcancel(void)
 	struct g *g = gs_self();
 	if (g)
 		gs_testcancel(g);
+}
+
+static bool clock_ok(clockid_t clock)
+{
+	return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC;
+}
+
+/* ---- process-shared mutexes (glibc's) ----
+ *
+ * glibc records the holder of a mutex as the OS thread's tid, which all Gs of
+ * an M share. For the kinds whose owner glibc checks (recursive, errorcheck,
+ * robust, PI) the G that holds one is recorded beside it, in __spins and
+ * __elision, which glibc uses only for adaptive and elided (normal) mutexes;
+ * the tag is read only when glibc's holder is this M, so only by Gs of this
+ * M, which do not run at the same time. */
+
+enum { HELD_ELSEWHERE, HELD_BY_ME, HELD_BY_SIBLING };	/* pm_held() */
+
+static bool pm_owner_checked(pthread_mutex_t *m)
+{
+	int k = m->__data.__kind, type = k & 3;
+	return type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK ||
+	       (k & (GS_MUTEX_ROBUST | GS_MUTEX_PI));
+}
+
+static int *pm_tag(pthread_mutex_t *m)
+{
+	return (int *)&m->__data.__spins;
+}
+
+static int pm_held(pthread_mutex_t *m, struct g *g)
+{
+	if (!pm_owner_checked(m))
+		return HELD_ELSEWHERE;
+	/* Robust and PI mutexes keep the tid in the lock word (__owner may say
+	 * "inconsistent"); the others in __owner. */
+	int tid = (m->__data.__kind & (GS_MUTEX_ROBUST | GS_MUTEX_PI)) ?
+		  (int)(atomic_load((_Atomic unsigned *)&m->__data.__lock) & FUTEX_TID_MASK) :
+		  m->__data.__owner;
+	if (tid != g->m->tid)
+		return HELD_ELSEWHERE;
+	return *pm_tag(m) == g->id ? HELD_BY_ME : HELD_BY_SIBLING;
+}
+
+static void pm_took(pthread_mutex_t *m, struct g *g, int r)
+{
+	if ((r == 0 || r == EOWNERDEAD) && pm_owner_checked(m))
+		*pm_tag(m) = g->id;
+}
+
+/* Lock from a G: a live wait on glibc's mutex. */
+static int pm_lock(pthread_mutex_t *m, struct g *g, struct gs_when w, bool try)
+{
+	struct gs_backoff bo = { 0 };
+	uint64_t deadline = 0;
+	bool have_deadline = false;
+	for (;;) {
+		int held = pm_held(m, g), type = m->__data.__kind & 3, r;
+		if (held == HELD_BY_ME && (try || type == PTHREAD_MUTEX_RECURSIVE))
+			return REAL(pthread_mutex_trylock)(m);	/* glibc's answer: count, EBUSY, EDEADLK */
+		if (held == HELD_BY_ME && type == PTHREAD_MUTEX_ERRORCHECK)
+			return EDEADLK;
+		/* Held by me and normal: natively a deadlock (or a timeout); so here. */
+		if (held == HELD_ELSEWHERE) {
+			r = REAL(pthread_mutex_trylock)(m);
+			if (r != EBUSY) {
+				pm_took(m, g, r);
+				return r;
+			}
+		}
+		if (try)
+			return EBUSY;
+		if (!have_deadline) {
+			if ((r = gs_when_deadline(w, &deadline)))
+				return r;
+			have_deadline = true;
+		}
+		if (gs_nap(&bo, deadline, 0) == ETIMEDOUT)
+			return ETIMEDOUT;
+	}
+}
+
+static int pm_unlock(pthread_mutex_t *m)
+{
+	struct g *g = gs_self();
+	if (g && pm_owner_checked(m)) {
+		int held = pm_held(m, g);
+		if (held == HELD_BY_SIBLING)
+			return EPERM;	/* natively another thread's */
+		if (held == HELD_BY_ME && ((m->__data.__kind & 3) != PTHREAD_MUTEX_RECURSIVE ||
+					   m->__data.__count <= 1))
+			*pm_tag(m) = 0;
+	}
+	return REAL(pthread_mutex_unlock)(m);
 }
 
 /* ---- mutex ---- */
@@ -35,11 +132,11 @@ GS_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *
 		pthread_mutexattr_getrobust(a, &robust);
 		pthread_mutexattr_getprotocol(a, &proto);
 	}
-	if (pshared || robust)
+	if (pshared)
 		return REAL(pthread_mutex_init)(m, a);
 	memset(m, 0, sizeof *m);
-	((struct gs_mutex *)m)->kind = type | (proto == PTHREAD_PRIO_INHERIT ? GS_MUTEX_PI :
-					       proto == PTHREAD_PRIO_PROTECT ? GS_MUTEX_PP : 0);
+	((struct gs_mutex *)m)->kind = type | (robust ? GS_MUTEX_ROBUST : 0) |
+		(proto == PTHREAD_PRIO_INHERIT ? GS_MUTEX_PI : proto == PTHREAD_PRIO_PROTECT ? GS_MUTEX_PP : 0);
 	return 0;
 }
 
@@ -47,37 +144,48 @@ GS_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 {
 	if (mutex_special(m))
 		return REAL(pthread_mutex_destroy)(m);
-	if (atomic_load(&((struct gs_mutex *)m)->lock))
-		return EBUSY;
-	return 0;
+	return gs_mutex_destroy((struct gs_mutex *)m);
 }
 
 GS_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-	if (mutex_special(m))
-		return REAL(pthread_mutex_lock)(m);
+	if (mutex_special(m)) {
+		struct g *g = gs_self();
+		return g ? pm_lock(m, g, GS_FOREVER, false) : REAL(pthread_mutex_lock)(m);
+	}
 	return gs_mutex_lock((struct gs_mutex *)m, GS_FOREVER, false);
 }
 
 GS_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
-	if (mutex_special(m))
-		return REAL(pthread_mutex_trylock)(m);
+	if (mutex_special(m)) {
+		struct g *g = gs_self();
+		return g ? pm_lock(m, g, GS_FOREVER, true) : REAL(pthread_mutex_trylock)(m);
+	}
 	return gs_mutex_lock((struct gs_mutex *)m, GS_FOREVER, true);
 }
 
 GS_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abs)
 {
-	if (mutex_special(m))
-		return REAL(pthread_mutex_timedlock)(m, abs);
+	if (mutex_special(m)) {
+		struct g *g = gs_self();
+		return g ? pm_lock(m, g, (struct gs_when){ abs, CLOCK_REALTIME }, false) :
+			   REAL(pthread_mutex_timedlock)(m, abs);
+	}
 	return gs_mutex_lock((struct gs_mutex *)m, (struct gs_when){ abs, CLOCK_REALTIME }, false);
 }
 
 GS_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abs)
 {
-	if (mutex_special(m))
-		return REAL(pthread_mutex_clocklock)(m, clock, abs);
-	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+	if (mutex_special(m)) {
+		struct g *g = gs_self();
+		if (!g)
+			return REAL(pthread_mutex_clocklock)(m, clock, abs);
+		if (!clock_ok(clock))
+			return EINVAL;
+		return pm_lock(m, g, (struct gs_when){ abs, clock }, false);
+	}
+	if (!clock_ok(clock))
 		return EINVAL;
 	return gs_mutex_lock((struct gs_mutex *)m, (struct gs_when){ abs, clock }, false);
 }
@@ -85,8 +193,22 @@ GS_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const
 GS_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
 	if (mutex_special(m))
-		return REAL(pthread_mutex_unlock)(m);
+		return pm_unlock(m);
 	return gs_mutex_unlock((struct gs_mutex *)m);
+}
+
+GS_EXPORT int pthread_mutex_consistent(pthread_mutex_t *m)
+{
+	if (mutex_special(m))
+		return REAL(pthread_mutex_consistent)(m);
+	return gs_mutex_consistent((struct gs_mutex *)m);
+}
+
+/* The pre-2.12 name, still exported by glibc for old binaries. */
+GS_EXPORT int gs_mutex_consistent_np(pthread_mutex_t *m) __asm__("pthread_mutex_consistent_np");
+int gs_mutex_consistent_np(pthread_mutex_t *m)
+{
+	return pthread_mutex_consistent(m);
 }
 
 /* ---- condition variable ---- */
@@ -140,27 +262,101 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespe
 	return r;
 }
 
+/* A wait of a G on a process-shared (glibc's) condition variable. Only glibc
+ * can enqueue a waiter where a signal from another process finds it, so the
+ * G waits in glibc, but a slice of at most COND_SLICE at a time: when a slice
+ * ends before the caller's deadline, the G lets the mutex go, yields to the
+ * other Gs of its M, takes the mutex back and reports a spurious wakeup, which
+ * POSIX allows and callers loop on. The M is blocked for at most a slice,
+ * plus glibc's relock of the mutex at the end of it, which only another M or
+ * process can hold then (every G of this M is held up). A mutex of ours
+ * cannot be handed to glibc: the G then waits with a glibc mutex of its own,
+ * and a signal sent between our unlock and glibc's enqueue is seen at the end
+ * of the slice. abs NULL: no deadline; clockwait: the call named the clock. */
+#define COND_SLICE 2000000ull	/* 2 ms */
+
+static int pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const struct timespec *abs,
+		      clockid_t clock, bool clockwait)
+{
+	uint64_t deadline = 0;
+	int r = gs_when_deadline((struct gs_when){ abs, clock }, &deadline);
+	if (r == EINVAL)
+		return r;
+	testcancel();
+	bool theirs = mutex_special(m);
+	pthread_mutex_t stand_in, *wm = m;
+	if (!theirs) {
+		REAL(pthread_mutex_init)(&stand_in, NULL);
+		REAL(pthread_mutex_lock)(&stand_in);
+		if ((r = pthread_mutex_unlock(m))) {
+			REAL(pthread_mutex_unlock)(&stand_in);
+			return r;
+		}
+		wm = &stand_in;
+	}
+	uint64_t until = gs_nanotime() + COND_SLICE;
+	bool slice_ended = false;
+	if (abs && (r == ETIMEDOUT || deadline <= until)) {
+		/* The last slice: glibc's own call, for glibc's own errors. */
+		r = clockwait ? REAL(pthread_cond_clockwait)(c, wm, clock, abs) :
+				REAL(pthread_cond_timedwait)(c, wm, abs);
+	} else {
+		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
+		r = REAL(pthread_cond_clockwait)(c, wm, CLOCK_MONOTONIC, &ts);
+		if (r == ETIMEDOUT) {
+			slice_ended = true;
+			r = 0;
+		}
+	}
+	if (theirs) {
+		pm_took(m, g, r);	/* glibc took it back for this M */
+		if (slice_ended && (r = pm_unlock(m)) == 0) {
+			gs_yield();
+			r = pm_lock(m, g, GS_FOREVER, false);
+		}
+	} else {
+		REAL(pthread_mutex_unlock)(&stand_in);
+		if (slice_ended)
+			gs_yield();
+		int lr = pthread_mutex_lock(m);
+		if (lr)
+			r = lr;
+	}
+	testcancel();
+	return r;
+}
+
 GS_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-	if (cond_special(c))
-		return REAL(pthread_cond_wait)(c, m);
+	if (cond_special(c)) {
+		struct g *g = gs_self();
+		return g ? pcond_wait(c, m, g, NULL, CLOCK_REALTIME, false) : REAL(pthread_cond_wait)(c, m);
+	}
 	return cond_wait(c, m, NULL, CLOCK_REALTIME);
 }
 
 GS_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abs)
 {
-	if (cond_special(c))
-		return REAL(pthread_cond_timedwait)(c, m, abs);
 	clockid_t clock = (((struct gs_cond *)c)->wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+	if (cond_special(c)) {
+		struct g *g = gs_self();
+		return g ? pcond_wait(c, m, g, abs, clock, false) : REAL(pthread_cond_timedwait)(c, m, abs);
+	}
 	return cond_wait(c, m, abs, clock);
 }
 
 GS_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
 				     const struct timespec *abs)
 {
-	if (cond_special(c))
-		return REAL(pthread_cond_clockwait)(c, m, clock, abs);
-	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+	if (cond_special(c)) {
+		struct g *g = gs_self();
+		if (!g)
+			return REAL(pthread_cond_clockwait)(c, m, clock, abs);
+		if (!clock_ok(clock))
+			return EINVAL;
+		return pcond_wait(c, m, g, abs, clock, true);
+	}
+	if (!clock_ok(clock))
 		return EINVAL;
 	return cond_wait(c, m, abs, clock);
 }
@@ -205,60 +401,124 @@ GS_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 	return rw_special(l) ? REAL(pthread_rwlock_destroy)(l) : 0;
 }
 
-#define RW_HOOK(name, fn, when, try)						\
+/* Process-shared rwlocks (glibc's). glibc's writer is a tid (__cur_writer),
+ * shared by the Gs of an M; the G that holds the write lock is recorded in
+ * __pad3, which glibc never uses, to tell a G's own relock (EDEADLK) from a
+ * sibling's lock (a wait). */
+static int *prw_tag(pthread_rwlock_t *l)
+{
+	return (int *)&l->__data.__pad3;
+}
+
+static bool prw_mine(pthread_rwlock_t *l, struct g *g)
+{
+	return l->__data.__cur_writer == g->m->tid && *prw_tag(l) == g->id;
+}
+
+static int prw_lock(pthread_rwlock_t *l, struct g *g, bool write, struct gs_when w, bool try)
+{
+	struct gs_backoff bo = { 0 };
+	uint64_t deadline = 0;
+	bool have_deadline = false;
+	if (!try && prw_mine(l, g))
+		return EDEADLK;
+	for (;;) {
+		int r = write ? REAL(pthread_rwlock_trywrlock)(l) : REAL(pthread_rwlock_tryrdlock)(l);
+		if (r != EBUSY) {
+			if (!r && write)
+				*prw_tag(l) = g->id;
+			return r;
+		}
+		if (try)
+			return EBUSY;
+		if (!have_deadline) {
+			if ((r = gs_when_deadline(w, &deadline)))
+				return r;
+			have_deadline = true;
+		}
+		if (gs_nap(&bo, deadline, 0) == ETIMEDOUT)
+			return ETIMEDOUT;
+	}
+}
+
+#define RW_HOOK(name, write, try)						\
 	GS_EXPORT int name(pthread_rwlock_t *l)					\
 	{									\
-		if (rw_special(l))						\
-			return REAL(name)(l);					\
-		return fn((struct gs_rwlock *)l, when, try);			\
+		if (rw_special(l)) {						\
+			struct g *g = gs_self();				\
+			return g ? prw_lock(l, g, write, GS_FOREVER, try) : REAL(name)(l); \
+		}								\
+		return (write ? gs_rwlock_wrlock : gs_rwlock_rdlock)((struct gs_rwlock *)l, \
+								     GS_FOREVER, try); \
 	}
-RW_HOOK(pthread_rwlock_rdlock, gs_rwlock_rdlock, GS_FOREVER, false)
-RW_HOOK(pthread_rwlock_tryrdlock, gs_rwlock_rdlock, GS_FOREVER, true)
-RW_HOOK(pthread_rwlock_wrlock, gs_rwlock_wrlock, GS_FOREVER, false)
-RW_HOOK(pthread_rwlock_trywrlock, gs_rwlock_wrlock, GS_FOREVER, true)
+RW_HOOK(pthread_rwlock_rdlock, false, false)
+RW_HOOK(pthread_rwlock_tryrdlock, false, true)
+RW_HOOK(pthread_rwlock_wrlock, true, false)
+RW_HOOK(pthread_rwlock_trywrlock, true, true)
 
 GS_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *abs)
 {
-	if (rw_special(l))
-		return REAL(pthread_rwlock_timedrdlock)(l, abs);
-	return gs_rwlock_rdlock((struct gs_rwlock *)l, (struct gs_when){ abs, CLOCK_REALTIME }, false);
+	struct gs_when w = { abs, CLOCK_REALTIME };
+	if (rw_special(l)) {
+		struct g *g = gs_self();
+		return g ? prw_lock(l, g, false, w, false) : REAL(pthread_rwlock_timedrdlock)(l, abs);
+	}
+	return gs_rwlock_rdlock((struct gs_rwlock *)l, w, false);
 }
 
 GS_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *abs)
 {
-	if (rw_special(l))
-		return REAL(pthread_rwlock_timedwrlock)(l, abs);
-	return gs_rwlock_wrlock((struct gs_rwlock *)l, (struct gs_when){ abs, CLOCK_REALTIME }, false);
+	struct gs_when w = { abs, CLOCK_REALTIME };
+	if (rw_special(l)) {
+		struct g *g = gs_self();
+		return g ? prw_lock(l, g, true, w, false) : REAL(pthread_rwlock_timedwrlock)(l, abs);
+	}
+	return gs_rwlock_wrlock((struct gs_rwlock *)l, w, false);
 }
 
 GS_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock, const struct timespec *abs)
 {
-	if (rw_special(l))
+	struct gs_when w = { abs, clock };
+	struct g *g = gs_self();
+	if (rw_special(l) && !g)
 		return REAL(pthread_rwlock_clockrdlock)(l, clock, abs);
-	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+	if (!clock_ok(clock))
 		return EINVAL;
-	return gs_rwlock_rdlock((struct gs_rwlock *)l, (struct gs_when){ abs, clock }, false);
+	if (rw_special(l))
+		return prw_lock(l, g, false, w, false);
+	return gs_rwlock_rdlock((struct gs_rwlock *)l, w, false);
 }
 
 GS_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock, const struct timespec *abs)
 {
-	if (rw_special(l))
+	struct gs_when w = { abs, clock };
+	struct g *g = gs_self();
+	if (rw_special(l) && !g)
 		return REAL(pthread_rwlock_clockwrlock)(l, clock, abs);
-	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+	if (!clock_ok(clock))
 		return EINVAL;
-	return gs_rwlock_wrlock((struct gs_rwlock *)l, (struct gs_when){ abs, clock }, false);
+	if (rw_special(l))
+		return prw_lock(l, g, true, w, false);
+	return gs_rwlock_wrlock((struct gs_rwlock *)l, w, false);
 }
 
 GS_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
-	if (rw_special(l))
+	if (rw_special(l)) {
+		struct g *g = gs_self();
+		if (g && prw_mine(l, g))
+			*prw_tag(l) = 0;
 		return REAL(pthread_rwlock_unlock)(l);
+	}
 	return gs_rwlock_unlock((struct gs_rwlock *)l);
 }
 
 /* ---- barrier ---- */
 
-#define BARRIER_PRIVATE 128	/* glibc's FUTEX_PRIVATE marker in ->shared */
+static bool barrier_ours(pthread_barrier_t *b)
+{
+	return ((struct gs_barrier *)b)->shared == GS_BARRIER_OURS;
+}
 
 GS_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *a, unsigned count)
 {
@@ -272,22 +532,26 @@ GS_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierat
 	memset(b, 0, sizeof *b);
 	struct gs_barrier *gb = (struct gs_barrier *)b;
 	gb->count = count;
-	gb->shared = BARRIER_PRIVATE;
+	gb->shared = GS_BARRIER_OURS;
 	return 0;
 }
 
 GS_EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 {
-	if (((struct gs_barrier *)b)->shared != BARRIER_PRIVATE)
-		return REAL(pthread_barrier_destroy)(b);
-	return 0;
+	if (barrier_ours(b))
+		return 0;
+	if (gs_self())
+		return gs_pbarrier_destroy((struct gs_pbarrier *)b);
+	return REAL(pthread_barrier_destroy)(b);
 }
 
 GS_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
-	if (((struct gs_barrier *)b)->shared != BARRIER_PRIVATE)
-		return REAL(pthread_barrier_wait)(b);
-	return gs_barrier_wait((struct gs_barrier *)b);
+	if (barrier_ours(b))
+		return gs_barrier_wait((struct gs_barrier *)b);
+	if (gs_self())
+		return gs_pbarrier_wait((struct gs_pbarrier *)b);
+	return REAL(pthread_barrier_wait)(b);
 }
 
 /* ---- spinlock: a G that spins on a lock held by a parked G of its own M
@@ -330,13 +594,15 @@ GS_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
 	return 0;
 }
 
-/* ---- semaphores (named ones are process-shared: glibc's) ---- */
-
-#define SEM_PRIVATE 128
+/* ---- semaphores ----
+ * Unnamed process-private ones are ours. Process-shared ones (sem_init with
+ * pshared, and every named one from sem_open) are glibc's; a G waits on them
+ * live with sem_trywait, and a signal handler without SA_RESTART ends the
+ * wait with EINTR, as natively. */
 
 static bool sem_ours(sem_t *s)
 {
-	return ((struct gs_sem *)s)->private == SEM_PRIVATE;
+	return ((struct gs_sem *)s)->private == GS_SEM_OURS;
 }
 
 static int sem_result(int r)
@@ -345,6 +611,39 @@ static int sem_result(int r)
 		return 0;
 	errno = r;
 	return -1;
+}
+
+/* A G's wait on glibc's semaphore; an error number, or 0. The caller has
+ * checked abs->tv_nsec, as glibc does before anything else. */
+static int psem_wait(sem_t *s, struct gs_when w)
+{
+	struct gs_backoff bo = { 0 };
+	uint64_t deadline = 0;
+	bool have_deadline = false;
+	int saved = errno, r;
+	testcancel();
+	for (;;) {
+		if (REAL(sem_trywait)(s) == 0) {
+			r = 0;
+			break;
+		}
+		if (errno != EAGAIN) {
+			r = errno;
+			break;
+		}
+		if (!have_deadline) {
+			if ((r = gs_when_deadline(w, &deadline)))
+				break;
+			have_deadline = true;
+		}
+		if ((r = gs_nap(&bo, deadline, GS_INTR_NORESTART))) {
+			if (r == EINTR)
+				testcancel();
+			break;
+		}
+	}
+	errno = saved;
+	return r;
 }
 
 GS_EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
@@ -356,7 +655,7 @@ GS_EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
 	memset(s, 0, sizeof *s);
 	struct gs_sem *gs = (struct gs_sem *)s;
 	atomic_store(&gs->data, value);
-	gs->private = SEM_PRIVATE;
+	gs->private = GS_SEM_OURS;
 	return 0;
 }
 
@@ -367,8 +666,11 @@ GS_EXPORT int sem_destroy(sem_t *s)
 
 GS_EXPORT int sem_wait(sem_t *s)
 {
-	if (!sem_ours(s))
-		return REAL(sem_wait)(s);
+	if (!sem_ours(s)) {
+		if (!gs_self())
+			return REAL(sem_wait)(s);
+		return sem_result(psem_wait(s, GS_FOREVER));
+	}
 	testcancel();
 	int r = gs_sem_wait((struct gs_sem *)s, GS_FOREVER, false);
 	if (r == EINTR)
@@ -387,8 +689,11 @@ static int sem_timed(sem_t *s, clockid_t clock, const struct timespec *abs)
 {
 	if (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000L)
 		return sem_result(EINVAL);
+	struct gs_when w = { abs, clock };
+	if (!sem_ours(s))
+		return sem_result(psem_wait(s, w));
 	testcancel();
-	int r = gs_sem_wait((struct gs_sem *)s, (struct gs_when){ abs, clock }, false);
+	int r = gs_sem_wait((struct gs_sem *)s, w, false);
 	if (r == EINTR)
 		testcancel();
 	return sem_result(r);
@@ -396,16 +701,16 @@ static int sem_timed(sem_t *s, clockid_t clock, const struct timespec *abs)
 
 GS_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abs)
 {
-	if (!sem_ours(s))
+	if (!sem_ours(s) && !gs_self())
 		return REAL(sem_timedwait)(s, abs);
 	return sem_timed(s, CLOCK_REALTIME, abs);
 }
 
 GS_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abs)
 {
-	if (!sem_ours(s))
+	if (!sem_ours(s) && !gs_self())
 		return REAL(sem_clockwait)(s, clock, abs);
-	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+	if (!clock_ok(clock))
 		return sem_result(EINVAL);
 	return sem_timed(s, clock, abs);
 }

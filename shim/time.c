@@ -76,8 +76,10 @@ GS_EXPORT unsigned int sleep(unsigned int s)
 		return REAL(sleep)(s);
 	struct timespec ts = { (time_t)s, 0 }, rem;
 	int saved = errno;
-	if (sleep_until(g, after(&ts), &rem) == EINTR)
+	if (sleep_until(g, after(&ts), &rem) == EINTR) {
+		errno = EINTR;	/* glibc's sleep leaves nanosleep's errno */
 		return (unsigned int)rem.tv_sec;
+	}
 	errno = saved;
 	return 0;
 }

@@ -1,0 +1,145 @@
+/* sched/signal.c: signals and green threads.
+ *
+ * Each G has its own mask (g->sigmask) and its own pending set. The OS thread
+ * of an M runs with the mask of the G it runs (proc.c applies it on a switch
+ * when it differs, which in most programs is never). A signal sent to a G
+ * (pthread_kill) is made pending on the G, ends an interruptible wait of it
+ * with EINTR, and is raised by the G itself the next time it runs, so the
+ * handler runs in that G as natively.
+ *
+ * A process-directed signal reaches some OS thread. If a G runs there, the
+ * handler runs in that G. If the M is idle in its scheduler, the signal is
+ * passed on to a G that would natively take it (main's if main does not block
+ * it, as the kernel prefers the main thread; otherwise a G waiting
+ * interruptibly that does not block it). An idle M blocks exactly the signals
+ * every G blocks, so "block in main, sigwait in one thread" keeps them pending
+ * for sigwait. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include "gs.h"
+#include "real.h"
+
+#define NSIGS 64
+static _Atomic int unblocked[NSIGS + 1];	/* how many live Gs leave sig unblocked */
+
+static void count(const sigset_t *set, int d)
+{
+	for (int s = 1; s <= NSIGS; s++)
+		if (!sigismember(set, s))
+			atomic_fetch_add_explicit(&unblocked[s], d, memory_order_relaxed);
+}
+
+void gs_sig_g_start(struct g *g)
+{
+	count(&g->sigmask, 1);
+}
+
+void gs_sig_g_end(struct g *g)
+{
+	count(&g->sigmask, -1);
+}
+
+void gs_sig_setmask(struct g *g, const sigset_t *set)
+{
+	sigset_t old = g->sigmask;
+	sigset_t n = *set;
+	sigdelset(&n, SIGKILL);
+	sigdelset(&n, SIGSTOP);
+	count(&old, -1);
+	count(&n, 1);
+	g->sigmask = n;
+	struct m *m = g->m;
+	REAL(pthread_sigmask)(SIG_SETMASK, &n, NULL);
+	m->sigmask = n;
+	m->sigmask_valid = 1;
+	if (atomic_load(&g->sigpending))
+		gs_sig_deliver(g);
+}
+
+/* Raises g's pending, unblocked signals on g's own OS thread: the kernel runs
+ * each handler before tgkill returns, in g. Runs on g. */
+void gs_sig_deliver(struct g *g)
+{
+	uint64_t p = atomic_load(&g->sigpending);
+	for (int s = 1; s <= NSIGS && p; s++) {
+		uint64_t bit = 1ull << (s - 1);
+		if (!(p & bit) || sigismember(&g->sigmask, s))
+			continue;
+		atomic_fetch_and(&g->sigpending, ~bit);
+		p &= ~bit;
+		int saved = errno;
+		REAL(pthread_kill)((pthread_t)g->m->self_pt, s);
+		errno = saved;
+	}
+}
+
+void gs_sig_idle_mask(struct m *m)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (int s = 1; s <= NSIGS; s++)
+		if (s != SIGKILL && s != SIGSTOP &&
+		    atomic_load_explicit(&unblocked[s], memory_order_relaxed) == 0)
+			sigaddset(&set, s);
+	if (m->sigmask_valid && !memcmp(&set, &m->sigmask, sizeof(uint64_t)))
+		return;
+	REAL(pthread_sigmask)(SIG_SETMASK, &set, NULL);
+	m->sigmask = set;
+	m->sigmask_valid = 1;
+}
+
+static bool takes(struct g *g, int sig)
+{
+	uint64_t w = atomic_load(&g->parkword);
+	return (w & PARK_WAITING) && g->interruptible && g->interruptible != GS_INTR_CANCEL &&
+	       !sigismember(&g->sigmask, sig) && atomic_load(&g->status) == G_WAITING;
+}
+
+/* Makes sig pending on g and ends an interruptible wait of g, unless the
+ * handler has SA_RESTART and the wait restarts. */
+int gs_sig_send(struct g *g, int sig)
+{
+	struct sigaction sa;
+	sigaction(sig, NULL, &sa);
+	if (sa.sa_handler == SIG_IGN)
+		return 0;
+	if (sa.sa_handler == SIG_DFL)	/* the default action is the process's */
+		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
+	atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
+	if (g->interruptible == GS_INTR_ALWAYS ||
+	    (g->interruptible == GS_INTR_NORESTART && !(sa.sa_flags & SA_RESTART)))
+		if (!sigismember(&g->sigmask, sig))
+			gs_interrupt(g);
+	if (g == gs_self())
+		gs_sig_deliver(g);
+	return 0;
+}
+
+/* A handler is about to run on m's scheduler context: pass the signal on to
+ * the G that natively takes it. Returns false if there is none (the handler
+ * then runs here). In a signal handler: only trylock. */
+bool gs_sig_redirect(struct m *m, int sig)
+{
+	struct g *target = NULL;
+	if (gs_maing && !sigismember(&gs_maing->sigmask, sig)) {
+		if (!takes(gs_maing, sig))
+			return false;
+		target = gs_maing;
+	} else {
+		uint32_t z = 0;
+		if (!atomic_compare_exchange_strong(&gs_allg_lock.v, &z, 1))
+			return false;
+		for (struct g *g = gs_allg; g; g = g->allnext)
+			if (takes(g, sig)) {
+				target = g;
+				break;
+			}
+		gs_unlock(&gs_allg_lock);
+	}
+	if (!target)
+		return false;
+	gs_sig_send(target, sig);
+	return true;
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# run-compat.sh: the compat test runner. Builds each tests/compat/NAME.c (or DIR/NAME.c),
+# runs it natively once, then preloaded with libgoshim.so for each GOSHIM_PROCS value,
+# and compares stdout and exit status with the native run (DESIGN.md §2: a program must
+# behave under the shim exactly as natively).
+#
+# Usage: scripts/run-compat.sh [-d DIR] [-p "1 4"] [-q] [NAME...]
+#   -d DIR   directory of tests (default tests/compat, relative to the repository root);
+#            binaries go to build/$(basename DIR)/
+#   -p LIST  GOSHIM_PROCS values for the preloaded runs (default "1 4")
+#   -q       quiet: print only the one-line verdicts, no details
+#   NAME     run only these tests (NAME or NAME.c)
+# Environment: GOSHIM_LIB overrides the library (default $PWD/build/libgoshim.so, with
+#   $PWD the repository root); COMPAT_TIMEOUT overrides the per-run timeout (default 60 s).
+#
+# Directives read from a test's source, one per line anywhere in the file:
+#   // compat-cflags: FLAGS     extra compiler flags
+#   // compat-ldlibs: LIBS      extra libraries (e.g. -ldl)
+#   // compat-lib: other.c      build DIR/other.c as build/.../libother.so and link it
+#   // compat-exit: N           the exit status the test is expected to have natively (default 0)
+#   // compat-helper            this file is not a test (e.g. only a compat-lib source)
+# A file named by some test's compat-lib is a helper too and is not run as a test.
+# If NAME.sh exists beside NAME.c, each run executes `bash NAME.sh build/.../NAME` instead
+# of the binary; GOSHIM_TEST_PRELOADED=1 tells it the run is preloaded.
+#
+# Output: one line per run, `ok   NAME procs=P` or `FAIL NAME procs=P: why` followed by at
+# most 20 lines of detail; last line `compat: N passed, N failed`.
+# Exit: 0 all passed, 1 some failed, 2 the library is missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+DIR=tests/compat
+PROCS="1 4"
+QUIET=0
+while getopts "d:p:qh" opt; do
+    case $opt in
+        d) DIR=${OPTARG%/} ;;
+        p) PROCS=$OPTARG ;;
+        q) QUIET=1 ;;
+        h) sed -n '2,30p' "$0"; exit 0 ;;
+        *) echo "usage: $0 [-d DIR] [-p \"1 4\"] [-q] [NAME...]" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+
+LIB=${GOSHIM_LIB:-$ROOT/build/libgoshim.so}
+TIMEOUT=${COMPAT_TIMEOUT:-60}
+CC=${CC:-cc}
+
+if [[ ! -f $LIB ]]; then
+    echo "compat: $LIB is missing (build it first, or set GOSHIM_LIB)"
+    exit 2
+fi
+if [[ ! -d $DIR ]]; then
+    echo "compat: no test directory $DIR" >&2
+    exit 2
+fi
+
+OUT=$ROOT/build/$(basename "$DIR")
+mkdir -p "$OUT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/goshim-compat.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+passed=0
+failed=0
+
+# directive FILE KEY: the value of the `// compat-KEY: value` line in FILE (empty if none).
+directive() {
+    sed -n "s|^[[:space:]]*//[[:space:]]*compat-$2:[[:space:]]*||p" "$1" | head -n 1 | sed 's/[[:space:]]*$//'
+}
+
+# Helpers: files that some test links as compat-lib, or that say `// compat-helper`.
+declare -A helper=()
+for src in "$DIR"/*.c; do
+    [[ -e $src ]] || continue
+    lib=$(directive "$src" lib)
+    for l in $lib; do helper[${l%.c}]=1; done
+    if grep -q '^[[:space:]]*//[[:space:]]*compat-helper' "$src"; then
+        helper[$(basename "$src" .c)]=1
+    fi
+done
+
+# The tests to run, in name order.
+names=()
+if (($# > 0)); then
+    for n in "$@"; do
+        n=$(basename "$n" .c)
+        if [[ ! -f $DIR/$n.c ]]; then
+            echo "compat: no test $DIR/$n.c" >&2
+            exit 2
+        fi
+        names+=("$n")
+    done
+else
+    for src in "$DIR"/*.c; do
+        [[ -e $src ]] || continue
+        n=$(basename "$src" .c)
+        [[ -n ${helper[$n]:-} ]] || names+=("$n")
+    done
+fi
+
+# report_fail NAME PROCS WHY [DETAILFILE]: one FAIL line and at most 20 lines of detail.
+report_fail() {
+    echo "FAIL $1 procs=$2: $3"
+    if [[ $QUIET == 0 && -n ${4:-} && -s $4 ]]; then
+        head -n 20 "$4" | sed 's/^/    /'
+    fi
+    failed=$((failed + 1))
+}
+
+# status RC: an exit status in words ("139 (SIGSEGV)" for a death by signal).
+status() {
+    if (($1 > 128 && $1 < 128 + 65)); then
+        echo "$1 (SIG$(kill -l $(($1 - 128)) 2>/dev/null || echo "?"))"
+    else
+        echo "$1"
+    fi
+}
+
+# build NAME: compile DIR/NAME.c (and its compat-lib) into $OUT; output in $WORK/NAME.build.
+build() {
+    local n=$1 src=$DIR/$1.c cflags ldlibs libs l lflags=()
+    cflags=$(directive "$src" cflags)
+    ldlibs=$(directive "$src" ldlibs)
+    libs=$(directive "$src" lib)
+    : >"$WORK/$n.build"
+    # Each output is written beside its final name and renamed into place, so that a
+    # concurrent run (of another checkout step, or by hand) never executes a half-written file.
+    for l in $libs; do
+        l=${l%.c}
+        # shellcheck disable=SC2086
+        $CC -O2 -g -pthread -Wall -fPIC -shared $cflags -o "$OUT/.lib$l.so.$$" "$DIR/$l.c" \
+            >>"$WORK/$n.build" 2>&1 || return 1
+        mv -f "$OUT/.lib$l.so.$$" "$OUT/lib$l.so"
+        lflags+=("-L$OUT" "-l$l" "-Wl,-rpath,$OUT")
+    done
+    # shellcheck disable=SC2086
+    $CC -O2 -g -pthread -Wall $cflags -o "$OUT/.$n.$$" "$src" "${lflags[@]}" $ldlibs \
+        >>"$WORK/$n.build" 2>&1 || return 1
+    mv -f "$OUT/.$n.$$" "$OUT/$n"
+}
+
+# run NAME TAG [ENV...]: run the test once with a timeout; stdout in $WORK/NAME.TAG.out,
+# stderr in .err, exit status in .rc, and "1" in .hang if it timed out.
+run() {
+    local n=$1 tag=$2 rc=0
+    shift 2
+    local cmd=("$OUT/$n")
+    [[ -f $DIR/$n.sh ]] && cmd=(bash "$DIR/$n.sh" "$OUT/$n")
+    # timeout runs unpreloaded; env (and then the test) gets the preload.
+    # (timeout re-raises a signal that killed the test; the braces keep bash's
+    # "Segmentation fault" notice out of our output.)
+    { timeout --verbose -k 5 "$TIMEOUT" env "$@" "${cmd[@]}" \
+        </dev/null >"$WORK/$n.$tag.out" 2>"$WORK/$n.$tag.err"; } 2>/dev/null || rc=$?
+    echo "$rc" >"$WORK/$n.$tag.rc"
+    if grep -q "^timeout: sending signal" "$WORK/$n.$tag.err"; then
+        echo 1 >"$WORK/$n.$tag.hang"
+    else
+        rm -f "$WORK/$n.$tag.hang"
+    fi
+}
+
+for n in "${names[@]}"; do
+    if ! build "$n"; then
+        report_fail "$n" "-" "build failed" "$WORK/$n.build"
+        continue
+    fi
+    want=$(directive "$DIR/$n.c" exit)
+    want=${want:-0}
+
+    run "$n" native GOSHIM_TEST_PRELOADED=0
+    nrc=$(cat "$WORK/$n.native.rc")
+    if [[ -f $WORK/$n.native.hang ]]; then
+        report_fail "$n" native "broken test: native run timed out after ${TIMEOUT}s" "$WORK/$n.native.err"
+        continue
+    fi
+    if [[ $nrc != "$want" ]]; then
+        report_fail "$n" native "broken test: native exit status $(status "$nrc"), expected $want" "$WORK/$n.native.err"
+        continue
+    fi
+
+    for p in $PROCS; do
+        run "$n" "p$p" LD_PRELOAD="$LIB" GOSHIM_PROCS="$p" GOSHIM_TEST_PRELOADED=1
+        prc=$(cat "$WORK/$n.p$p.rc")
+        det=$WORK/$n.p$p.detail
+        : >"$det"
+        # Detail: the tail of stderr when the run died or hung, then the stdout diff.
+        if [[ -f $WORK/$n.p$p.hang || $prc != "$nrc" ]]; then
+            grep -v "^timeout: sending signal" "$WORK/$n.p$p.err" | tail -n 8 >"$det.err" || true
+            if [[ -s $det.err ]]; then
+                { echo "--- stderr (last lines):"; cat "$det.err"; } >>"$det"
+            fi
+        fi
+        if ! cmp -s "$WORK/$n.native.out" "$WORK/$n.p$p.out"; then
+            diff -u --label native --label "procs=$p" "$WORK/$n.native.out" "$WORK/$n.p$p.out" \
+                >>"$det" || true
+        fi
+        if [[ -f $WORK/$n.p$p.hang ]]; then
+            report_fail "$n" "$p" "timeout (hang) after ${TIMEOUT}s" "$det"
+        elif [[ $prc != "$nrc" ]]; then
+            report_fail "$n" "$p" "exit status $(status "$prc"), native $(status "$nrc")" "$det"
+        elif ! cmp -s "$WORK/$n.native.out" "$WORK/$n.p$p.out"; then
+            report_fail "$n" "$p" "stdout differs from native" "$det"
+        else
+            echo "ok   $n procs=$p"
+            passed=$((passed + 1))
+        fi
+    done
+done
+
+echo "compat: $passed passed, $failed failed"
+((failed == 0))

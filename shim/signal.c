@@ -1,0 +1,265 @@
+/* shim/signal.c: the signal hooks (DESIGN.md §2.7): handlers are wrapped so a
+ * signal that lands on an idle M reaches the G that natively takes it
+ * (sched/signal.c); masks and pthread_kill are per G; pause, sigsuspend and
+ * the sigwait family park the G. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include "real.h"
+
+GS_HIDDEN void gs_testcancel(struct g *g);
+
+#define NSIGS 64
+static struct sigaction user[NSIGS + 1];	/* the program's handlers we wrap */
+static _Atomic int wrapped[NSIGS + 1];
+
+static struct g *as_g(pthread_t t)
+{
+	struct g *g = (struct g *)t;
+	return (g && g->magic == GS_G_MAGIC) ? g : NULL;
+}
+
+static void wrapper(int sig, siginfo_t *si, void *uc)
+{
+	struct m *m = gs_curm;
+	if (m && !m->curg && gs_sig_redirect(m, sig))
+		return;
+	struct sigaction *u = &user[sig];
+	int flags = u->sa_flags;
+	if (flags & SA_RESETHAND)
+		atomic_store(&wrapped[sig], 0);
+	if (m && m->curg)
+		m->curg->nhandled++;
+	if (flags & SA_SIGINFO)
+		u->sa_sigaction(sig, si, uc);
+	else if (u->sa_handler != SIG_IGN && u->sa_handler != SIG_DFL)
+		u->sa_handler(sig);
+}
+
+GS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig < 1 || sig > NSIGS)
+		return REAL(sigaction)(sig, act, old);
+	struct sigaction prev = user[sig];
+	int was = atomic_load(&wrapped[sig]);
+	int r;
+	if (!act || act->sa_handler == SIG_IGN || act->sa_handler == SIG_DFL) {
+		r = REAL(sigaction)(sig, act, old);
+		if (!r && act)
+			atomic_store(&wrapped[sig], 0);
+	} else {
+		struct sigaction w = *act;
+		w.sa_sigaction = wrapper;
+		w.sa_flags |= SA_SIGINFO;
+		user[sig] = *act;
+		atomic_store(&wrapped[sig], 1);
+		r = REAL(sigaction)(sig, &w, old);
+		if (r) {
+			user[sig] = prev;
+			atomic_store(&wrapped[sig], was);
+		}
+	}
+	if (!r && old && was)
+		*old = prev;
+	return r;
+}
+
+/* glibc's signal() calls its internal sigaction: route it through ours, with
+ * glibc's BSD semantics (SA_RESTART, the signal blocked in its handler). */
+GS_EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigemptyset(&sa.sa_mask);
+	if (sig >= 1 && sig <= NSIGS)
+		sigaddset(&sa.sa_mask, sig);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+static int mask(struct g *g, int how, const sigset_t *set, sigset_t *old)
+{
+	sigset_t n = g->sigmask;
+	if (old)
+		*old = g->sigmask;
+	if (!set)
+		return 0;
+	switch (how) {
+	case SIG_BLOCK:
+		sigorset(&n, &n, set);
+		break;
+	case SIG_UNBLOCK:
+		for (int s = 1; s <= NSIGS; s++)
+			if (sigismember(set, s))
+				sigdelset(&n, s);
+		break;
+	case SIG_SETMASK:
+		n = *set;
+		break;
+	default:
+		return EINVAL;
+	}
+	gs_sig_setmask(g, &n);
+	return 0;
+}
+
+GS_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(pthread_sigmask)(how, set, old);
+	return mask(g, how, set, old);
+}
+
+GS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(sigprocmask)(how, set, old);
+	int r = mask(g, how, set, old);
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+GS_EXPORT int pthread_kill(pthread_t t, int sig)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return REAL(pthread_kill)(t, sig);
+	if (sig < 0 || sig > NSIGS)
+		return EINVAL;
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	if (sig == 0)
+		return 0;
+	return gs_sig_send(g, sig);
+}
+
+/* Parks g until a signal handler or cancellation ends the wait. */
+static void park_interruptible(struct g *g)
+{
+	_Atomic uint32_t never = 0;
+	gs_futex_wait(&never, 0, 0, GS_INTR_ALWAYS, "pause");
+}
+
+GS_EXPORT int pause(void)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(pause)();
+	gs_testcancel(g);
+	unsigned before = g->nhandled;
+	while (g->nhandled == before) {
+		park_interruptible(g);
+		gs_testcancel(g);
+	}
+	errno = EINTR;
+	return -1;
+}
+
+GS_EXPORT int sigsuspend(const sigset_t *set)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(sigsuspend)(set);
+	gs_testcancel(g);
+	sigset_t old = g->sigmask;
+	unsigned before = g->nhandled;
+	gs_sig_setmask(g, set);
+	while (g->nhandled == before) {
+		park_interruptible(g);
+		gs_testcancel(g);
+	}
+	gs_sig_setmask(g, &old);
+	errno = EINTR;
+	return -1;
+}
+
+/* The sigwait family: signals every G blocks stay pending in the kernel
+ * (idle Ms block them too); take one with a zero-timeout sigtimedwait, and
+ * between tries park with a growing backoff (50 us .. 5 ms). */
+static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const struct timespec *timeout,
+		    bool restart)
+{
+	uint64_t deadline = 0, backoff = 50000;
+	if (timeout) {
+		if (timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L || timeout->tv_sec < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		deadline = gs_nanotime() + (uint64_t)timeout->tv_sec * 1000000000u + (uint64_t)timeout->tv_nsec;
+	}
+	for (;;) {
+		gs_testcancel(g);
+		uint64_t p = atomic_load(&g->sigpending);
+		for (int s = 1; s <= NSIGS && p; s++)
+			if ((p & (1ull << (s - 1))) && sigismember(set, s)) {
+				atomic_fetch_and(&g->sigpending, ~(1ull << (s - 1)));
+				if (info) {
+					memset(info, 0, sizeof *info);
+					info->si_signo = s;
+					info->si_code = SI_TKILL;
+				}
+				return s;
+			}
+		struct timespec zero = { 0, 0 };
+		int saved = errno;
+		int r = REAL(sigtimedwait)(set, info, &zero);
+		if (r > 0) {
+			errno = saved;
+			return r;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		errno = saved;
+		uint64_t now = gs_nanotime();
+		if (timeout && now >= deadline) {
+			errno = EAGAIN;
+			return -1;
+		}
+		uint64_t until = now + backoff;
+		if (timeout && until > deadline)
+			until = deadline;
+		if (gs_sleep_until(until) == -EINTR && !restart) {
+			errno = EINTR;
+			return -1;
+		}
+		if (backoff < 5000000)
+			backoff *= 2;
+	}
+}
+
+GS_EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(sigwait)(set, sig);
+	int s = wait_sig(g, set, NULL, NULL, true);
+	if (s < 0)
+		return errno;
+	*sig = s;
+	return 0;
+}
+
+GS_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(sigwaitinfo)(set, info);
+	return wait_sig(g, set, info, NULL, false);
+}
+
+GS_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(sigtimedwait)(set, info, timeout);
+	return wait_sig(g, set, info, timeout, false);
+}
