@@ -213,6 +213,13 @@ static inline uint64_t gs_park_prepare(struct g *g, const char *why, void *addr)
 	return seq;
 }
 GS_HIDDEN void gs_park(struct g *g);
+/* Withdraws a prepared park that will not happen; false if a waker already
+ * readied it (then the caller must gs_park() to consume that wakeup). */
+static inline bool gs_park_cancel(struct g *g, uint64_t seq)
+{
+	uint64_t want = (seq << 1) | PARK_WAITING;
+	return atomic_compare_exchange_strong(&g->parkword, &want, seq << 1);
+}
 GS_HIDDEN bool gs_ready(struct g *g, uint64_t seq);
 GS_HIDDEN void gs_yield(void);
 /* Parks the calling G until the monotonic time deadline (ns) or an

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include "gs.h"
 #include "real.h"
+#include "netpoll.h"
 
 struct gs_config gs_cfg;
 GS_TLS struct m *gs_curm;
@@ -115,10 +116,18 @@ static struct g *globq_get(struct m *m)
 	return g;
 }
 
+/* m->sleeping: 0 running, 1 asleep on its futex, 2 blocked in the netpoller. */
+static _Atomic int np_blocker;	/* an M is (about to be) blocked in the netpoller */
+
 static void wake_m(struct m *m)
 {
-	if (atomic_load(&m->sleeping) && atomic_exchange(&m->sleeping, 0))
-		gs_sys_futex(&m->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+	int s = atomic_load(&m->sleeping);
+	if (s == 1) {
+		if (atomic_compare_exchange_strong(&m->sleeping, &s, 0))
+			gs_sys_futex(&m->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+	} else if (s == 2) {
+		gs_np_break();	/* the poller resets its own state */
+	}
 }
 
 /* New stealable work exists: wake one idle M to take it. */
@@ -145,6 +154,10 @@ bool gs_ready(struct g *g, uint64_t seq)
 	gs_mpsc_push(&m->inbox, &g->node);
 	if (m != gs_curm)
 		wake_m(m);
+	else if (!m->curg)
+		/* A signal handler on m's idle scheduler: its futex wait may be
+		 * restarted (SA_RESTART); a changed word makes it return. */
+		atomic_store(&m->sleeping, 0);
 	return true;
 }
 
@@ -184,8 +197,12 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	m->schedtick++;
 	if ((m->schedtick & 7) == 0)
 		run_timers(m);
-	if ((m->schedtick % 61) == 0 && (g = globq_get(m)))
-		return g;
+	if ((m->schedtick % 61) == 0) {
+		if ((g = globq_get(m)))
+			return g;
+		if (gs_np_waiting())
+			gs_np_poll(0);	/* a busy M still lets I/O in */
+	}
 	if (!prefer_new && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
 	if ((g = gs_runq_get(&m->runq)) || (g = globq_get(m)))
@@ -199,6 +216,9 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	}
 	run_timers(m);
 	if ((n = gs_mpsc_pop(&m->inbox)))
+		return from_node(n);
+	if (gs_np_waiting() && !atomic_load_explicit(&np_blocker, memory_order_relaxed) &&
+	    gs_np_poll(0) > 0 && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
 	return NULL;
 }
@@ -296,6 +316,26 @@ static void m_loop(struct m *m)
 		m->curg = NULL;
 		struct g *g;
 		while (!(g = find_nowait(m, false))) {
+			int zero = 0;
+			if (gs_np_waiting() && atomic_compare_exchange_strong(&np_blocker, &zero, 1)) {
+				atomic_store(&m->sleeping, 2);
+				if (!work_visible(m)) {
+					uint64_t next = gs_timer_next(&m->timers);
+					int ms = -1;
+					if (next != UINT64_MAX) {
+						uint64_t now = gs_nanotime();
+						ms = next <= now ? 0 : next - now > 1000000000000ull ? 1000000 :
+						     (int)((next - now + 999999) / 1000000);
+					}
+					int saved = errno;
+					gs_sig_idle_mask(m);
+					gs_np_poll(ms);
+					errno = saved;
+				}
+				atomic_store(&m->sleeping, 0);
+				atomic_store(&np_blocker, 0);
+				continue;
+			}
 			atomic_store(&m->sleeping, 1);
 			if (work_visible(m)) {
 				atomic_store(&m->sleeping, 0);
@@ -362,7 +402,8 @@ int gs_sleep_until(uint64_t deadline)
 	g->interruptible = GS_INTR_ALWAYS;
 	if (gs_timer_add(&g->m->timers, deadline, g, seq) != 0) {
 		g->interruptible = 0;
-		gs_ready(g, seq);
+		if (!gs_park_cancel(g, seq))
+			gs_park(g);
 		return -ENOMEM;
 	}
 	gs_park(g);
@@ -643,6 +684,8 @@ void gs_fork_child(void)
 	gq_head = gq_tail = NULL;
 	atomic_store(&gq_len, 0);
 	gs_futex_fork_child();
+	gs_np_fork_child();
+	atomic_store(&np_blocker, 0);
 	for (int i = 0; i < gs_cfg.procs; i++) {
 		struct m *m = &gs_allm[i];
 		if (m != self) {

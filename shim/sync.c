@@ -264,15 +264,19 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespe
 
 /* A wait of a G on a process-shared (glibc's) condition variable. Only glibc
  * can enqueue a waiter where a signal from another process finds it, so the
- * G waits in glibc, but a slice of at most COND_SLICE at a time: when a slice
- * ends before the caller's deadline, the G lets the mutex go, yields to the
- * other Gs of its M, takes the mutex back and reports a spurious wakeup, which
- * POSIX allows and callers loop on. The M is blocked for at most a slice,
- * plus glibc's relock of the mutex at the end of it, which only another M or
- * process can hold then (every G of this M is held up). A mutex of ours
- * cannot be handed to glibc: the G then waits with a glibc mutex of its own,
- * and a signal sent between our unlock and glibc's enqueue is seen at the end
- * of the slice. abs NULL: no deadline; clockwait: the call named the clock. */
+ * G waits in glibc, but a slice of at most COND_SLICE at a time, since its M
+ * runs nothing else meanwhile. When a slice ends before the caller's deadline
+ * and another G could run on this M (or this one is being cancelled), the G
+ * lets the mutex go, yields, takes the mutex back and reports a spurious
+ * wakeup, which POSIX allows and callers loop on; when no other G could run,
+ * it waits another slice without letting the mutex out of glibc's hands, so
+ * no signal is missed and the caller sees what it would natively. The M is
+ * blocked for at most a slice, plus glibc's relock of the mutex at its end,
+ * which only another M or process can hold then (every G of this M is held
+ * up). A mutex of ours cannot be handed to glibc: the G then waits with a
+ * glibc mutex of its own, and a signal sent between our unlock and glibc's
+ * enqueue is seen at the end of the slice. abs NULL: no deadline; clockwait:
+ * the call named the clock. */
 #define COND_SLICE 2000000ull	/* 2 ms */
 
 static int pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const struct timespec *abs,
@@ -282,6 +286,7 @@ static int pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const 
 	int r = gs_when_deadline((struct gs_when){ abs, clock }, &deadline);
 	if (r == EINVAL)
 		return r;
+	bool expired = r == ETIMEDOUT;
 	testcancel();
 	bool theirs = mutex_special(m);
 	pthread_mutex_t stand_in, *wm = m;
@@ -294,29 +299,34 @@ static int pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const 
 		}
 		wm = &stand_in;
 	}
-	uint64_t until = gs_nanotime() + COND_SLICE;
-	bool slice_ended = false;
-	if (abs && (r == ETIMEDOUT || deadline <= until)) {
-		/* The last slice: glibc's own call, for glibc's own errors. */
-		r = clockwait ? REAL(pthread_cond_clockwait)(c, wm, clock, abs) :
-				REAL(pthread_cond_timedwait)(c, wm, abs);
-	} else {
+	bool spurious = false;
+	for (;;) {
+		uint64_t until = gs_nanotime() + COND_SLICE;
+		if (abs && (expired || deadline <= until)) {
+			/* The last slice: glibc's own call, for glibc's own errors. */
+			r = clockwait ? REAL(pthread_cond_clockwait)(c, wm, clock, abs) :
+					REAL(pthread_cond_timedwait)(c, wm, abs);
+			break;
+		}
 		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
 		r = REAL(pthread_cond_clockwait)(c, wm, CLOCK_MONOTONIC, &ts);
-		if (r == ETIMEDOUT) {
-			slice_ended = true;
+		if (r != ETIMEDOUT)
+			break;
+		if (gs_m_has_work(g) || atomic_load(&g->cancel_pending)) {
+			spurious = true;
 			r = 0;
+			break;
 		}
 	}
 	if (theirs) {
 		pm_took(m, g, r);	/* glibc took it back for this M */
-		if (slice_ended && (r = pm_unlock(m)) == 0) {
+		if (spurious && (r = pm_unlock(m)) == 0) {
 			gs_yield();
 			r = pm_lock(m, g, GS_FOREVER, false);
 		}
 	} else {
 		REAL(pthread_mutex_unlock)(&stand_in);
-		if (slice_ended)
+		if (spurious)
 			gs_yield();
 		int lr = pthread_mutex_lock(m);
 		if (lr)

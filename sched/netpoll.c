@@ -1,0 +1,406 @@
+/* sched/netpoll.c: the netpoller: Gs that wait for an fd to become readable
+ * or writable park here, and Ms make them runnable from readiness events.
+ *
+ * Backend contract (netpoll_epoll.c; one per kernel interface):
+ *   gs_np_backend_init()            create the poller and its wake-up channel
+ *   gs_np_backend_add(fd, key)      watch fd for both directions, edge-triggered
+ *   gs_np_backend_del(fd)           stop watching it
+ *   gs_np_backend_wait(ms)          wait, calling gs_np_ready(key, mode) per event
+ *   gs_np_backend_break()           make a blocked gs_np_backend_wait return
+ *
+ * Each fd number has a descriptor with a generation (bumped when the number
+ * is closed or reused, and part of the key the backend reports, so an event
+ * of an old file never wakes a waiter of a new one: DESIGN.md §2.5) and, per
+ * direction, an event count and the list of waiting Gs. A hook snapshots the
+ * count before trying its call; gs_np_wait() parks only if no event came since.
+ *
+ * Ms poll without blocking when they look for work; when nothing is runnable
+ * at most one M blocks in the backend (proc.c), woken by gs_np_break(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include "netpoll.h"
+
+struct np_waiter {
+	struct np_waiter *next, *prev;
+	struct g *g;
+	uint64_t seq;
+	int mode;		/* NP_READ or NP_WRITE list it is on */
+	bool queued;		/* desc lock */
+};
+
+struct np_desc {
+	gs_lock_t lock;
+	uint32_t gen;			/* lock */
+	uint32_t count[2];		/* events seen per direction (lock) */
+	struct np_waiter *head[2], *tail[2];	/* lock */
+	bool registered;		/* watched by the backend */
+	int kind;			/* GS_FD_*: what the shim learnt of the fd */
+	int nonblock;			/* the program's O_NONBLOCK, -1 unknown */
+	uint32_t nb_epoch;
+	int64_t timeo[2];		/* SO_RCVTIMEO/SO_SNDTIMEO in ns, -1 unknown */
+	uint32_t timeo_epoch;
+};
+
+#define PAGE_FDS 1024
+#define NPAGES 1024			/* up to 1M fds */
+static struct np_desc *_Atomic pages[NPAGES];
+static _Atomic int nwaiting;		/* Gs parked on fds */
+static _Atomic uint32_t epoch = 1;	/* bumped by fcntl/ioctl/setsockopt hooks */
+static _Atomic int inited;
+static gs_lock_t init_lock;
+
+static int dir(int mode)
+{
+	return mode == NP_WRITE ? 1 : 0;
+}
+
+static struct np_desc *desc(int fd)
+{
+	if (fd < 0 || fd >= PAGE_FDS * NPAGES)
+		return NULL;
+	struct np_desc *p = atomic_load_explicit(&pages[fd / PAGE_FDS], memory_order_acquire);
+	if (!p) {
+		struct np_desc *n = calloc(PAGE_FDS, sizeof *n);
+		if (!n)
+			return NULL;
+		for (int i = 0; i < PAGE_FDS; i++) {
+			n[i].nonblock = -1;
+			n[i].timeo[0] = n[i].timeo[1] = -1;
+		}
+		struct np_desc *none = NULL;
+		if (atomic_compare_exchange_strong(&pages[fd / PAGE_FDS], &none, n))
+			p = n;
+		else {
+			free(n);
+			p = none;
+		}
+	}
+	return &p[fd % PAGE_FDS];
+}
+
+static int ensure_init(void)
+{
+	if (likely(atomic_load_explicit(&inited, memory_order_acquire)))
+		return 0;
+	gs_lock(&init_lock);
+	int r = 0;
+	if (!atomic_load(&inited)) {
+		r = gs_np_backend_init();
+		if (!r)
+			atomic_store(&inited, 1);
+	}
+	gs_unlock(&init_lock);
+	return r;
+}
+
+bool gs_np_waiting(void)
+{
+	return atomic_load_explicit(&nwaiting, memory_order_relaxed) > 0;
+}
+
+int gs_np_poll(int timeout_ms)
+{
+	if (!atomic_load_explicit(&inited, memory_order_acquire))
+		return 0;
+	return gs_np_backend_wait(timeout_ms);
+}
+
+void gs_np_break(void)
+{
+	if (atomic_load(&inited))
+		gs_np_backend_break();
+}
+
+static void unlink_w(struct np_desc *d, struct np_waiter *w)	/* lock held */
+{
+	int k = dir(w->mode);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		d->head[k] = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		d->tail[k] = w->prev;
+	w->queued = false;
+}
+
+/* Takes every waiter of the given directions off d; readies them after the
+ * lock is dropped (their records live on their stacks until they run). */
+static void wake_all(struct np_desc *d, int mode, bool bump)
+{
+	struct { struct g *g; uint64_t seq; } batch[64];
+	for (;;) {
+		int k = 0;
+		bool more = false;
+		gs_lock(&d->lock);
+		for (int m = NP_READ; m <= NP_WRITE; m <<= 1) {
+			if (!(mode & m))
+				continue;
+			if (bump)
+				d->count[dir(m)]++;
+			while (d->head[dir(m)]) {
+				if (k == 64) {
+					more = true;
+					break;
+				}
+				struct np_waiter *w = d->head[dir(m)];
+				unlink_w(d, w);
+				batch[k].g = w->g;
+				batch[k].seq = w->seq;
+				k++;
+			}
+		}
+		gs_unlock(&d->lock);
+		for (int i = 0; i < k; i++)
+			gs_ready(batch[i].g, batch[i].seq);
+		if (!more)
+			return;
+		bump = false;
+	}
+}
+
+void gs_np_ready(uint64_t key, int mode)
+{
+	int fd = (int)(uint32_t)key;
+	struct np_desc *d = desc(fd);
+	if (!d || (uint32_t)(key >> 32) != d->gen)
+		return;	/* an event of a file this number no longer names */
+	wake_all(d, mode, true);
+}
+
+struct gs_np_snap gs_np_snap(int fd, int mode)
+{
+	struct np_desc *d = desc(fd);
+	struct gs_np_snap s = { 0, 0 };
+	if (d) {
+		s.gen = atomic_load_explicit((_Atomic uint32_t *)&d->gen, memory_order_acquire);
+		s.count = atomic_load_explicit((_Atomic uint32_t *)&d->count[dir(mode)], memory_order_acquire);
+	}
+	return s;
+}
+
+static int arm(int fd, struct np_desc *d)
+{
+	if (d->registered)
+		return 0;
+	int r = ensure_init();
+	if (r)
+		return r;
+	gs_lock(&d->lock);
+	uint64_t key = (uint64_t)(uint32_t)fd | ((uint64_t)d->gen << 32);
+	if (!d->registered) {
+		r = gs_np_backend_add(fd, key);
+		if (!r)
+			d->registered = true;
+	}
+	gs_unlock(&d->lock);
+	return r;
+}
+
+/* Queues w on d unless an event came since snap; returns false if it did. */
+static int enqueue(struct np_desc *d, struct np_waiter *w, struct gs_np_snap snap)
+{
+	int k = dir(w->mode);
+	if (d->gen != snap.gen)
+		return -EBADF;
+	if (d->count[k] != snap.count)
+		return 1;
+	w->next = NULL;
+	w->prev = d->tail[k];
+	if (d->tail[k])
+		d->tail[k]->next = w;
+	else
+		d->head[k] = w;
+	d->tail[k] = w;
+	w->queued = true;
+	return 0;
+}
+
+int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
+{
+	struct g *g = gs_self();
+	struct np_waiter stackw[8];
+	struct np_waiter *w = n <= 8 ? stackw : calloc((size_t)n, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	int r = 0;
+	for (int i = 0; i < n; i++) {
+		struct np_desc *d = desc(it[i].fd);
+		if (!d) {
+			r = -EBADF;
+			goto out;
+		}
+		int a = arm(it[i].fd, d);
+		if (a) {
+			r = a == -EPERM ? -EPERM : a;
+			goto out;
+		}
+	}
+	if (intr && atomic_exchange(&g->interrupted, 0)) {
+		r = -EINTR;
+		goto out;
+	}
+	uint64_t seq = gs_park_prepare(g, "fd", NULL);
+	g->interruptible = intr;
+	int queued = 0;
+	bool early = false;
+	for (int i = 0; i < n && !early; i++) {
+		struct np_desc *d = desc(it[i].fd);
+		w[i] = (struct np_waiter){ .g = g, .seq = seq, .mode = it[i].mode };
+		gs_lock(&d->lock);
+		int e = enqueue(d, &w[i], it[i].snap);
+		gs_unlock(&d->lock);
+		if (e)
+			early = true;
+		else
+			queued = i + 1;
+		if (e < 0)
+			r = e;
+	}
+	if (early) {
+		if (!gs_park_cancel(g, seq))
+			gs_park(g);	/* a waker got there first: take its wakeup */
+	} else {
+		if (deadline && gs_timer_add(&g->m->timers, deadline, g, seq) != 0)
+			deadline = 0;
+		atomic_fetch_add(&nwaiting, 1);
+		g->waitaddr = (void *)(intptr_t)it[0].fd;
+		gs_park(g);
+		atomic_fetch_sub(&nwaiting, 1);
+	}
+	g->interruptible = 0;
+	int still = 0;		/* waiters nobody took off: no event for them */
+	for (int i = 0; i < queued; i++) {
+		if (!w[i].queued)
+			continue;
+		struct np_desc *d = desc(it[i].fd);
+		gs_lock(&d->lock);
+		if (w[i].queued) {
+			unlink_w(d, &w[i]);
+			still++;
+		}
+		gs_unlock(&d->lock);
+	}
+	if (!early) {
+		if (atomic_exchange(&g->interrupted, 0))
+			r = -EINTR;
+		else if (still == n)
+			r = -ETIMEDOUT;
+		for (int i = 0; i < n; i++)
+			if (desc(it[i].fd)->gen != it[i].snap.gen)
+				r = -EBADF;
+	} else if (r > 0) {
+		r = 0;
+	}
+out:
+	if (w != stackw)
+		free(w);
+	return r;
+}
+
+int gs_np_wait(int fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr)
+{
+	struct gs_np_item it = { fd, mode, snap };
+	return gs_np_wait_many(&it, 1, deadline, intr);
+}
+
+void gs_np_close(int fd)
+{
+	struct np_desc *d = desc(fd);
+	if (!d)
+		return;
+	gs_lock(&d->lock);
+	bool reg = d->registered;
+	d->gen++;
+	d->registered = false;
+	d->kind = GS_FD_UNKNOWN;
+	d->nonblock = -1;
+	d->timeo[0] = d->timeo[1] = -1;
+	gs_unlock(&d->lock);
+	if (reg)
+		gs_np_backend_del(fd);
+	wake_all(d, NP_READ | NP_WRITE, false);
+}
+
+void gs_np_new(int fd)
+{
+	gs_np_close(fd);
+}
+
+int gs_np_cached_nonblock(int fd)
+{
+	struct np_desc *d = desc(fd);
+	if (!d || d->nb_epoch != atomic_load_explicit(&epoch, memory_order_relaxed))
+		return -1;
+	return d->nonblock;
+}
+
+void gs_np_set_nonblock(int fd, int nb)
+{
+	struct np_desc *d = desc(fd);
+	if (!d)
+		return;
+	d->nonblock = nb;
+	d->nb_epoch = atomic_load(&epoch);
+}
+
+int64_t gs_np_cached_timeo(int fd, int mode)
+{
+	struct np_desc *d = desc(fd);
+	if (!d || d->timeo_epoch != atomic_load_explicit(&epoch, memory_order_relaxed))
+		return -1;
+	return d->timeo[dir(mode)];
+}
+
+void gs_np_set_timeo(int fd, int mode, int64_t ns)
+{
+	struct np_desc *d = desc(fd);
+	if (!d)
+		return;
+	if (d->timeo_epoch != atomic_load(&epoch)) {
+		d->timeo[0] = d->timeo[1] = -1;
+		d->timeo_epoch = atomic_load(&epoch);
+	}
+	d->timeo[dir(mode)] = ns;
+}
+
+int gs_np_kind(int fd)
+{
+	struct np_desc *d = desc(fd);
+	return d ? d->kind : GS_FD_UNKNOWN;
+}
+
+void gs_np_set_kind(int fd, int kind)
+{
+	struct np_desc *d = desc(fd);
+	if (d)
+		d->kind = kind;
+}
+
+void gs_np_invalidate_all(void)
+{
+	atomic_fetch_add(&epoch, 1);
+}
+
+/* The child shares the parent's epoll instance: make its own. */
+void gs_np_fork_child(void)
+{
+	atomic_store(&init_lock.v, 0);
+	atomic_store(&nwaiting, 0);
+	if (!atomic_load(&inited))
+		return;
+	atomic_store(&inited, 0);
+	for (int p = 0; p < NPAGES; p++) {
+		struct np_desc *pg = atomic_load(&pages[p]);
+		if (!pg)
+			continue;
+		for (int i = 0; i < PAGE_FDS; i++) {
+			atomic_store(&pg[i].lock.v, 0);
+			pg[i].registered = false;
+			pg[i].head[0] = pg[i].head[1] = pg[i].tail[0] = pg[i].tail[1] = NULL;
+		}
+	}
+}

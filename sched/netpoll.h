@@ -1,0 +1,46 @@
+/* sched/netpoll.h: the netpoller (netpoll.c) and its backend (netpoll_epoll.c). */
+#ifndef GS_NETPOLL_H
+#define GS_NETPOLL_H
+#include "gs.h"
+
+enum { NP_READ = 1, NP_WRITE = 2 };
+
+/* Backend contract. */
+GS_HIDDEN int gs_np_backend_init(void);
+GS_HIDDEN int gs_np_backend_add(int fd, uint64_t key);
+GS_HIDDEN void gs_np_backend_del(int fd);
+GS_HIDDEN int gs_np_backend_wait(int timeout_ms);
+GS_HIDDEN void gs_np_backend_break(void);
+GS_HIDDEN bool gs_np_backend_owns(int fd);
+GS_HIDDEN void gs_np_ready(uint64_t key, int mode);	/* called by the backend */
+
+/* For the scheduler. */
+GS_HIDDEN bool gs_np_waiting(void);		/* any G parked on an fd */
+GS_HIDDEN int gs_np_poll(int timeout_ms);	/* 0: don't block */
+GS_HIDDEN void gs_np_break(void);
+
+/* For the hooks. A wait is: snap = gs_np_snap(fd, mode); try the call; on
+ * EAGAIN gs_np_wait(fd, mode, snap, ...): it returns at once if an event came
+ * since the snapshot, so no edge is lost between the try and the park.
+ * Returns 0 (retry the call), -ETIMEDOUT, -EINTR, -EBADF (fd closed while
+ * waiting), -EPERM (fd cannot be polled: make the call blocking). */
+struct gs_np_snap { uint32_t gen, count; };
+GS_HIDDEN struct gs_np_snap gs_np_snap(int fd, int mode);
+GS_HIDDEN int gs_np_wait(int fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr);
+/* Waits on several fds at once (poll, select): 0 when any may be ready. */
+struct gs_np_item { int fd; int mode; struct gs_np_snap snap; };
+GS_HIDDEN int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr);
+/* close(fd) / a new fd at this number: forget and wake its waiters. */
+GS_HIDDEN void gs_np_close(int fd);
+GS_HIDDEN void gs_np_new(int fd);
+/* Cached per-fd facts: -1 unknown. */
+GS_HIDDEN int gs_np_cached_nonblock(int fd);
+GS_HIDDEN void gs_np_set_nonblock(int fd, int nb);
+GS_HIDDEN int64_t gs_np_cached_timeo(int fd, int mode);	/* ns, 0 none, -1 unknown */
+GS_HIDDEN void gs_np_set_timeo(int fd, int mode, int64_t ns);
+enum { GS_FD_UNKNOWN, GS_FD_SOCKET, GS_FD_FIFO, GS_FD_POLLABLE, GS_FD_FILE };
+GS_HIDDEN int gs_np_kind(int fd);
+GS_HIDDEN void gs_np_set_kind(int fd, int kind);
+GS_HIDDEN void gs_np_invalidate_all(void);
+GS_HIDDEN void gs_np_fork_child(void);
+#endif

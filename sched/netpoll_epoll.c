@@ -1,0 +1,81 @@
+/* sched/netpoll_epoll.c: the epoll backend of the netpoller (the contract is
+ * at the top of netpoll.c). One epoll instance for the process; an eventfd in
+ * it lets any thread wake the M blocked in epoll_wait. */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "gs.h"
+#include "netpoll.h"
+
+static int epfd = -1, evfd = -1;
+#define BREAK_KEY UINT64_MAX
+
+int gs_np_backend_init(void)
+{
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -errno;
+	evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (evfd < 0)
+		return -errno;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = BREAK_KEY };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev) != 0)
+		return -errno;
+	return 0;
+}
+
+/* Watches fd for both directions, edge-triggered, for the life of the fd. */
+int gs_np_backend_add(int fd, uint64_t key)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = key };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	if (errno == EEXIST)	/* a stale registration of this number: refresh its key */
+		return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
+	return -errno;
+}
+
+void gs_np_backend_del(int fd)
+{
+	struct epoll_event ev = { 0 };
+	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+/* Waits up to timeout_ms (-1 forever, 0 not at all) and hands each event to
+ * gs_np_ready(). Returns how many fd events there were. */
+int gs_np_backend_wait(int timeout_ms)
+{
+	struct epoll_event ev[128];
+	int n = epoll_wait(epfd, ev, 128, timeout_ms);
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.u64 == BREAK_KEY) {
+			uint64_t v;
+			ssize_t r = read(evfd, &v, sizeof v);
+			(void)r;
+			continue;
+		}
+		uint32_t e = ev[i].events;
+		int mode = 0;
+		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			mode |= NP_READ;
+		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+			mode |= NP_WRITE;
+		gs_np_ready(ev[i].data.u64, mode);
+		k++;
+	}
+	return k;
+}
+
+void gs_np_backend_break(void)
+{
+	uint64_t one = 1;
+	ssize_t r = write(evfd, &one, sizeof one);
+	(void)r;
+}
+
+bool gs_np_backend_owns(int fd)
+{
+	return fd == epfd || fd == evfd;
+}

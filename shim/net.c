@@ -1,0 +1,210 @@
+/* shim/net.c: calls that make, connect, change or close fds (DESIGN.md §2.4,
+ * §2.5). The netpoller's per-fd facts (kind, the program's O_NONBLOCK, socket
+ * timeouts) are reset whenever a number is closed or made, and forgotten for
+ * all fds when the program changes flags or timeouts (a dup shares them). */
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include "io.h"
+
+static int made(int fd, int kind, int nonblock)
+{
+	if (fd >= 0) {
+		gs_np_new(fd);
+		if (kind)
+			gs_np_set_kind(fd, kind);
+		if (nonblock >= 0)
+			gs_np_set_nonblock(fd, nonblock);
+	}
+	return fd;
+}
+
+GS_EXPORT int socket(int domain, int type, int proto)
+{
+	return made(REAL(socket)(domain, type, proto), GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
+}
+
+GS_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+	int r = REAL(socketpair)(domain, type, proto, sv);
+	if (r == 0) {
+		made(sv[0], GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
+		made(sv[1], GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
+	}
+	return r;
+}
+
+GS_EXPORT int pipe2(int fds[2], int flags)
+{
+	int r = REAL(pipe2)(fds, flags);
+	if (r == 0) {
+		made(fds[0], GS_FD_FIFO, !!(flags & O_NONBLOCK));
+		made(fds[1], GS_FD_FIFO, !!(flags & O_NONBLOCK));
+	}
+	return r;
+}
+
+GS_EXPORT int pipe(int fds[2])
+{
+	return pipe2(fds, 0);
+}
+
+GS_EXPORT int dup(int fd)
+{
+	return made(REAL(dup)(fd), 0, -1);
+}
+
+GS_EXPORT int dup2(int fd, int to)
+{
+	if (fd != to)
+		gs_np_close(to);
+	return made(REAL(dup2)(fd, to), 0, -1);
+}
+
+GS_EXPORT int dup3(int fd, int to, int flags)
+{
+	if (fd != to)
+		gs_np_close(to);
+	return made(REAL(dup3)(fd, to, flags), 0, -1);
+}
+
+/* Waiters on fd are woken with EBADF, before the number can be reused. */
+GS_EXPORT int close(int fd)
+{
+	if (fd >= 0 && !gs_np_backend_owns(fd))
+		gs_np_close(fd);
+	return REAL(close)(fd);
+}
+
+GS_EXPORT int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+	va_end(ap);
+	return made(REAL(open)(path, flags, mode), 0, !!(flags & O_NONBLOCK));
+}
+
+GS_EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+	va_end(ap);
+	return made(REAL(openat)(dir, path, flags, mode), 0, !!(flags & O_NONBLOCK));
+}
+
+GS_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (cmd == F_SETFL)
+		gs_np_invalidate_all();
+	int r = REAL(fcntl)(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		made(r, 0, -1);
+	return r;
+}
+
+GS_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == FIONBIO)
+		gs_np_invalidate_all();
+	return REAL(ioctl)(fd, req, arg);
+}
+
+GS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))
+		gs_np_invalidate_all();
+	return REAL(setsockopt)(fd, level, name, val, len);
+}
+
+/* accept has no MSG_DONTWAIT: wait until the listener is readable, then
+ * accept. Another acceptor may win the race; the loser's OS thread then
+ * blocks until the next connection (README, Limits). */
+GS_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(accept4)(fd, addr, len, flags);
+	gs_testcancel(g);
+	struct io_wait w = { .sock = true };
+	for (;;) {
+		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
+		if (io_ready(fd, NP_READ) || gs_fd_user_nonblock(fd))
+			return made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
+		int b = io_block(g, fd, NP_READ, snap, &w);
+		if (b == IO_RETURN)
+			return -1;
+		if (b == IO_BLOCKING)
+			return made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
+	}
+}
+
+GS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return accept4(fd, addr, len, 0);
+}
+
+/* A blocking connect is started non-blocking (O_NONBLOCK set only for the
+ * call itself) and completed by waiting for writability, then SO_ERROR. */
+GS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(connect)(fd, addr, len);
+	gs_testcancel(g);
+	int fl = REAL(fcntl)(fd, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return REAL(connect)(fd, addr, len);
+	struct gs_np_snap snap = gs_np_snap(fd, NP_WRITE);
+	REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
+	int r = REAL(connect)(fd, addr, len);
+	int saved = errno;
+	REAL(fcntl)(fd, F_SETFL, fl);
+	errno = saved;
+	if (r == 0 || errno != EINPROGRESS)
+		return r;
+	struct io_wait w = { .sock = true, .intr = GS_INTR_ALWAYS };
+	for (;;) {
+		if (io_ready(fd, NP_WRITE)) {
+			int err = 0;
+			socklen_t l = sizeof err;
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
+				return -1;
+			if (err) {
+				errno = err;
+				return -1;
+			}
+			return 0;
+		}
+		int b = io_block(g, fd, NP_WRITE, snap, &w);
+		if (b == IO_RETURN) {
+			if (errno == EAGAIN)
+				errno = EINPROGRESS;	/* SO_SNDTIMEO expired, as natively */
+			return -1;
+		}
+		if (b == IO_BLOCKING) {
+			struct pollfd p = { fd, POLLOUT, 0 };
+			REAL(poll)(&p, 1, -1);
+		}
+		snap = gs_np_snap(fd, NP_WRITE);
+	}
+}
+
+/* glibc's headers name fcntl fcntl64 under _FILE_OFFSET_BITS=64. */
+GS_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return fcntl(fd, cmd, arg);
+}

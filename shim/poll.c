@@ -1,0 +1,260 @@
+/* shim/poll.c: the program's own readiness calls: poll, ppoll, select,
+ * pselect, epoll_wait, epoll_pwait (DESIGN.md §2.4). Each first asks the kernel
+ * with a zero timeout; if nothing is ready the G parks on every fd of the set
+ * in the netpoller (an epoll fd is itself pollable) and asks again when any
+ * may be ready or the time is up. Always EINTR on a handler, as natively. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include "io.h"
+
+static uint64_t deadline_ms(int timeout)
+{
+	return timeout > 0 ? gs_nanotime() + (uint64_t)timeout * 1000000u : 0;
+}
+
+static uint64_t deadline_ts(const struct timespec *ts)
+{
+	if (!ts)
+		return 0;
+	uint64_t d = gs_nanotime() + (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+	return d ? d : 1;
+}
+
+/* Parks g on the items until one may be ready or the deadline. 0: ask again;
+ * -ETIMEDOUT; -EINTR; -EPERM (some fd cannot be polled: block natively). */
+static int wait_items(struct g *g, struct gs_np_item *it, int n, uint64_t deadline)
+{
+	if (n == 0) {	/* nothing to wait on: a sleep */
+		int r = deadline ? gs_sleep_until(deadline) : gs_sleep_until(UINT64_MAX / 2);
+		return r == -EINTR ? -EINTR : -ETIMEDOUT;
+	}
+	int r = gs_np_wait_many(it, n, deadline, GS_INTR_ALWAYS);
+	if (r == -EBADF)
+		r = 0;	/* closed meanwhile: the next ask reports it */
+	if (r == -EINTR)
+		gs_testcancel(g);
+	return r;
+}
+
+static int do_poll(struct g *g, struct pollfd *fds, nfds_t n, uint64_t deadline, bool forever,
+		   const sigset_t *mask, const struct timespec *ts_for_real, int timeout_for_real)
+{
+	struct gs_np_item small[32], *it = small;	/* two per fd at most */
+	if (n > 16 && !(it = malloc(n * 2 * sizeof *it)))
+		return REAL(poll)(fds, n, timeout_for_real);
+	int r;
+	for (;;) {
+		int k = 0;
+		for (nfds_t i = 0; i < n; i++) {
+			if (fds[i].fd < 0)
+				continue;
+			if (fds[i].events & (POLLIN | POLLPRI | POLLRDHUP) || !(fds[i].events & POLLOUT))
+				it[k++] = (struct gs_np_item){ fds[i].fd, NP_READ, gs_np_snap(fds[i].fd, NP_READ) };
+			if (fds[i].events & POLLOUT)
+				it[k++] = (struct gs_np_item){ fds[i].fd, NP_WRITE, gs_np_snap(fds[i].fd, NP_WRITE) };
+		}
+		r = REAL(poll)(fds, n, 0);
+		if (r != 0 || (!forever && !deadline))
+			break;
+		if (deadline && gs_nanotime() >= deadline)
+			break;
+		int w = wait_items(g, it, k, deadline);
+		if (w == -ETIMEDOUT) {
+			r = REAL(poll)(fds, n, 0);
+			break;
+		}
+		if (w == -EINTR) {
+			errno = EINTR;
+			r = -1;
+			break;
+		}
+		if (w == -EPERM) {
+			r = ts_for_real ? REAL(ppoll)(fds, n, ts_for_real, mask) : REAL(poll)(fds, n, timeout_for_real);
+			break;
+		}
+	}
+	if (it != small) {
+		int saved = errno;
+		free(it);
+		errno = saved;
+	}
+	return r;
+}
+
+GS_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	struct g *g = gs_self();
+	if (!g || timeout == 0)
+		return REAL(poll)(fds, n, timeout);
+	gs_testcancel(g);
+	return do_poll(g, fds, n, deadline_ms(timeout), timeout < 0, NULL, NULL, timeout);
+}
+
+GS_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	struct g *g = gs_self();
+	if (!g || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+		return REAL(ppoll)(fds, n, ts, mask);
+	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	gs_testcancel(g);
+	sigset_t old = g->sigmask;
+	if (mask)
+		gs_sig_setmask(g, mask);
+	int r = do_poll(g, fds, n, deadline_ts(ts), !ts, mask, ts, -1);
+	if (mask) {
+		int saved = errno;
+		gs_sig_setmask(g, &old);
+		errno = saved;
+	}
+	return r;
+}
+
+static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, uint64_t deadline,
+		     bool forever)
+{
+	if (nfds < 0 || nfds > FD_SETSIZE) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd_set r0, w0, e0;
+	if (rd) r0 = *rd;
+	if (wr) w0 = *wr;
+	if (ex) e0 = *ex;
+	struct gs_np_item *it = malloc((size_t)(nfds ? nfds : 1) * 2 * sizeof *it);
+	if (!it) {
+		errno = ENOMEM;
+		return -1;
+	}
+	int r;
+	for (;;) {
+		int k = 0;
+		for (int fd = 0; fd < nfds; fd++) {
+			if ((rd && FD_ISSET(fd, &r0)) || (ex && FD_ISSET(fd, &e0)))
+				it[k++] = (struct gs_np_item){ fd, NP_READ, gs_np_snap(fd, NP_READ) };
+			if (wr && FD_ISSET(fd, &w0))
+				it[k++] = (struct gs_np_item){ fd, NP_WRITE, gs_np_snap(fd, NP_WRITE) };
+		}
+		if (rd) *rd = r0;
+		if (wr) *wr = w0;
+		if (ex) *ex = e0;
+		struct timeval zero = { 0, 0 };
+		r = REAL(select)(nfds, rd, wr, ex, &zero);
+		if (r != 0 || (!forever && !deadline))
+			break;
+		if (deadline && gs_nanotime() >= deadline)
+			break;
+		int w = wait_items(g, it, k, deadline);
+		if (w == -EINTR) {
+			errno = EINTR;
+			r = -1;
+			break;
+		}
+		if (w == -ETIMEDOUT || w == -EPERM) {
+			if (rd) *rd = r0;
+			if (wr) *wr = w0;
+			if (ex) *ex = e0;
+			r = REAL(select)(nfds, rd, wr, ex, &zero);
+			if (w == -EPERM && r == 0)
+				continue;
+			break;
+		}
+	}
+	int saved = errno;
+	free(it);
+	errno = saved;
+	return r;
+}
+
+GS_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	struct g *g = gs_self();
+	if (!g || (tv && tv->tv_sec == 0 && tv->tv_usec == 0))
+		return REAL(select)(nfds, rd, wr, ex, tv);
+	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	gs_testcancel(g);
+	uint64_t deadline = tv ? gs_nanotime() + (uint64_t)tv->tv_sec * 1000000000u + (uint64_t)tv->tv_usec * 1000u : 0;
+	int r = do_select(g, nfds, rd, wr, ex, deadline, !tv);
+	if (tv) {	/* Linux reports the time left */
+		uint64_t now = gs_nanotime(), left = deadline > now ? deadline - now : 0;
+		tv->tv_sec = (time_t)(left / 1000000000u);
+		tv->tv_usec = (suseconds_t)(left % 1000000000u / 1000u);
+	}
+	return r;
+}
+
+GS_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask)
+{
+	struct g *g = gs_self();
+	if (!g || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+		return REAL(pselect)(nfds, rd, wr, ex, ts, mask);
+	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	gs_testcancel(g);
+	sigset_t old = g->sigmask;
+	if (mask)
+		gs_sig_setmask(g, mask);
+	int r = do_select(g, nfds, rd, wr, ex, deadline_ts(ts), !ts);
+	if (mask) {
+		int saved = errno;
+		gs_sig_setmask(g, &old);
+		errno = saved;
+	}
+	return r;
+}
+
+static int do_epoll(struct g *g, int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+	uint64_t deadline = deadline_ms(timeout);
+	for (;;) {
+		struct gs_np_item it = { epfd, NP_READ, gs_np_snap(epfd, NP_READ) };
+		int r = REAL(epoll_wait)(epfd, ev, max, 0);
+		if (r != 0 || (deadline && gs_nanotime() >= deadline))
+			return r;
+		int w = wait_items(g, &it, 1, deadline);
+		if (w == -EINTR) {
+			errno = EINTR;
+			return -1;
+		}
+		if (w == -ETIMEDOUT)
+			return REAL(epoll_wait)(epfd, ev, max, 0);
+		if (w == -EPERM)
+			return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
+	}
+}
+
+GS_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	struct g *g = gs_self();
+	if (!g || timeout == 0 || max <= 0)
+		return REAL(epoll_wait)(epfd, ev, max, timeout);
+	gs_testcancel(g);
+	return do_epoll(g, epfd, ev, max, timeout, NULL);
+}
+
+GS_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+	struct g *g = gs_self();
+	if (!g || timeout == 0 || max <= 0)
+		return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
+	gs_testcancel(g);
+	sigset_t old = g->sigmask;
+	if (mask)
+		gs_sig_setmask(g, mask);
+	int r = do_epoll(g, epfd, ev, max, timeout, mask);
+	if (mask) {
+		int saved = errno;
+		gs_sig_setmask(g, &old);
+		errno = saved;
+	}
+	return r;
+}
