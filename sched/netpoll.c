@@ -325,6 +325,13 @@ void gs_np_close(int fd)
 	wake_all(d, NP_READ | NP_WRITE, false);
 }
 
+void gs_np_kick(int fd)
+{
+	struct np_desc *d = desc(fd);
+	if (d)
+		wake_all(d, NP_READ | NP_WRITE, true);
+}
+
 void gs_np_new(int fd)
 {
 	gs_np_close(fd);

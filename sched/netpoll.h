@@ -33,12 +33,16 @@ GS_HIDDEN int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, i
 /* close(fd) / a new fd at this number: forget and wake its waiters. */
 GS_HIDDEN void gs_np_close(int fd);
 GS_HIDDEN void gs_np_new(int fd);
+/* Something changed fd's state (shutdown): its waiters try again. */
+GS_HIDDEN void gs_np_kick(int fd);
 /* Cached per-fd facts: -1 unknown. */
 GS_HIDDEN int gs_np_cached_nonblock(int fd);
 GS_HIDDEN void gs_np_set_nonblock(int fd, int nb);
 GS_HIDDEN int64_t gs_np_cached_timeo(int fd, int mode);	/* ns, 0 none, -1 unknown */
 GS_HIDDEN void gs_np_set_timeo(int fd, int mode, int64_t ns);
-enum { GS_FD_UNKNOWN, GS_FD_SOCKET, GS_FD_FIFO, GS_FD_POLLABLE, GS_FD_FILE };
+/* GS_FD_ANON: eventfd, timerfd, signalfd, inotify, epoll (anonymous inodes,
+ * never shared with another process in practice). */
+enum { GS_FD_UNKNOWN, GS_FD_SOCKET, GS_FD_FIFO, GS_FD_POLLABLE, GS_FD_FILE, GS_FD_ANON };
 GS_HIDDEN int gs_np_kind(int fd);
 GS_HIDDEN void gs_np_set_kind(int fd, int kind);
 GS_HIDDEN void gs_np_invalidate_all(void);

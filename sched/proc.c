@@ -30,6 +30,7 @@
 #include "gs.h"
 #include "real.h"
 #include "netpoll.h"
+#include "sync.h"
 
 struct gs_config gs_cfg;
 GS_TLS struct m *gs_curm;
@@ -518,6 +519,7 @@ void gs_exit(void *ret)
 	struct g *g = gs_self();
 	gs_assert(g);
 	gs_tsd_run_destructors(g);
+	gs_robust_exit(g);	/* robust mutexes it holds: owner died */
 	gs_sig_g_end(g);
 	g->ret = ret;
 	if (atomic_fetch_sub(&nlive, 1) == 1)

@@ -30,6 +30,8 @@ int gs_fd_kind(int fd)
 		k = GS_FD_FIFO;
 	else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
 		k = GS_FD_FILE;
+	else if ((st.st_mode & S_IFMT) == 0)
+		k = GS_FD_ANON;
 	else
 		k = GS_FD_POLLABLE;	/* ttys, eventfd, timerfd, signalfd, ... */
 	gs_np_set_kind(fd, k);
@@ -86,6 +88,8 @@ GS_EXPORT ssize_t read(int fd, void *buf, size_t n)
 				gs_np_set_kind(fd, kind = GS_FD_POLLABLE);
 				continue;
 			}
+		} else if (kind == GS_FD_ANON) {
+			r = ANON_CALL(fd, REAL(read)(fd, buf, n));
 		} else if (io_ready(fd, NP_READ) || gs_fd_user_nonblock(fd)) {
 			r = REAL(read)(fd, buf, n);
 		} else {
@@ -94,6 +98,8 @@ GS_EXPORT ssize_t read(int fd, void *buf, size_t n)
 		}
 		if (r >= 0 || errno != EAGAIN)
 			return r;
+		if (kind == GS_FD_SOCKET && io_readable_anyway(fd, &w))
+			return REAL(read)(fd, buf, n);
 		int b = io_block(g, fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
@@ -158,6 +164,8 @@ GS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 			return (ssize_t)got + r;
 		if (errno != EAGAIN)
 			return got ? (ssize_t)got : -1;
+		if (io_readable_anyway(fd, &w))
+			return REAL(recvfrom)(fd, (char *)buf + got, n - got, flags & ~MSG_WAITALL, from, fromlen) + (ssize_t)got;
 		int b = io_block(g, fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return got ? (ssize_t)got : -1;
@@ -183,6 +191,8 @@ GS_EXPORT ssize_t recvmsg(int fd, struct msghdr *mh, int flags)
 		ssize_t r = REAL(recvmsg)(fd, mh, flags | MSG_DONTWAIT);
 		if (r >= 0 || errno != EAGAIN)
 			return r;
+		if (io_readable_anyway(fd, &w))
+			return REAL(recvmsg)(fd, mh, flags);
 		int b = io_block(g, fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
@@ -227,6 +237,8 @@ static ssize_t write_some(int fd, int kind, const void *buf, size_t n)
 {
 	if (kind == GS_FD_SOCKET)
 		return send(fd, buf, n, MSG_DONTWAIT);
+	if (kind == GS_FD_ANON)
+		return ANON_CALL(fd, REAL(write)(fd, buf, n));
 	if (!io_ready(fd, NP_WRITE) && !gs_fd_user_nonblock(fd)) {
 		errno = EAGAIN;
 		return -1;

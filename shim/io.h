@@ -27,6 +27,7 @@ struct io_wait {
 	uint64_t deadline;	/* 0 none */
 	bool have_deadline;
 	bool sock;		/* SO_RCVTIMEO/SO_SNDTIMEO apply */
+	int woken;		/* waits so far */
 	int intr;		/* GS_INTR_* of this call */
 };
 
@@ -44,10 +45,13 @@ static inline int io_block(struct g *g, int fd, int mode, struct gs_np_snap snap
 	if (!w->have_deadline) {
 		w->deadline = w->sock ? gs_fd_timeout(fd, mode) : 0;
 		w->have_deadline = true;
+		if (w->deadline)	/* Linux: a socket timeout makes it EINTR, SA_RESTART or not */
+			w->intr = GS_INTR_ALWAYS;
 	}
 	int r = gs_np_wait(fd, mode, snap, w->deadline, w->intr ? w->intr : GS_INTR_NORESTART);
 	switch (r) {
 	case 0:
+		w->woken++;
 		return IO_RETRY;
 	case -ETIMEDOUT:
 		errno = EAGAIN;	/* SO_RCVTIMEO/SO_SNDTIMEO expired */
@@ -64,8 +68,29 @@ static inline int io_block(struct g *g, int fd, int mode, struct gs_np_snap snap
 	}
 }
 
+/* A socket that MSG_DONTWAIT still finds empty after a wakeup, though the
+ * kernel reports it readable (UDP after shutdown(SHUT_RD) returns 0 only to a
+ * blocking call): the blocking call returns at once. */
+static inline bool io_readable_anyway(int fd, struct io_wait *w);
+
 /* Zero-timeout readiness of a non-socket fd: 1 ready (or error to report by
  * the call itself), 0 not yet. */
+/* An anonymous-inode fd (eventfd, timerfd, ...): the call itself, made
+ * non-blocking just for its duration, so its own errors come out exactly. */
+#define ANON_CALL(fd, call) ({							\
+	int fl_ = REAL(fcntl)(fd, F_GETFL);					\
+	__typeof__(call) r_;							\
+	if (fl_ < 0 || (fl_ & O_NONBLOCK)) {					\
+		r_ = call;							\
+	} else {								\
+		REAL(fcntl)(fd, F_SETFL, fl_ | O_NONBLOCK);			\
+		r_ = call;							\
+		int e_ = errno;							\
+		REAL(fcntl)(fd, F_SETFL, fl_);					\
+		errno = e_;							\
+	}									\
+	r_; })
+
 static inline int io_ready(int fd, int mode)
 {
 	struct pollfd p = { fd, (short)(mode == NP_READ ? POLLIN : POLLOUT), 0 };
@@ -73,6 +98,11 @@ static inline int io_ready(int fd, int mode)
 	int r = REAL(poll)(&p, 1, 0);
 	errno = saved;
 	return r != 0;
+}
+
+static inline bool io_readable_anyway(int fd, struct io_wait *w)
+{
+	return w->woken && io_ready(fd, NP_READ);
 }
 
 #endif

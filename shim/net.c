@@ -126,20 +126,34 @@ GS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 	return REAL(setsockopt)(fd, level, name, val, len);
 }
 
+/* shutdown wakes the fd's waiters (natively the kernel does; they retry). */
+GS_EXPORT int shutdown(int fd, int how)
+{
+	int r = REAL(shutdown)(fd, how);
+	int saved = errno;
+	gs_np_kick(fd);
+	errno = saved;
+	return r;
+}
+
 /* accept has no MSG_DONTWAIT: wait until the listener is readable, then
  * accept. Another acceptor may win the race; the loser's OS thread then
  * blocks until the next connection (README, Limits). */
 GS_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct g *g = gs_self();
-	if (!g)
-		return REAL(accept4)(fd, addr, len, flags);
+	if (!g || gs_fd_kind(fd) != GS_FD_SOCKET || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)))
+		return made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
 	gs_testcancel(g);
 	struct io_wait w = { .sock = true };
 	for (;;) {
 		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
 		if (io_ready(fd, NP_READ) || gs_fd_user_nonblock(fd))
 			return made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
+		int on = 1;
+		socklen_t ol = sizeof on;
+		if (!w.have_deadline && (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) != 0 || !on))
+			return REAL(accept4)(fd, addr, len, flags);	/* not listening: its error */
 		int b = io_block(g, fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
@@ -183,6 +197,11 @@ GS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 				errno = err;
 				return -1;
 			}
+			/* Linux answers the first connect after completion with 0;
+			 * take that one, so the program's next connect is EISCONN. */
+			int saved = errno;
+			REAL(connect)(fd, addr, len);
+			errno = saved;
 			return 0;
 		}
 		int b = io_block(g, fd, NP_WRITE, snap, &w);

@@ -212,9 +212,9 @@ GS_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct
 	return r;
 }
 
-static int do_epoll(struct g *g, int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+static int do_epoll(struct g *g, int epfd, struct epoll_event *ev, int max, uint64_t deadline, int timeout,
+		    const sigset_t *mask)
 {
-	uint64_t deadline = deadline_ms(timeout);
 	for (;;) {
 		struct gs_np_item it = { epfd, NP_READ, gs_np_snap(epfd, NP_READ) };
 		int r = REAL(epoll_wait)(epfd, ev, max, 0);
@@ -238,7 +238,7 @@ GS_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 	if (!g || timeout == 0 || max <= 0)
 		return REAL(epoll_wait)(epfd, ev, max, timeout);
 	gs_testcancel(g);
-	return do_epoll(g, epfd, ev, max, timeout, NULL);
+	return do_epoll(g, epfd, ev, max, deadline_ms(timeout), timeout, NULL);
 }
 
 GS_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
@@ -250,7 +250,31 @@ GS_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout
 	sigset_t old = g->sigmask;
 	if (mask)
 		gs_sig_setmask(g, mask);
-	int r = do_epoll(g, epfd, ev, max, timeout, mask);
+	int r = do_epoll(g, epfd, ev, max, deadline_ms(timeout), timeout, mask);
+	if (mask) {
+		int saved = errno;
+		gs_sig_setmask(g, &old);
+		errno = saved;
+	}
+	return r;
+}
+
+GS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
+			   const sigset_t *mask)
+{
+	struct g *g = gs_self();
+	if (!g || max <= 0 || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
+		return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
+	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	gs_testcancel(g);
+	sigset_t old = g->sigmask;
+	if (mask)
+		gs_sig_setmask(g, mask);
+	int ms = ts ? (int)(ts->tv_sec * 1000 + ts->tv_nsec / 1000000) : -1;
+	int r = do_epoll(g, epfd, ev, max, deadline_ts(ts), ms, mask);
 	if (mask) {
 		int saved = errno;
 		gs_sig_setmask(g, &old);

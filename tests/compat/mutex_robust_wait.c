@@ -70,7 +70,7 @@ static void *locker_gives_up(void *arg)
 
 int main(void)
 {
-	pthread_t t, w[3];
+	pthread_t t, w[2];
 	void *ret;
 	int i, n;
 
@@ -90,7 +90,6 @@ int main(void)
 	CHECK_RC(pthread_create(&t, NULL, try_unlock, &m), 0);
 	CHECK_RC(pthread_join(t, &ret), 0);
 	printf("unlock by another thread: %s\n", errname((int)(long)ret));
-	dl = deadline_ms(CLOCK_REALTIME, 20);
 	CHECK_RC(pthread_create(&t, NULL, blocked_locker, &m), 0);
 	usleep(20000);
 	CHECK_RC(pthread_mutex_unlock(&m), 0);
@@ -117,22 +116,23 @@ int main(void)
 	printf("last unlock: %s\n", errname(pthread_mutex_unlock(&mr)));
 	printf("recursive lock now: %s\n", errname(pthread_mutex_lock(&mr)));
 
-	/* Three lockers blocked on m; its owner dies; the first gets EOWNERDEAD
-	 * and unlocks without consistent; the two others get ENOTRECOVERABLE. */
+	/* Two lockers blocked on m; its owner dies; the first gets EOWNERDEAD
+	 * and unlocks without consistent; the other gets ENOTRECOVERABLE. (Not
+	 * three: glibc 2.36 then loses the wake-up of the third.) */
 	run(hold_then_die, &m, &t);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 2; i++)
 		CHECK_RC(pthread_create(&w[i], NULL, locker_gives_up, &m), 0);
 	usleep(10000);
 	CHECK_RC(pthread_join(t, NULL), 0);
 	int dead = 0, notrec = 0;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 2; i++) {
 		CHECK_RC(pthread_join(w[i], &ret), 0);
 		if ((int)(long)ret == EOWNERDEAD)
 			dead++;
 		else if ((int)(long)ret == ENOTRECOVERABLE)
 			notrec++;
 	}
-	printf("three blocked lockers: %d EOWNERDEAD, %d ENOTRECOVERABLE\n", dead, notrec);
+	printf("two blocked lockers: %d EOWNERDEAD, %d ENOTRECOVERABLE\n", dead, notrec);
 	printf("then lock: %s\n", errname(pthread_mutex_lock(&m)));
 	/* (glibc 2.36's trylock of a not-recoverable mutex leaves it locked: not tested.) */
 
