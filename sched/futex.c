@@ -58,7 +58,7 @@ static int native_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, 
 {
 	struct bucket *b = bucket_of(addr);
 	struct timespec ts, *tsp = NULL;
-	int saved = errno, r = 0;
+	int r = 0;
 	if (deadline) {
 		uint64_t now = gs_nanotime();
 		uint64_t d = deadline > now ? deadline - now : 0;
@@ -67,16 +67,10 @@ static int native_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, 
 		tsp = &ts;
 	}
 	atomic_fetch_add(&b->native, 1);
-	if (gs_sys_futex(addr, FUTEX_WAIT_PRIVATE, val, tsp) != 0) {
-		if (errno == ETIMEDOUT)
-			r = -ETIMEDOUT;
-		else if (errno == EINTR && interruptible)
-			r = -EINTR;
-		else if (errno == EAGAIN)
-			r = -EAGAIN;
-	}
+	int k = gs_sys_futex(addr, FUTEX_WAIT_PRIVATE, val, tsp);
+	if (k == -ETIMEDOUT || k == -EAGAIN || (k == -EINTR && interruptible))
+		r = k;
 	atomic_fetch_sub(&b->native, 1);
-	errno = saved;
 	return r;
 }
 
@@ -149,9 +143,7 @@ int gs_futex_wake(_Atomic uint32_t *addr, int n)
 			break;
 	}
 	if (woken < n && atomic_load(&b->native) > 0) {
-		int saved = errno;
-		int r = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)(n - woken > INT_MAX ? INT_MAX : n - woken), NULL);
-		errno = saved;
+		int r = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)(n - woken), NULL);
 		if (r > 0)
 			woken += r;
 	}

@@ -1,14 +1,22 @@
 /* sched/lock.c: the runtime's internal lock between Ms (spin, then kernel futex),
  * and the raw futex syscall. Held only for a few instructions, never across a
  * park. Encoding of v: 0 free, 1 held, 2 held with sleepers. */
+#include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "gs.h"
 
+/* The futex syscall; returns its result or -errno and leaves errno alone (the
+ * runtime runs with a G's identity in TLS: its errno is the program's). */
 int gs_sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts)
 {
-	return (int)syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+	int saved = errno;
+	long r = syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return (int)r;
 }
 
 void gs_lock(gs_lock_t *l)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "gs.h"
 #include "netpoll.h"
+#include "real.h"
 
 static int epfd = -1, evfd = -1;
 #define BREAK_KEY UINT64_MAX
@@ -47,12 +48,14 @@ void gs_np_backend_del(int fd)
 int gs_np_backend_wait(int timeout_ms)
 {
 	struct epoll_event ev[128];
-	int n = epoll_wait(epfd, ev, 128, timeout_ms);
+	int saved = errno;
+	int n = REAL(epoll_wait)(epfd, ev, 128, timeout_ms);	/* not our hook */
+	errno = saved;
 	int k = 0;
 	for (int i = 0; i < n; i++) {
 		if (ev[i].data.u64 == BREAK_KEY) {
 			uint64_t v;
-			ssize_t r = read(evfd, &v, sizeof v);
+			ssize_t r = REAL(read)(evfd, &v, sizeof v);	/* not our hook */
 			(void)r;
 			continue;
 		}
@@ -71,7 +74,9 @@ int gs_np_backend_wait(int timeout_ms)
 void gs_np_backend_break(void)
 {
 	uint64_t one = 1;
-	ssize_t r = write(evfd, &one, sizeof one);
+	int saved = errno;
+	ssize_t r = REAL(write)(evfd, &one, sizeof one);	/* not our hook */
+	errno = saved;
 	(void)r;
 }
 

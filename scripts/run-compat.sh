@@ -17,6 +17,7 @@
 #   // compat-cflags: FLAGS     extra compiler flags
 #   // compat-ldlibs: LIBS      extra libraries (e.g. -ldl)
 #   // compat-lib: other.c      build DIR/other.c as build/.../libother.so and link it
+#   // compat-dlopen: other.c   build it the same way, not linked (the test dlopens it)
 #   // compat-exit: N           the exit status the test is expected to have natively (default 0)
 #   // compat-helper            this file is not a test (e.g. only a compat-lib source)
 # A file named by some test's compat-lib is a helper too and is not run as a test.
@@ -75,7 +76,7 @@ directive() {
 declare -A helper=()
 for src in "$DIR"/*.c; do
     [[ -e $src ]] || continue
-    lib=$(directive "$src" lib)
+    lib="$(directive "$src" lib) $(directive "$src" dlopen)"
     for l in $lib; do helper[${l%.c}]=1; done
     if grep -q '^[[:space:]]*//[[:space:]]*compat-helper' "$src"; then
         helper[$(basename "$src" .c)]=1
@@ -135,6 +136,13 @@ build() {
             >>"$WORK/$n.build" 2>&1 || return 1
         mv -f "$OUT/.lib$l.so.$$" "$OUT/lib$l.so"
         lflags+=("-L$OUT" "-l$l" "-Wl,-rpath,$OUT")
+    done
+    for l in $(directive "$src" dlopen); do
+        l=${l%.c}
+        # shellcheck disable=SC2086
+        $CC -O2 -g -pthread -Wall -fPIC -shared $cflags -o "$OUT/.lib$l.so.$$" "$DIR/$l.c" \
+            >>"$WORK/$n.build" 2>&1 || return 1
+        mv -f "$OUT/.lib$l.so.$$" "$OUT/lib$l.so"
     done
     # shellcheck disable=SC2086
     $CC -O2 -g -pthread -Wall $cflags -o "$OUT/.$n.$$" "$src" "${lflags[@]}" $ldlibs \

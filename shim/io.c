@@ -69,7 +69,7 @@ uint64_t gs_fd_timeout(int fd, int mode)
 
 /* ---- reading ---- */
 
-GS_EXPORT ssize_t read(int fd, void *buf, size_t n)
+IO_HOOK(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
 {
 	struct g *g = gs_self();
 	if (!g)
@@ -83,7 +83,7 @@ GS_EXPORT ssize_t read(int fd, void *buf, size_t n)
 		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
 		ssize_t r;
 		if (kind == GS_FD_SOCKET) {
-			r = recv(fd, buf, n, MSG_DONTWAIT);
+			r = REAL(recv)(fd, buf, n, MSG_DONTWAIT);
 			if (r < 0 && errno == ENOTSOCK) {
 				gs_np_set_kind(fd, kind = GS_FD_POLLABLE);
 				continue;
@@ -108,7 +108,7 @@ GS_EXPORT ssize_t read(int fd, void *buf, size_t n)
 	}
 }
 
-GS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+IO_HOOK(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))
 {
 	struct g *g = gs_self();
 	if (!g)
@@ -123,7 +123,7 @@ GS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 		ssize_t r;
 		if (kind == GS_FD_SOCKET) {
 			struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
-			r = recvmsg(fd, &mh, MSG_DONTWAIT);
+			r = REAL(recvmsg)(fd, &mh, MSG_DONTWAIT);
 			if (r < 0 && errno == ENOTSOCK) {
 				gs_np_set_kind(fd, kind = GS_FD_POLLABLE);
 				continue;
@@ -145,7 +145,7 @@ GS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 }
 
 /* recvfrom is recv's general form; MSG_WAITALL gathers until len, EOF or error. */
-GS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
+IO_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen), (fd, buf, n, flags, from, fromlen))
 {
 	struct g *g = gs_self();
 	if (!g || (flags & MSG_DONTWAIT))
@@ -179,7 +179,7 @@ GS_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	return recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
-GS_EXPORT ssize_t recvmsg(int fd, struct msghdr *mh, int flags)
+IO_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *mh, int flags), (fd, mh, flags))
 {
 	struct g *g = gs_self();
 	if (!g || (flags & MSG_DONTWAIT))
@@ -203,7 +203,7 @@ GS_EXPORT ssize_t recvmsg(int fd, struct msghdr *mh, int flags)
 
 /* Blocks for the first message; without MSG_WAITFORONE it goes on until vlen
  * messages or the timeout, as the kernel does. */
-GS_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags, struct timespec *timeout)
+IO_HOOK(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned int vlen, int flags, struct timespec *timeout), (fd, v, vlen, flags, timeout))
 {
 	struct g *g = gs_self();
 	if (!g || (flags & MSG_DONTWAIT))
@@ -236,7 +236,7 @@ GS_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags, 
 static ssize_t write_some(int fd, int kind, const void *buf, size_t n)
 {
 	if (kind == GS_FD_SOCKET)
-		return send(fd, buf, n, MSG_DONTWAIT);
+		return REAL(send)(fd, buf, n, MSG_DONTWAIT);
 	if (kind == GS_FD_ANON)
 		return ANON_CALL(fd, REAL(write)(fd, buf, n));
 	if (!io_ready(fd, NP_WRITE) && !gs_fd_user_nonblock(fd)) {
@@ -249,7 +249,7 @@ static ssize_t write_some(int fd, int kind, const void *buf, size_t n)
 	return REAL(write)(fd, buf, n);
 }
 
-GS_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+IO_HOOK(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))
 {
 	struct g *g = gs_self();
 	if (!g)
@@ -285,7 +285,7 @@ GS_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	}
 }
 
-GS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+IO_HOOK(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))
 {
 	struct g *g = gs_self();
 	if (!g)
@@ -320,7 +320,7 @@ GS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	return sendmsg(fd, &mh, 0);
 }
 
-GS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
+IO_HOOK(ssize_t, sendto, (int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen), (fd, buf, n, flags, to, tolen))
 {
 	struct g *g = gs_self();
 	if (!g || (flags & MSG_DONTWAIT))
@@ -355,7 +355,7 @@ GS_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 }
 
 /* Sends the whole message, advancing the iovec over partial sends. */
-GS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *mh, int flags)
+IO_HOOK(ssize_t, sendmsg, (int fd, const struct msghdr *mh, int flags), (fd, mh, flags))
 {
 	struct g *g = gs_self();
 	if (!g || (flags & MSG_DONTWAIT))
@@ -420,7 +420,7 @@ GS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *mh, int flags)
 	return ret;
 }
 
-GS_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
+IO_HOOK(int, sendmmsg, (int fd, struct mmsghdr *v, unsigned int vlen, int flags), (fd, v, vlen, flags))
 {
 	struct g *g = gs_self();
 	if (!g || (flags & MSG_DONTWAIT))
@@ -436,7 +436,7 @@ GS_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 }
 
 /* From a file to a socket or pipe: in pieces the destination can take. */
-GS_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+IO_HOOK(ssize_t, sendfile, (int out, int in, off_t *off, size_t count), (out, in, off, count))
 {
 	struct g *g = gs_self();
 	if (!g)

@@ -33,6 +33,21 @@ struct io_wait {
 
 enum { IO_RETRY = 0, IO_RETURN = -1, IO_BLOCKING = 1 };
 
+/* Defines an fd hook whose body may try the call several times: a try that
+ * failed with EAGAIN before the one that succeeded must not leave errno set
+ * (a hook leaves errno alone unless it reports an error). */
+#define IO_HOOK(type, name, params, args)					\
+	static type name##_body params;						\
+	GS_EXPORT type name params						\
+	{									\
+		int e0_ = errno;						\
+		type r_ = name##_body args;					\
+		if (r_ >= 0)							\
+			errno = e0_;						\
+		return r_;							\
+	}									\
+	static type name##_body params
+
 /* The call failed with EAGAIN: wait for fd, or decide the result. Returns
  * IO_RETRY, IO_RETURN (errno set; the hook returns -1), or IO_BLOCKING (fd
  * cannot be polled: make the real, blocking call). */

@@ -139,7 +139,7 @@ GS_EXPORT int shutdown(int fd, int how)
 /* accept has no MSG_DONTWAIT: wait until the listener is readable, then
  * accept. Another acceptor may win the race; the loser's OS thread then
  * blocks until the next connection (README, Limits). */
-GS_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+IO_HOOK(int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags), (fd, addr, len, flags))
 {
 	struct g *g = gs_self();
 	if (!g || gs_fd_kind(fd) != GS_FD_SOCKET || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)))
@@ -169,7 +169,7 @@ GS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 
 /* A blocking connect is started non-blocking (O_NONBLOCK set only for the
  * call itself) and completed by waiting for writability, then SO_ERROR. */
-GS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+IO_HOOK(int, connect, (int fd, const struct sockaddr *addr, socklen_t len), (fd, addr, len))
 {
 	struct g *g = gs_self();
 	if (!g)

@@ -83,7 +83,7 @@ static int do_poll(struct g *g, struct pollfd *fds, nfds_t n, uint64_t deadline,
 	return r;
 }
 
-GS_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+IO_HOOK(int, poll, (struct pollfd *fds, nfds_t n, int timeout), (fds, n, timeout))
 {
 	struct g *g = gs_self();
 	if (!g || timeout == 0)
@@ -92,7 +92,7 @@ GS_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 	return do_poll(g, fds, n, deadline_ms(timeout), timeout < 0, NULL, NULL, timeout);
 }
 
-GS_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+IO_HOOK(int, ppoll, (struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask), (fds, n, ts, mask))
 {
 	struct g *g = gs_self();
 	if (!g || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
@@ -170,7 +170,7 @@ static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, 
 	return r;
 }
 
-GS_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+IO_HOOK(int, select, (int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv), (nfds, rd, wr, ex, tv))
 {
 	struct g *g = gs_self();
 	if (!g || (tv && tv->tv_sec == 0 && tv->tv_usec == 0))
@@ -190,7 +190,7 @@ GS_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeva
 	return r;
 }
 
-GS_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask)
+IO_HOOK(int, pselect, (int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask), (nfds, rd, wr, ex, ts, mask))
 {
 	struct g *g = gs_self();
 	if (!g || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
@@ -232,7 +232,7 @@ static int do_epoll(struct g *g, int epfd, struct epoll_event *ev, int max, uint
 	}
 }
 
-GS_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+IO_HOOK(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout), (epfd, ev, max, timeout))
 {
 	struct g *g = gs_self();
 	if (!g || timeout == 0 || max <= 0)
@@ -241,7 +241,7 @@ GS_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 	return do_epoll(g, epfd, ev, max, deadline_ms(timeout), timeout, NULL);
 }
 
-GS_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+IO_HOOK(int, epoll_pwait, (int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask), (epfd, ev, max, timeout, mask))
 {
 	struct g *g = gs_self();
 	if (!g || timeout == 0 || max <= 0)
@@ -259,8 +259,8 @@ GS_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout
 	return r;
 }
 
-GS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
-			   const sigset_t *mask)
+IO_HOOK(int, epoll_pwait2, (int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
+			   const sigset_t *mask), (epfd, ev, max, ts, mask))
 {
 	struct g *g = gs_self();
 	if (!g || max <= 0 || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
