@@ -399,6 +399,7 @@ void gs_np_fork_child(void)
 	atomic_store(&nwaiting, 0);
 	if (!atomic_load(&inited))
 		return;
+	gs_np_backend_fork_child();
 	atomic_store(&inited, 0);
 	for (int p = 0; p < NPAGES; p++) {
 		struct np_desc *pg = atomic_load(&pages[p]);

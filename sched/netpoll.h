@@ -12,6 +12,8 @@ GS_HIDDEN void gs_np_backend_del(int fd);
 GS_HIDDEN int gs_np_backend_wait(int timeout_ms);
 GS_HIDDEN void gs_np_backend_break(void);
 GS_HIDDEN bool gs_np_backend_owns(int fd);
+GS_HIDDEN void gs_np_backend_evict(int fd);
+GS_HIDDEN void gs_np_backend_fork_child(void);
 GS_HIDDEN void gs_np_ready(uint64_t key, int mode);	/* called by the backend */
 
 /* For the scheduler. */

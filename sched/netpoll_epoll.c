@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "gs.h"
 #include "netpoll.h"
@@ -12,14 +14,28 @@
 static int epfd = -1, evfd = -1;
 #define BREAK_KEY UINT64_MAX
 
+/* Our fds live at the top of the fd range: a program expects the lowest free
+ * numbers to be its own (dup2 to a fixed number, "lowest fd" reuse). */
+static int move_high(int fd)
+{
+	struct rlimit rl;
+	if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 256)
+		return fd;
+	int hi = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur) - 64);
+	if (hi < 0)
+		return fd;
+	REAL(close)(fd);
+	return hi;
+}
+
 int gs_np_backend_init(void)
 {
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
+	int saved = errno;
+	epfd = move_high(epoll_create1(EPOLL_CLOEXEC));
+	evfd = move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	if (epfd < 0 || evfd < 0)
 		return -errno;
-	evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (evfd < 0)
-		return -errno;
+	errno = saved;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = BREAK_KEY };
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev) != 0)
 		return -errno;
@@ -82,5 +98,24 @@ void gs_np_backend_break(void)
 
 bool gs_np_backend_owns(int fd)
 {
-	return fd == epfd || fd == evfd;
+	return fd >= 0 && (fd == epfd || fd == evfd);
+}
+
+/* Moves our fd away from a number the program is about to dup2 onto. */
+void gs_np_backend_evict(int fd)
+{
+	if (fd == epfd)
+		epfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1), REAL(close)(fd);
+	else if (fd == evfd)
+		evfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1), REAL(close)(fd);
+}
+
+/* A forked child gets its own poller: the parent's is shared otherwise. */
+void gs_np_backend_fork_child(void)
+{
+	if (epfd >= 0)
+		REAL(close)(epfd);
+	if (evfd >= 0)
+		REAL(close)(evfd);
+	epfd = evfd = -1;
 }

@@ -56,6 +56,12 @@ GS_EXPORT int dup(int fd)
 
 GS_EXPORT int dup2(int fd, int to)
 {
+	if (gs_np_backend_owns(fd)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (gs_np_backend_owns(to))
+		gs_np_backend_evict(to);
 	if (fd != to)
 		gs_np_close(to);
 	return made(REAL(dup2)(fd, to), 0, -1);
@@ -63,6 +69,12 @@ GS_EXPORT int dup2(int fd, int to)
 
 GS_EXPORT int dup3(int fd, int to, int flags)
 {
+	if (gs_np_backend_owns(fd)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (gs_np_backend_owns(to))
+		gs_np_backend_evict(to);
 	if (fd != to)
 		gs_np_close(to);
 	return made(REAL(dup3)(fd, to, flags), 0, -1);
@@ -71,8 +83,11 @@ GS_EXPORT int dup3(int fd, int to, int flags)
 /* Waiters on fd are woken with EBADF, before the number can be reused. */
 GS_EXPORT int close(int fd)
 {
-	if (fd >= 0 && !gs_np_backend_owns(fd))
-		gs_np_close(fd);
+	if (gs_np_backend_owns(fd)) {	/* not open as far as the program knows */
+		errno = EBADF;
+		return -1;
+	}
+	gs_np_close(fd);
 	return REAL(close)(fd);
 }
 
