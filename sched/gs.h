@@ -171,6 +171,7 @@ struct m {
 	struct g *tls_owner;		/* G whose identity is in this M's TLS */
 	struct g *gdead;		/* exited G to release once off its stack */
 	struct gs_ctx g0;		/* the scheduler context (own stack) */
+	struct g *runnext;		/* the G this M just made ready: runs next (owner only) */
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
@@ -181,6 +182,7 @@ struct m {
 	sigset_t sigmask;		/* the mask currently set on this OS thread */
 	int sigmask_valid;
 	int started;
+	void *altstack;			/* for the stack overflow report */
 };
 
 /* ---- scheduler (proc.c) ---- */
@@ -229,6 +231,8 @@ GS_HIDDEN void gs_interrupt(struct g *g);
 GS_HIDDEN int gs_live_gs(void);
 GS_HIDDEN void gs_fork_child(void);
 GS_HIDDEN void gs_ensure_ms(void);
+GS_HIDDEN void gs_overflow_init_m(struct m *m);
+GS_HIDDEN bool gs_overflow_check(void *addr);	/* in a SIGSEGV handler */
 extern gs_lock_t gs_allg_lock GS_HIDDEN;
 extern struct g *gs_allg GS_HIDDEN;		/* every live G (gs_allg_lock) */
 

@@ -152,6 +152,14 @@ bool gs_ready(struct g *g, uint64_t seq)
 		return false;
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	struct m *m = g->m;
+	if (m == gs_curm && m->curg && !m->in_sched) {
+		/* Readied by a G of its own M: it runs next, as in Go. */
+		struct g *old = m->runnext;
+		m->runnext = g;
+		if (!old)
+			return true;
+		g = old;
+	}
 	gs_mpsc_push(&m->inbox, &g->node);
 	if (m != gs_curm)
 		wake_m(m);
@@ -204,6 +212,11 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 		if (gs_np_waiting())
 			gs_np_poll(0);	/* a busy M still lets I/O in */
 	}
+	if (!prefer_new && m->runnext && (m->schedtick & 15) != 0) {
+		g = m->runnext;	/* not every time: the others in the inbox must run too */
+		m->runnext = NULL;
+		return g;
+	}
 	if (!prefer_new && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
 	if ((g = gs_runq_get(&m->runq)) || (g = globq_get(m)))
@@ -218,6 +231,10 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	run_timers(m);
 	if ((n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
+	if ((g = m->runnext)) {
+		m->runnext = NULL;
+		return g;
+	}
 	if (gs_np_waiting() && !atomic_load_explicit(&np_blocker, memory_order_relaxed) &&
 	    gs_np_poll(0) > 0 && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
@@ -226,7 +243,7 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 
 static bool work_visible(struct m *m)
 {
-	if (!gs_mpsc_empty(&m->inbox) || gs_runq_len(&m->runq) || atomic_load(&gq_len))
+	if (m->runnext || !gs_mpsc_empty(&m->inbox) || gs_runq_len(&m->runq) || atomic_load(&gq_len))
 		return true;
 	if (atomic_load_explicit(&ms_started, memory_order_relaxed))
 		for (int i = 0; i < gs_cfg.procs; i++)
@@ -546,10 +563,38 @@ static void *m_thread(void *arg)
 {
 	struct m *m = arg;
 	m_init_self(m);
+	gs_overflow_init_m(m);
 	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &m->sigmask);
 	m->sigmask_valid = 1;
 	m_loop(m);
 	return NULL;
+}
+
+/* ---- stack overflow: a fault in a G's guard page is reported as such ---- */
+
+#define ALTSTACK (64 * 1024)
+
+void gs_overflow_init_m(struct m *m)
+{
+	stack_t ss = { .ss_size = ALTSTACK };
+	ss.ss_sp = mmap(NULL, ALTSTACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ss.ss_sp == MAP_FAILED)
+		return;
+	m->altstack = ss.ss_sp;
+	sigaltstack(&ss, NULL);
+}
+
+bool gs_overflow_check(void *addr)
+{
+	struct m *m = gs_curm;
+	struct g *g = m ? m->curg : NULL;
+	if (!g || g->stack_kind != STACK_GUARDED)
+		return false;
+	if ((char *)addr >= g->stack_lo || (char *)addr < (char *)g->map)
+		return false;
+	gs_printf("green thread %d overflowed its stack of %zu KiB", g->id,
+		  (size_t)(g->stack_hi - g->stack_lo) / 1024);
+	return true;
 }
 
 /* ---- start-up ---- */
@@ -630,6 +675,7 @@ void gs_init(void)
 	}
 	struct m *m0 = &gs_allm[0];
 	m_init_self(m0);
+	gs_overflow_init_m(m0);
 	m0->started = 1;
 	void *g0 = mmap(NULL, G0_STACK, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -695,6 +741,7 @@ void gs_fork_child(void)
 			m->curg = m->tls_owner = m->gdead = NULL;
 		}
 		gs_mpsc_init(&m->inbox);
+		m->runnext = NULL;
 		atomic_store(&m->runq.head, 0);
 		atomic_store(&m->runq.tail, 0);
 		m->timers.n = 0;

@@ -37,12 +37,61 @@ static void wrapper(int sig, siginfo_t *si, void *uc)
 		u->sa_handler(sig);
 }
 
+/* SIGSEGV stays ours (on each M's alternate stack) so that a fault in a
+ * green thread's guard page is reported as a stack overflow; the program's
+ * own SIGSEGV action is kept in user[] and applied from there. */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction *u = &user[sig];
+	if (!gs_overflow_check(si->si_addr) && atomic_load(&wrapped[sig])) {
+		if (u->sa_flags & SA_SIGINFO)
+			u->sa_sigaction(sig, si, uc);
+		else
+			u->sa_handler(sig);
+		return;
+	}
+	/* The default action: returning re-runs the fault, which now kills. */
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	REAL(sigaction)(sig, &dfl, NULL);
+	if (atomic_load(&wrapped[sig]) == 2)	/* the program ignores it */
+		return;
+}
+
+__attribute__((constructor)) static void segv_init(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER };
+	sigemptyset(&sa.sa_mask);
+	REAL(sigaction)(SIGSEGV, &sa, NULL);
+}
+
+static int segv_action(const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction prev = user[SIGSEGV];
+	int was = atomic_load(&wrapped[SIGSEGV]);
+	if (old) {
+		if (was == 1) {
+			*old = prev;
+		} else {
+			memset(old, 0, sizeof *old);
+			old->sa_handler = was == 2 ? SIG_IGN : SIG_DFL;
+		}
+	}
+	if (act) {
+		user[SIGSEGV] = *act;
+		atomic_store(&wrapped[SIGSEGV], act->sa_handler == SIG_DFL ? 0 :
+			     act->sa_handler == SIG_IGN ? 2 : 1);
+	}
+	return 0;
+}
+
 GS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+	if (sig == SIGSEGV)
+		return segv_action(act, old);
 	if (sig < 1 || sig > NSIGS)
 		return REAL(sigaction)(sig, act, old);
 	struct sigaction prev = user[sig];
-	int was = atomic_load(&wrapped[sig]);
+	int was = atomic_load(&wrapped[sig]) == 1;
 	int r;
 	if (!act || act->sa_handler == SIG_IGN || act->sa_handler == SIG_DFL) {
 		r = REAL(sigaction)(sig, act, old);
