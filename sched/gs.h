@@ -113,6 +113,7 @@ struct g {
 	void *waitaddr;
 	int interruptible;		/* GS_INTR_*: what may end this wait early */
 	_Atomic int interrupted;	/* set before the ready that ends the wait */
+	int intr_restart;		/* the interruption was a SA_RESTART handler */
 
 	/* Thread identity. */
 	void *dtv;			/* its own dynamic TLS vector (tls.c) */

@@ -163,10 +163,11 @@ bool gs_ready(struct g *g, uint64_t seq)
 	gs_mpsc_push(&m->inbox, &g->node);
 	if (m != gs_curm)
 		wake_m(m);
-	else if (!m->curg)
-		/* A signal handler on m's idle scheduler: its futex wait may be
-		 * restarted (SA_RESTART); a changed word makes it return. */
-		atomic_store(&m->sleeping, 0);
+	else if (!m->curg && atomic_exchange(&m->sleeping, 0) == 2)
+		/* A signal handler on m's idle scheduler. Its futex wait may be
+		 * restarted (SA_RESTART): the changed word makes it return; an
+		 * epoll_wait it is about to enter needs the eventfd. */
+		gs_np_break();
 	return true;
 }
 
@@ -346,8 +347,9 @@ static void m_loop(struct m *m)
 						     (int)((next - now + 999999) / 1000000);
 					}
 					int saved = errno;
-					gs_sig_idle_mask(m);
-					gs_np_poll(ms);
+					gs_sig_idle_mask(m);	/* may run a handler that readies a G */
+					if (atomic_load(&m->sleeping) == 2)
+						gs_np_poll(ms);
 					errno = saved;
 				}
 				atomic_store(&m->sleeping, 0);

@@ -93,12 +93,13 @@ void gs_sig_idle_mask(struct m *m)
 static bool takes(struct g *g, int sig)
 {
 	uint64_t w = atomic_load(&g->parkword);
-	return (w & PARK_WAITING) && g->interruptible && g->interruptible != GS_INTR_CANCEL &&
-	       !sigismember(&g->sigmask, sig) && atomic_load(&g->status) == G_WAITING;
+	return (w & PARK_WAITING) && g->interruptible && !sigismember(&g->sigmask, sig) &&
+	       atomic_load(&g->status) == G_WAITING;
 }
 
-/* Makes sig pending on g and ends an interruptible wait of g, unless the
- * handler has SA_RESTART and the wait restarts. */
+/* Makes sig pending on g and wakes g from an interruptible wait so that the
+ * handler runs in g; the wait then ends with EINTR, or goes on if the handler
+ * has SA_RESTART and the call is one the kernel restarts. */
 int gs_sig_send(struct g *g, int sig)
 {
 	struct sigaction sa;
@@ -108,10 +109,10 @@ int gs_sig_send(struct g *g, int sig)
 	if (sa.sa_handler == SIG_DFL)	/* the default action is the process's */
 		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
 	atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
-	if (g->interruptible == GS_INTR_ALWAYS ||
-	    (g->interruptible == GS_INTR_NORESTART && !(sa.sa_flags & SA_RESTART)))
-		if (!sigismember(&g->sigmask, sig))
-			gs_interrupt(g);
+	if (g->interruptible && !sigismember(&g->sigmask, sig)) {
+		g->intr_restart = g->interruptible == GS_INTR_NORESTART && (sa.sa_flags & SA_RESTART);
+		gs_interrupt(g);
+	}
 	if (g == gs_self())
 		gs_sig_deliver(g);
 	return 0;

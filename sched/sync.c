@@ -485,6 +485,11 @@ int gs_sem_wait(struct gs_sem *s, struct gs_when w, bool try)
 		atomic_fetch_add(&s->data, SEM_WAITER);
 		int r = gs_futex_wait((_Atomic uint32_t *)&s->data, 0, deadline, GS_INTR_NORESTART, "semaphore");
 		d = atomic_fetch_sub(&s->data, SEM_WAITER) - SEM_WAITER;
+		struct g *g = gs_self();
+		if (r == -EINTR && g && g->intr_restart) {	/* SA_RESTART handler ran */
+			g->intr_restart = 0;
+			continue;
+		}
 		if (r == -ETIMEDOUT || r == -EINTR) {
 			/* A post may have come with the timeout: take it if so. */
 			while (SEM_VALUE(d) > 0)

@@ -73,6 +73,10 @@ static inline int io_block(struct g *g, int fd, int mode, struct gs_np_snap snap
 		return IO_RETURN;
 	case -EINTR:
 		gs_testcancel(g);
+		if (g->intr_restart) {	/* the handler ran; SA_RESTART: go on */
+			g->intr_restart = 0;
+			return IO_RETRY;
+		}
 		errno = EINTR;
 		return IO_RETURN;
 	case -EPERM:
