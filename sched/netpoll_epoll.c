@@ -70,9 +70,13 @@ int gs_np_backend_wait(int timeout_ms)
 	int k = 0;
 	for (int i = 0; i < n; i++) {
 		if (ev[i].data.u64 == BREAK_KEY) {
-			uint64_t v;
-			ssize_t r = REAL(read)(evfd, &v, sizeof v);	/* not our hook */
-			(void)r;
+			/* Only the blocking poller drains it: a non-blocking poll of
+			 * another M would swallow the wake-up meant for the blocker. */
+			if (timeout_ms != 0) {
+				uint64_t v;
+				ssize_t r = REAL(read)(evfd, &v, sizeof v);	/* not our hook */
+				(void)r;
+			}
 			continue;
 		}
 		uint32_t e = ev[i].events;
