@@ -534,7 +534,14 @@ int gs_nap(struct gs_backoff *b, uint64_t deadline, int intr)
 	}
 	/* A futex word nobody wakes: a nap with the interruptibility asked for. */
 	_Atomic uint32_t never = 0;
-	return gs_futex_wait(&never, 0, until, intr, "nap") == -EINTR ? EINTR : 0;
+	if (gs_futex_wait(&never, 0, until, intr, "nap") != -EINTR)
+		return 0;
+	struct g *g = gs_self();
+	if (g && g->intr_restart) {	/* a SA_RESTART handler ran: go on */
+		g->intr_restart = 0;
+		return 0;
+	}
+	return EINTR;
 }
 
 /* Whether a G other than g could run on g's M now: one in its queues, or a
