@@ -1,7 +1,7 @@
 /* cancel_read.c: compat test of cancelling threads blocked in I/O cancellation points
  * (DESIGN.md §2.1, §2.4): a thread blocked in read() on an empty pipe, recv() on a
  * socketpair, accept() on a listening socket, poll(), and then readv, recvmsg, recvfrom,
- * write to a full pipe, select, ppoll, epoll_wait and connect-less accept4, is cancelled
+ * write to a full pipe, select, ppoll, epoll_wait and accept4, is cancelled
  * with pthread_cancel: its cleanup handler runs, join returns PTHREAD_CANCELED, and the
  * fd is left working (data written afterwards is read by main; a connection afterwards is
  * accepted by main), as nobody else consumed it. A cancel made pending while disabled acts

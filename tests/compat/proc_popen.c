@@ -2,8 +2,9 @@
  * §2.7): popen("r") of a shell pipeline from main and from 4 threads at once, reading its
  * output and pclose's status; popen("w") feeding a shell; system() with an exit status,
  * from main and a thread; posix_spawn of /bin/echo (and posix_spawnp of sh) with stdout
- * on a pipe the parent reads. The children inherit LD_PRELOAD, so under the shim the
- * shells and echo run preloaded too and must behave as natively.
+ * on a pipe the parent reads; this program posix_spawned again as a threaded child (4
+ * threads passing a token round a ring of pipes). The children inherit LD_PRELOAD (checked),
+ * so under the shim the shells, echo and the child run preloaded and must behave as natively.
  */
 #include "compat.h"
 #include <fcntl.h>

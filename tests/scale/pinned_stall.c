@@ -1,0 +1,48 @@
+/* pinned_stall.c: the liveness cost of the thread-identity design (README, Limits),
+ * asserted preloaded with GOSHIM_PROCS=1: a thread blocked in a raw syscall(SYS_read)
+ * that the shim cannot see stops every other green thread of its OS thread (here all)
+ * until it returns; then all of them go on. Natively the counting thread runs during
+ * the stall. A process the shim does not run (sh, preload removed) writes the byte.
+ * Prints "stalled: <counted during the stall> resumed: 1". */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static atomic_int counter, stop;
+
+static void *counting(void *arg)
+{
+	while (!atomic_load(&stop)) {
+		atomic_fetch_add(&counter, 1);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	int p[2];
+	if (pipe(p))
+		return 2;
+	pthread_t c;
+	pthread_create(&c, NULL, counting, NULL);
+	while (atomic_load(&counter) < 3)
+		usleep(1000);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "env -u LD_PRELOAD sh -c 'sleep 0.3; printf x >&%d' &", p[1]);
+	if (system(cmd) != 0)
+		return 2;
+	int before = atomic_load(&counter);
+	char ch;
+	long r = syscall(SYS_read, p[0], &ch, 1);	/* the shim cannot see this one */
+	int during = atomic_load(&counter) - before;
+	usleep(20000);
+	int after = atomic_load(&counter);
+	atomic_store(&stop, 1);
+	pthread_join(c, NULL);
+	printf("stalled: %d resumed: %d read: %ld\n", during, after > before + during, r);
+	return 0;
+}
