@@ -91,8 +91,8 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 		gs_unlock(&b->lock);
 		return -EINTR;
 	}
+	g->interruptible = interruptible;	/* before the park word: see gs_interrupt */
 	w.seq = gs_park_prepare(g, why, (void *)addr);
-	g->interruptible = interruptible;
 	w.prev = b->tail;
 	if (b->tail)
 		b->tail->next = &w;
@@ -103,6 +103,8 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 	gs_unlock(&b->lock);
 	if (deadline && gs_timer_add(&g->m->timers, deadline, g, w.seq) != 0)
 		deadline = 0;	/* no memory for the timer: wait without it */
+	if (interruptible)
+		gs_park_check_cancel(g, w.seq);
 	gs_park(g);
 	g->interruptible = 0;
 	int r = 0;

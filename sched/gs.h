@@ -224,6 +224,17 @@ static inline bool gs_park_cancel(struct g *g, uint64_t seq)
 	return atomic_compare_exchange_strong(&g->parkword, &want, seq << 1);
 }
 GS_HIDDEN bool gs_ready(struct g *g, uint64_t seq);
+/* For an interruptible park, after gs_park_prepare() and before gs_park(): a
+ * cancellation that came before the park was published finds no park to end,
+ * so the G ends it itself. (The canceller stores cancel_pending, then reads the
+ * park word; the G stores the park word, then reads cancel_pending.) */
+static inline void gs_park_check_cancel(struct g *g, uint64_t seq)
+{
+	if (atomic_load(&g->cancel_pending) && !g->cancel_disabled && !g->cancelling) {
+		atomic_store(&g->interrupted, 1);
+		gs_ready(g, seq);
+	}
+}
 GS_HIDDEN void gs_yield(void);
 /* Parks the calling G until the monotonic time deadline (ns) or an
  * interruption; returns 0 or -EINTR. */

@@ -243,8 +243,8 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 		r = -EINTR;
 		goto out;
 	}
+	g->interruptible = intr;	/* before the park word: see gs_interrupt */
 	uint64_t seq = gs_park_prepare(g, "fd", NULL);
-	g->interruptible = intr;
 	int queued = 0;
 	bool early = false;
 	for (int i = 0; i < n && !early; i++) {
@@ -268,6 +268,8 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 			deadline = 0;
 		atomic_fetch_add(&nwaiting, 1);
 		g->waitaddr = (void *)(intptr_t)it[0].fd;
+		if (intr)
+			gs_park_check_cancel(g, seq);
 		gs_park(g);
 		atomic_fetch_sub(&nwaiting, 1);
 	}

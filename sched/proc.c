@@ -418,14 +418,15 @@ int gs_sleep_until(uint64_t deadline)
 	struct g *g = gs_self();
 	if (atomic_exchange(&g->interrupted, 0))
 		return -EINTR;
+	g->interruptible = GS_INTR_ALWAYS;	/* before the park word: see gs_interrupt */
 	uint64_t seq = gs_park_prepare(g, "sleep", NULL);
-	g->interruptible = GS_INTR_ALWAYS;
 	if (gs_timer_add(&g->m->timers, deadline, g, seq) != 0) {
 		g->interruptible = 0;
 		if (!gs_park_cancel(g, seq))
 			gs_park(g);
 		return -ENOMEM;
 	}
+	gs_park_check_cancel(g, seq);
 	gs_park(g);
 	g->interruptible = 0;
 	return atomic_exchange(&g->interrupted, 0) ? -EINTR : 0;
