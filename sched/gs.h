@@ -236,6 +236,9 @@ static inline void gs_park_check_cancel(struct g *g, uint64_t seq)
 	}
 }
 GS_HIDDEN void gs_yield(void);
+/* Whether a G other than g could run on g's M now (asked by a G that keeps
+ * its M in a kernel wait). Runs on g. */
+GS_HIDDEN bool gs_m_has_work(struct g *g);
 /* Parks the calling G until the monotonic time deadline (ns) or an
  * interruption; returns 0 or -EINTR. */
 GS_HIDDEN int gs_sleep_until(uint64_t deadline);

@@ -253,6 +253,13 @@ static bool work_visible(struct m *m)
 	return false;
 }
 
+bool gs_m_has_work(struct g *g)
+{
+	struct m *m = g->m;
+	return m->runnext || gs_runq_len(&m->runq) || !gs_mpsc_empty(&m->inbox) ||
+	       gs_timer_next(&m->timers) <= gs_nanotime();
+}
+
 static void release_dead(struct m *m, struct g *d)
 {
 	allg_del(d);

@@ -544,15 +544,6 @@ int gs_nap(struct gs_backoff *b, uint64_t deadline, int intr)
 	return EINTR;
 }
 
-/* Whether a G other than g could run on g's M now: one in its queues, or a
- * timer due. Asked by a G that keeps its M in a kernel wait. Runs on g. */
-bool gs_m_has_work(struct g *g)
-{
-	struct m *m = g->m;
-	return gs_runq_len(&m->runq) || !gs_mpsc_empty(&m->inbox) ||
-	       gs_timer_next(&m->timers) <= gs_nanotime();
-}
-
 /* glibc's process-shared barrier (nptl/pthread_barrier_wait.c, 2.34+), the
  * same algorithm on the same words, so that glibc's waiters in another
  * process and ours meet in the same rounds; only the futex waits become naps.

@@ -134,7 +134,6 @@ struct gs_backoff {
 	uint64_t ns;		/* the last nap, 0 before the first */
 };
 GS_HIDDEN int gs_nap(struct gs_backoff *b, uint64_t deadline, int intr);
-GS_HIDDEN bool gs_m_has_work(struct g *g);
 /* glibc's barrier algorithm on glibc's layout, its waits live (a G only). */
 GS_HIDDEN int gs_pbarrier_wait(struct gs_pbarrier *b);
 GS_HIDDEN int gs_pbarrier_destroy(struct gs_pbarrier *b);
