@@ -47,7 +47,6 @@
 struct gs_config {
 	int procs;		/* GOSHIM_PROCS: number of Ms */
 	size_t stack;		/* GOSHIM_STACK: default stack size in bytes */
-	int debug;		/* GOSHIM_DEBUG=1: extra invariant checks */
 };
 extern struct gs_config gs_cfg GS_HIDDEN;
 

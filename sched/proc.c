@@ -668,9 +668,6 @@ void gs_init(void)
 	parse_env_int("GOSHIM_PROCS", 1, 1024, &procs);
 	gs_cfg.procs = (int)procs;
 	parse_env_size("GOSHIM_STACK", &gs_cfg.stack);
-	long dbg = 0;
-	parse_env_int("GOSHIM_DEBUG", 0, 1, &dbg);
-	gs_cfg.debug = (int)dbg;
 
 	gs_stack_init();
 	gs_tls_init();
