@@ -9,7 +9,7 @@ LIB_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC \
 	-fvisibility=hidden -fno-omit-frame-pointer -fno-stack-protector \
 	-D_GNU_SOURCE -Isched -Ishim -Iarch/$(ARCH)
 LIB_LDFLAGS := -shared -Wl,-z,now -Wl,--no-undefined
-LIB_LDLIBS  := -ldl -lpthread
+LIB_LDLIBS  := -lunwind -ldl -lpthread
 
 SCHED_SRC := $(wildcard sched/*.c)
 SHIM_SRC  := $(wildcard shim/*.c)
@@ -45,7 +45,7 @@ SCHED_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC) shim/real.c)
 $(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -D_GNU_SOURCE -Isched -Ishim -Iarch/$(ARCH) $(shell pkg-config --cflags check 2>/dev/null) \
-		-o $@ $< $(SCHED_OBJ) $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -ldl -lpthread
+		-o $@ $< $(SCHED_OBJ) $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -lunwind -ldl -lpthread
 
 deps:
 	@scripts/deps.sh test

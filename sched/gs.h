@@ -313,6 +313,12 @@ GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timesp
 GS_HIDDEN void gs_lock(gs_lock_t *l);
 GS_HIDDEN void gs_unlock(gs_lock_t *l);
 
+/* ---- dump (dump.c) ---- */
+
+extern int gs_dump_sig GS_HIDDEN;	/* GOSHIM_DUMP_SIGNAL, 0 if none */
+GS_HIDDEN void gs_dump(int fd);
+GS_HIDDEN void gs_dump_init(void);
+
 /* ---- util ---- */
 
 GS_HIDDEN _Noreturn void gs_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -671,6 +671,7 @@ void gs_init(void)
 
 	gs_stack_init();
 	gs_tls_init();
+	gs_dump_init();
 	read_comm(main_name);
 
 	gs_allm = calloc((size_t)gs_cfg.procs, sizeof *gs_allm);

@@ -33,5 +33,7 @@ void gs_throw(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsay(fmt, ap);
 	va_end(ap);
+	if (gs_allm)	/* the runtime is up: show every G */
+		gs_dump(2);
 	abort();
 }
