@@ -151,9 +151,9 @@ GS_EXPORT int shutdown(int fd, int how)
 	return r;
 }
 
-/* accept has no MSG_DONTWAIT: wait until the listener is readable, then
- * accept. Another acceptor may win the race; the loser's OS thread then
- * blocks until the next connection (README, Limits). */
+/* accept has no MSG_DONTWAIT: each attempt is made with O_NONBLOCK set for
+ * that one call (as connect's start is), so an acceptor that loses the race
+ * for a connection to another parks instead of blocking its OS thread. */
 IO_HOOK(int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags), (fd, addr, len, flags))
 {
 	struct g *g = gs_self();
@@ -163,12 +163,9 @@ IO_HOOK(int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	struct io_wait w = { .sock = true };
 	for (;;) {
 		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
-		if (io_ready(fd, NP_READ) || gs_fd_user_nonblock(fd))
-			return made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
-		int on = 1;
-		socklen_t ol = sizeof on;
-		if (!w.have_deadline && (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) != 0 || !on))
-			return REAL(accept4)(fd, addr, len, flags);	/* not listening: its error */
+		int r = ANON_CALL(fd, REAL(accept4)(fd, addr, len, flags));
+		if (r >= 0 || errno != EAGAIN)
+			return made(r, GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
 		int b = io_block(g, fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
