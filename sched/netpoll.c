@@ -32,6 +32,7 @@ struct np_waiter {
 
 struct np_desc {
 	gs_lock_t lock;
+	gs_lock_t flip;			/* held across a call made with O_NONBLOCK set for it */
 	uint32_t gen;			/* lock */
 	uint32_t count[2];		/* events seen per direction (lock) */
 	struct np_waiter *head[2], *tail[2];	/* lock */
@@ -376,6 +377,23 @@ void gs_np_set_timeo(int fd, int mode, int64_t ns)
 	d->timeo[dir(mode)] = ns;
 }
 
+/* Calls that set O_NONBLOCK for their own duration (accept, eventfd reads) on
+ * one fd are serialised: else one restores the flags while another is in
+ * its call, which then blocks. Held for a non-blocking syscall only. */
+void gs_np_flip_lock(int fd)
+{
+	struct np_desc *d = desc(fd);
+	if (d)
+		gs_lock(&d->flip);
+}
+
+void gs_np_flip_unlock(int fd)
+{
+	struct np_desc *d = desc(fd);
+	if (d)
+		gs_unlock(&d->flip);
+}
+
 int gs_np_kind(int fd)
 {
 	struct np_desc *d = desc(fd);
@@ -409,6 +427,7 @@ void gs_np_fork_child(void)
 			continue;
 		for (int i = 0; i < PAGE_FDS; i++) {
 			atomic_store(&pg[i].lock.v, 0);
+			atomic_store(&pg[i].flip.v, 0);
 			pg[i].registered = false;
 			pg[i].head[0] = pg[i].head[1] = pg[i].tail[0] = pg[i].tail[1] = NULL;
 		}

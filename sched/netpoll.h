@@ -45,6 +45,8 @@ GS_HIDDEN void gs_np_set_timeo(int fd, int mode, int64_t ns);
 /* GS_FD_ANON: eventfd, timerfd, signalfd, inotify, epoll (anonymous inodes,
  * never shared with another process in practice). */
 enum { GS_FD_UNKNOWN, GS_FD_SOCKET, GS_FD_FIFO, GS_FD_POLLABLE, GS_FD_FILE, GS_FD_ANON };
+GS_HIDDEN void gs_np_flip_lock(int fd);
+GS_HIDDEN void gs_np_flip_unlock(int fd);
 GS_HIDDEN int gs_np_kind(int fd);
 GS_HIDDEN void gs_np_set_kind(int fd, int kind);
 GS_HIDDEN void gs_np_invalidate_all(void);

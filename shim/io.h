@@ -97,6 +97,7 @@ static inline bool io_readable_anyway(int fd, struct io_wait *w);
 /* An anonymous-inode fd (eventfd, timerfd, ...): the call itself, made
  * non-blocking just for its duration, so its own errors come out exactly. */
 #define ANON_CALL(fd, call) ({							\
+	gs_np_flip_lock(fd);							\
 	int fl_ = REAL(fcntl)(fd, F_GETFL);					\
 	__typeof__(call) r_;							\
 	if (fl_ < 0 || (fl_ & O_NONBLOCK)) {					\
@@ -108,6 +109,9 @@ static inline bool io_readable_anyway(int fd, struct io_wait *w);
 		REAL(fcntl)(fd, F_SETFL, fl_);					\
 		errno = e_;							\
 	}									\
+	int e2_ = errno;							\
+	gs_np_flip_unlock(fd);							\
+	errno = e2_;								\
 	r_; })
 
 static inline int io_ready(int fd, int mode)
