@@ -136,7 +136,6 @@ struct g {
  * always (1), unless it has SA_RESTART (2); only cancellation ends it (3). */
 enum { GS_INTR_NONE, GS_INTR_ALWAYS, GS_INTR_NORESTART, GS_INTR_CANCEL };
 
-/* Idle M sleep states (m->sleeping, a kernel futex word). */
 struct gs_timer {
 	uint64_t when;			/* CLOCK_MONOTONIC ns */
 	struct g *g;
@@ -176,7 +175,6 @@ struct m {
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
 	_Atomic int sleeping;		/* 1 while idle in futex wait (kernel futex word) */
-	_Atomic int nwaiting;		/* Gs parked on this M (for dumps) */
 	uint32_t schedtick;
 	int in_sched;			/* >0 inside the scheduler: hooks go native */
 	sigset_t sigmask;		/* the mask currently set on this OS thread */
@@ -242,7 +240,6 @@ GS_HIDDEN bool gs_m_has_work(struct g *g);
  * interruption; returns 0 or -EINTR. */
 GS_HIDDEN int gs_sleep_until(uint64_t deadline);
 GS_HIDDEN void gs_interrupt(struct g *g);
-GS_HIDDEN int gs_live_gs(void);
 GS_HIDDEN void gs_fork_child(void);
 GS_HIDDEN void gs_ensure_ms(void);
 GS_HIDDEN void gs_overflow_init_m(struct m *m);
@@ -288,6 +285,7 @@ GS_HIDDEN void gs_stack_free(struct g *g);
 GS_HIDDEN size_t gs_stack_default(void);
 GS_HIDDEN void gs_stack_init(void);
 GS_HIDDEN size_t gs_stack_committed(struct g *g);
+GS_HIDDEN void gs_stack_fork_child(void);
 
 /* ---- thread identity (tls.c) ---- */
 
@@ -306,6 +304,7 @@ GS_HIDDEN void gs_tsd_run_destructors(struct g *g);
 GS_HIDDEN int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline,
 			    int interruptible, const char *why);
 GS_HIDDEN int gs_futex_wake(_Atomic uint32_t *addr, int n);
+GS_HIDDEN void gs_futex_fork_child(void);
 GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts);
 
 /* ---- internal lock (lock.c): a spin-then-futex lock between Ms ---- */

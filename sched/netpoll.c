@@ -201,7 +201,8 @@ static int arm(int fd, struct np_desc *d)
 	return r;
 }
 
-/* Queues w on d unless an event came since snap; returns false if it did. */
+/* Queues w on d unless an event came since snap: 0 queued, 1 an event came,
+ * -EBADF the fd was closed or reused. Lock held. */
 static int enqueue(struct np_desc *d, struct np_waiter *w, struct gs_np_snap snap)
 {
 	int k = dir(w->mode);
@@ -333,11 +334,6 @@ void gs_np_kick(int fd)
 	struct np_desc *d = desc(fd);
 	if (d)
 		wake_all(d, NP_READ | NP_WRITE, true);
-}
-
-void gs_np_new(int fd)
-{
-	gs_np_close(fd);
 }
 
 int gs_np_cached_nonblock(int fd)

@@ -32,9 +32,8 @@ GS_HIDDEN int gs_np_wait(int fd, int mode, struct gs_np_snap snap, uint64_t dead
 /* Waits on several fds at once (poll, select): 0 when any may be ready. */
 struct gs_np_item { int fd; int mode; struct gs_np_snap snap; };
 GS_HIDDEN int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr);
-/* close(fd) / a new fd at this number: forget and wake its waiters. */
+/* close(fd), or a new fd at this number: forget it and wake its waiters. */
 GS_HIDDEN void gs_np_close(int fd);
-GS_HIDDEN void gs_np_new(int fd);
 /* Something changed fd's state (shutdown): its waiters try again. */
 GS_HIDDEN void gs_np_kick(int fd);
 /* Cached per-fd facts: -1 unknown. */

@@ -74,7 +74,6 @@ static void allg_del(struct g *g)
 
 #define G0_STACK (256 * 1024)
 
-GS_HIDDEN void gs_futex_fork_child(void);
 
 /* ---- queues ---- */
 
@@ -456,11 +455,6 @@ void gs_free_g(struct g *g)
 	free(g);
 }
 
-int gs_live_gs(void)
-{
-	return atomic_load(&nlive);
-}
-
 static struct g *new_g(void)
 {
 	struct g *g = calloc(1, sizeof *g + gs_tls_size);
@@ -740,6 +734,7 @@ void gs_fork_child(void)
 	gq_head = gq_tail = NULL;
 	atomic_store(&gq_len, 0);
 	gs_futex_fork_child();
+	gs_stack_fork_child();
 	gs_np_fork_child();
 	atomic_store(&np_blocker, 0);
 	for (int i = 0; i < gs_cfg.procs; i++) {

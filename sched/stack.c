@@ -199,3 +199,10 @@ size_t gs_stack_committed(struct g *g)
 	}
 	return n * PAGE;
 }
+
+/* In a forked child only the forking thread exists: the pool lock may have
+ * been held by another. */
+void gs_stack_fork_child(void)
+{
+	atomic_store(&stack_lock.v, 0);
+}

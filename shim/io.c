@@ -69,29 +69,39 @@ uint64_t gs_fd_timeout(int fd, int mode)
 
 /* ---- reading ---- */
 
-IO_HOOK(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
+/* read and readv: one iovec form. A socket is tried with recvmsg(MSG_DONTWAIT),
+ * an eventfd-like fd with O_NONBLOCK for the call, other fds after a
+ * zero-timeout poll. */
+static ssize_t real_readv(int fd, const struct iovec *iov, int cnt)
+{
+	return cnt == 1 ? REAL(read)(fd, iov[0].iov_base, iov[0].iov_len) : REAL(readv)(fd, iov, cnt);
+}
+
+static ssize_t read_iov(int fd, const struct iovec *iov, int cnt)
 {
 	struct g *g = gs_self();
-	if (!g)
-		return REAL(read)(fd, buf, n);
+	if (!g || cnt < 0 || cnt > IOV_MAX)	/* readv's own EINVAL */
+		return real_readv(fd, iov, cnt);
 	gs_testcancel(g);
 	int kind = gs_fd_kind(fd);
 	if (kind == GS_FD_FILE)
-		return REAL(read)(fd, buf, n);
+		return real_readv(fd, iov, cnt);
 	struct io_wait w = { .sock = kind == GS_FD_SOCKET };
 	for (;;) {
 		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
 		ssize_t r;
 		if (kind == GS_FD_SOCKET) {
-			r = REAL(recv)(fd, buf, n, MSG_DONTWAIT);
+			struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
+			r = cnt == 1 ? REAL(recv)(fd, iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT) :
+				       REAL(recvmsg)(fd, &mh, MSG_DONTWAIT);
 			if (r < 0 && errno == ENOTSOCK) {
 				gs_np_set_kind(fd, kind = GS_FD_POLLABLE);
 				continue;
 			}
 		} else if (kind == GS_FD_ANON) {
-			r = ANON_CALL(fd, REAL(read)(fd, buf, n));
+			r = ANON_CALL(fd, real_readv(fd, iov, cnt));
 		} else if (io_ready(fd, NP_READ) || gs_fd_user_nonblock(fd)) {
-			r = REAL(read)(fd, buf, n);
+			r = real_readv(fd, iov, cnt);
 		} else {
 			r = -1;
 			errno = EAGAIN;
@@ -99,49 +109,24 @@ IO_HOOK(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
 		if (r >= 0 || errno != EAGAIN)
 			return r;
 		if (kind == GS_FD_SOCKET && io_readable_anyway(fd, &w))
-			return REAL(read)(fd, buf, n);
+			return real_readv(fd, iov, cnt);
 		int b = io_block(g, fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
 		if (b == IO_BLOCKING)
-			return REAL(read)(fd, buf, n);
+			return real_readv(fd, iov, cnt);
 	}
+}
+
+IO_HOOK(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
+{
+	struct iovec v = { buf, n };
+	return read_iov(fd, &v, 1);
 }
 
 IO_HOOK(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))
 {
-	struct g *g = gs_self();
-	if (!g)
-		return REAL(readv)(fd, iov, cnt);
-	gs_testcancel(g);
-	int kind = gs_fd_kind(fd);
-	if (kind == GS_FD_FILE)
-		return REAL(readv)(fd, iov, cnt);
-	struct io_wait w = { .sock = kind == GS_FD_SOCKET };
-	for (;;) {
-		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
-		ssize_t r;
-		if (kind == GS_FD_SOCKET) {
-			struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
-			r = REAL(recvmsg)(fd, &mh, MSG_DONTWAIT);
-			if (r < 0 && errno == ENOTSOCK) {
-				gs_np_set_kind(fd, kind = GS_FD_POLLABLE);
-				continue;
-			}
-		} else if (io_ready(fd, NP_READ) || gs_fd_user_nonblock(fd)) {
-			r = REAL(readv)(fd, iov, cnt);
-		} else {
-			r = -1;
-			errno = EAGAIN;
-		}
-		if (r >= 0 || errno != EAGAIN)
-			return r;
-		int b = io_block(g, fd, NP_READ, snap, &w);
-		if (b == IO_RETURN)
-			return -1;
-		if (b == IO_BLOCKING)
-			return REAL(readv)(fd, iov, cnt);
-	}
+	return read_iov(fd, iov, cnt);
 }
 
 /* recvfrom is recv's general form; MSG_WAITALL gathers until len, EOF or error. */

@@ -10,7 +10,7 @@
 static int made(int fd, int kind, int nonblock)
 {
 	if (fd >= 0) {
-		gs_np_new(fd);
+		gs_np_close(fd);	/* a new file at this number */
 		if (kind)
 			gs_np_set_kind(fd, kind);
 		if (nonblock >= 0)
