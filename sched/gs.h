@@ -2,9 +2,12 @@
  *
  * Glossary, as in Go's runtime:
  *   G  a green thread: a saved register set, a stack, its thread identity.
- *   M  an OS thread that runs Gs. There are GOSHIM_PROCS of them; the main
- *      thread is M0. The right to run Gs (Go's P) is held by each M for life in
- *      this design, so a P is not a separate object yet (see README, Design).
+ *   M  an OS thread that runs Gs; the main thread is M0.
+ *   P  the right to run new Gs (its local run queue, the global queue,
+ *      stealing). There are GOSHIM_PROCS of them, each held by one M (m->has_p);
+ *      the run queue stays in the M's struct, so a P is a flag, not an object.
+ *      sysmon (sysmon.c) takes the P of an M stuck in the kernel and gives it to
+ *      another M; an M without a P still runs the Gs pinned to it (below).
  *
  * Thread identity (the central choice; README "Design" has the measurements):
  * glibc finds errno and every __thread variable at a fixed offset from the
@@ -45,8 +48,11 @@
 /* ---- config (proc.c reads the environment once) ---- */
 
 struct gs_config {
-	int procs;		/* GOSHIM_PROCS: number of Ms */
+	int procs;		/* GOSHIM_PROCS: number of Ps */
+	int maxthreads;		/* GOSHIM_MAXTHREADS: cap on Ms */
 	size_t stack;		/* GOSHIM_STACK: default stack size in bytes */
+	int schedtrace;		/* GOSHIM_DEBUG=schedtrace=MS: 0 off */
+	int asyncpreemptoff;	/* GOSHIM_DEBUG=asyncpreemptoff=1 */
 };
 extern struct gs_config gs_cfg GS_HIDDEN;
 
@@ -121,6 +127,7 @@ struct g {
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
 	unsigned nhandled;		/* handlers run in it (for sigsuspend) */
+	void *handler_sp;		/* frame of the program handler it runs, if any */
 
 	/* Cancellation (deferred only). */
 	int cancel_disabled;		/* PTHREAD_CANCEL_DISABLE */
@@ -175,7 +182,13 @@ struct m {
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
 	_Atomic int sleeping;		/* 1 while idle in futex wait (kernel futex word) */
-	uint32_t schedtick;
+	uint32_t schedtick;		/* entries into the scheduler (read by sysmon) */
+	_Atomic int state;		/* M_FREE, M_LIVE */
+	_Atomic int has_p;		/* holds a P (see the glossary) */
+	int npinned;			/* live Gs started on it (owner only) */
+	_Atomic int preempt_req;	/* sysmon asked the running G to yield */
+	uint32_t sm_tick;		/* sysmon's last look: schedtick, and since when */
+	uint64_t sm_since, sm_preempted;
 	int in_sched;			/* >0 inside the scheduler: hooks go native */
 	sigset_t sigmask;		/* the mask currently set on this OS thread */
 	int sigmask_valid;
@@ -186,7 +199,9 @@ struct m {
 /* ---- scheduler (proc.c) ---- */
 
 extern GS_TLS struct m *gs_curm GS_HIDDEN;	/* per OS thread, never swapped */
-extern struct m *gs_allm GS_HIDDEN;		/* array of gs_cfg.procs */
+extern struct m *gs_allm GS_HIDDEN;		/* gs_cfg.maxthreads slots */
+extern _Atomic int gs_nm GS_HIDDEN;		/* slots ever used: [0, gs_nm) */
+enum { M_FREE, M_LIVE };
 extern _Atomic int gs_started GS_HIDDEN;	/* runtime initialised */
 extern struct g *gs_maing GS_HIDDEN;
 
@@ -233,6 +248,8 @@ static inline void gs_park_check_cancel(struct g *g, uint64_t seq)
 	}
 }
 GS_HIDDEN void gs_yield(void);
+/* Preempted at a safe point (preempt.c, in a signal handler on g's stack). */
+GS_HIDDEN void gs_preempt_yield(struct g *g);
 /* Whether a G other than g could run on g's M now (asked by a G that keeps
  * its M in a kernel wait). Runs on g. */
 GS_HIDDEN bool gs_m_has_work(struct g *g);
@@ -247,6 +264,32 @@ GS_HIDDEN bool gs_overflow_check(void *addr);	/* in a SIGSEGV handler */
 extern gs_lock_t gs_allg_lock GS_HIDDEN;
 extern struct g *gs_allg GS_HIDDEN;		/* every live G (gs_allg_lock) */
 
+/* ---- M life cycle and the monitor (proc.c, sysmon.c) ---- */
+
+struct gs_stats {
+	_Atomic uint64_t preempts, handoffs, retired;
+	_Atomic int threads;		/* live Ms */
+	_Atomic int live_gs;		/* Gs not yet exited */
+	_Atomic int globq;		/* length of the global queue */
+};
+extern struct gs_stats gs_stats GS_HIDDEN;
+/* Takes the P of m, stuck in the kernel, and gives it to an idle M without
+ * one or to a new M. False if GOSHIM_MAXTHREADS is reached. */
+GS_HIDDEN bool gs_handoff(struct m *m);
+GS_HIDDEN void gs_sysmon_start(void);
+/* From sysmon: polls the network if no M has for a while (all busy). */
+GS_HIDDEN void gs_sysmon_netpoll(uint64_t now);
+GS_HIDDEN void gs_sysmon_fork_child(void);
+
+/* ---- preemption (preempt.c) ---- */
+
+extern int gs_preempt_sig GS_HIDDEN;		/* 0: off */
+GS_HIDDEN void gs_preempt_init(void);
+GS_HIDDEN void gs_preempt_m(struct m *m);	/* from sysmon */
+/* The program's own action for gs_preempt_sig, run by our handler for a signal
+ * that is not a preemption request (shim/signal.c sets it). */
+extern void (*gs_preempt_forward)(int, siginfo_t *, void *) GS_HIDDEN;
+
 /* ---- signals (signal.c) ---- */
 
 GS_HIDDEN void gs_sig_g_start(struct g *g);		/* count g's mask in */
@@ -254,6 +297,8 @@ GS_HIDDEN void gs_sig_g_end(struct g *g);		/* and out */
 GS_HIDDEN void gs_sig_setmask(struct g *g, const sigset_t *set);
 GS_HIDDEN void gs_sig_deliver(struct g *g);		/* run g's pending signals, on g */
 GS_HIDDEN void gs_sig_idle_mask(struct m *m);		/* before an M sleeps */
+/* Sets m's OS thread mask for the G mask *set (keeping preemption open). */
+GS_HIDDEN void gs_sig_apply(struct m *m, const sigset_t *set);
 GS_HIDDEN bool gs_sig_redirect(struct m *m, int sig);	/* handler ran on g0 */
 GS_HIDDEN int gs_sig_send(struct g *g, int sig);
 

@@ -101,11 +101,20 @@ bool gs_np_waiting(void)
 	return atomic_load_explicit(&nwaiting, memory_order_relaxed) > 0;
 }
 
+static _Atomic uint64_t lastpoll;	/* when a poll last returned (for sysmon) */
+
 int gs_np_poll(int timeout_ms)
 {
 	if (!atomic_load_explicit(&inited, memory_order_acquire))
 		return 0;
-	return gs_np_backend_wait(timeout_ms);
+	int n = gs_np_backend_wait(timeout_ms);
+	atomic_store_explicit(&lastpoll, gs_nanotime(), memory_order_relaxed);
+	return n;
+}
+
+uint64_t gs_np_lastpoll(void)
+{
+	return atomic_load_explicit(&lastpoll, memory_order_relaxed);
 }
 
 void gs_np_break(void)

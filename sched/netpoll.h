@@ -20,6 +20,7 @@ GS_HIDDEN void gs_np_ready(uint64_t key, int mode);	/* called by the backend */
 GS_HIDDEN bool gs_np_waiting(void);		/* any G parked on an fd */
 GS_HIDDEN int gs_np_poll(int timeout_ms);	/* 0: don't block */
 GS_HIDDEN void gs_np_break(void);
+GS_HIDDEN uint64_t gs_np_lastpoll(void);	/* monotonic ns */
 
 /* For the hooks. A wait is: snap = gs_np_snap(fd, mode); try the call; on
  * EAGAIN gs_np_wait(fd, mode, snap, ...): it returns at once if an event came

@@ -35,16 +35,19 @@
 struct gs_config gs_cfg;
 GS_TLS struct m *gs_curm;
 struct m *gs_allm;
+_Atomic int gs_nm;
 _Atomic int gs_started;
 struct g *gs_maing;
+struct gs_stats gs_stats;
 
-static _Atomic int nlive;		/* Gs not yet exited */
+#define nlive gs_stats.live_gs		/* Gs not yet exited */
+#define gq_len gs_stats.globq
 static _Atomic int next_id = 1;
 static gs_lock_t glock;			/* guards the global queue */
 static struct g *gq_head, *gq_tail;	/* glock */
-static _Atomic int gq_len;
 static _Atomic int ms_started;
 static gs_lock_t start_lock;
+static gs_lock_t mslock;		/* M life cycle: start, retire, P transfer */
 static char main_name[16];
 gs_lock_t gs_allg_lock;
 struct g *gs_allg;
@@ -130,14 +133,16 @@ static void wake_m(struct m *m)
 	}
 }
 
-/* New stealable work exists: wake one idle M to take it. */
+/* New stealable work exists: wake one idle M with a P to take it. */
 static void wakep(struct m *self)
 {
 	if (!atomic_load_explicit(&ms_started, memory_order_relaxed))
 		return;
-	for (int i = 0; i < gs_cfg.procs; i++) {
+	int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
+	for (int i = 0; i < nm; i++) {
 		struct m *m = &gs_allm[i];
-		if (m != self && atomic_load(&m->sleeping)) {
+		if (m != self && atomic_load(&m->sleeping) && atomic_load(&m->has_p) &&
+		    atomic_load(&m->state) == M_LIVE) {
 			wake_m(m);
 			return;
 		}
@@ -207,7 +212,7 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	if ((m->schedtick & 7) == 0)
 		run_timers(m);
 	if ((m->schedtick % 61) == 0) {
-		if ((g = globq_get(m)))
+		if (atomic_load_explicit(&m->has_p, memory_order_relaxed) && (g = globq_get(m)))
 			return g;
 		if (gs_np_waiting())
 			gs_np_poll(0);	/* a busy M still lets I/O in */
@@ -219,11 +224,12 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	}
 	if (!prefer_new && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
-	if ((g = gs_runq_get(&m->runq)) || (g = globq_get(m)))
-		return g;
-	if (atomic_load_explicit(&ms_started, memory_order_relaxed)) {
-		for (int i = 1; i < gs_cfg.procs; i++) {
-			struct m *v = &gs_allm[(m->id + i) % gs_cfg.procs];
+	if (atomic_load_explicit(&m->has_p, memory_order_relaxed)) {
+		if ((g = gs_runq_get(&m->runq)) || (g = globq_get(m)))
+			return g;
+		int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
+		for (int i = 1; i < nm; i++) {
+			struct m *v = &gs_allm[(m->id + i) % nm];
 			if (gs_runq_len(&v->runq) && gs_runq_steal(&m->runq, &v->runq))
 				return gs_runq_get(&m->runq);
 		}
@@ -243,12 +249,16 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 
 static bool work_visible(struct m *m)
 {
-	if (m->runnext || !gs_mpsc_empty(&m->inbox) || gs_runq_len(&m->runq) || atomic_load(&gq_len))
+	if (m->runnext || !gs_mpsc_empty(&m->inbox))
 		return true;
-	if (atomic_load_explicit(&ms_started, memory_order_relaxed))
-		for (int i = 0; i < gs_cfg.procs; i++)
-			if (gs_runq_len(&gs_allm[i].runq))
-				return true;
+	if (!atomic_load(&m->has_p))
+		return false;
+	if (gs_runq_len(&m->runq) || atomic_load(&gq_len))
+		return true;
+	int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
+	for (int i = 0; i < nm; i++)
+		if (gs_runq_len(&gs_allm[i].runq))
+			return true;
 	return false;
 }
 
@@ -261,6 +271,7 @@ bool gs_m_has_work(struct g *g)
 
 static void release_dead(struct m *m, struct g *d)
 {
+	m->npinned--;
 	allg_del(d);
 	gs_tls_release(m, d);
 	gs_stack_free(d);
@@ -284,17 +295,17 @@ static void apply_sigmask(struct m *m, struct g *g)
 {
 	if (likely(m->sigmask_valid && !memcmp(&m->sigmask, &g->sigmask, sizeof(uint64_t))))
 		return;
-	REAL(pthread_sigmask)(SIG_SETMASK, &g->sigmask, NULL);
-	m->sigmask = g->sigmask;
-	m->sigmask_valid = 1;
+	gs_sig_apply(m, &g->sigmask);
 }
 
 /* Switches from the context saved in *from to g, on m. Returns when whoever
  * owns *from is resumed. */
 static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 {
-	if (unlikely(!g->m))
+	if (unlikely(!g->m)) {
 		g->m = m;	/* first run: pinned from now on */
+		m->npinned++;
+	}
 	gs_tls_switch(m, g);
 	apply_sigmask(m, g);
 	m->curg = g;
@@ -333,6 +344,164 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
 	after_switch(m);
 }
 
+/* ---- Ps and the M life cycle (mslock) ----
+ *
+ * Ps are handed between Ms only here and in gs_handoff (sysmon). An M without
+ * a P that has nothing to run and no pinned G left retires; an idle M without
+ * a P that still has pinned Gs takes the P of a sleeping surplus M (one with
+ * no pinned G), which then retires: after a stall the OS threads come back to
+ * about GOSHIM_PROCS plus the Ms that hold started Gs. */
+
+static _Atomic int pfree;		/* Ps held by no M */
+static void start_m(struct m *m);
+
+static bool m_empty(struct m *m)
+{
+	return !m->npinned && !m->runnext && gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq);
+}
+
+/* A surplus M: holds a P, sleeps, and has nothing of its own. Under mslock. */
+static struct m *find_surplus(struct m *self)
+{
+	int nm = atomic_load(&gs_nm);
+	for (int i = 1; i < nm; i++) {
+		struct m *t = &gs_allm[i];
+		if (t != self && atomic_load(&t->state) == M_LIVE && atomic_load(&t->has_p) &&
+		    atomic_load(&t->sleeping) && m_empty(t))
+			return t;
+	}
+	return NULL;
+}
+
+static _Noreturn void retire(struct m *m)
+{
+	if (m->tls_owner) {
+		m->tls_owner = NULL;
+		((void **)m->tp)[1] = m->own_dtv;
+	}
+	free(m->timers.v);
+	m->timers.v = NULL;
+	m->timers.n = m->timers.cap = 0;
+	if (m->altstack) {
+		stack_t ss = { .ss_flags = SS_DISABLE };
+		sigaltstack(&ss, NULL);
+		munmap(m->altstack, 64 * 1024);
+		m->altstack = NULL;
+	}
+	atomic_fetch_add(&gs_stats.retired, 1);
+	atomic_fetch_sub(&gs_stats.threads, 1);
+	gs_lock(&mslock);
+	m->started = 0;
+	atomic_store(&m->state, M_FREE);	/* the slot is reusable from here on */
+	gs_unlock(&mslock);
+	REAL(pthread_exit)(NULL);
+}
+
+/* Called by an idle M before it sleeps: P transfers and retirement. Returns
+ * true when the M got a P (look for work again). */
+static bool idle_p(struct m *m)
+{
+	bool m0 = m == &gs_allm[0];
+	if (likely(atomic_load_explicit(&m->has_p, memory_order_relaxed))) {
+		if (m0 || !m_empty(m) || !atomic_load_explicit(&ms_started, memory_order_relaxed))
+			return false;
+		/* Surplus: give the P to a sleeping M that lacks one, and retire. */
+		gs_lock(&mslock);
+		struct m *t = NULL;
+		int nm = atomic_load(&gs_nm);
+		for (int i = 0; i < nm && !t; i++) {
+			struct m *x = &gs_allm[i];
+			if (atomic_load(&x->state) == M_LIVE && !atomic_load(&x->has_p) &&
+			    atomic_load(&x->sleeping))
+				t = x;
+		}
+		if (!t || !m_empty(m)) {
+			gs_unlock(&mslock);
+			return false;
+		}
+		atomic_store(&m->has_p, 0);
+		atomic_store(&t->has_p, 1);
+		gs_unlock(&mslock);
+		wake_m(t);
+		retire(m);
+	}
+	gs_lock(&mslock);
+	if (atomic_load(&pfree) > 0) {
+		atomic_fetch_sub(&pfree, 1);
+		atomic_store(&m->has_p, 1);
+		gs_unlock(&mslock);
+		return true;
+	}
+	if (!m0 && m_empty(m)) {
+		gs_unlock(&mslock);
+		retire(m);
+	}
+	struct m *t = find_surplus(m);
+	if (t) {
+		atomic_store(&t->has_p, 0);
+		atomic_store(&m->has_p, 1);
+		gs_unlock(&mslock);
+		wake_m(t);	/* it finds itself without a P and retires */
+		return true;
+	}
+	gs_unlock(&mslock);
+	return false;
+}
+
+/* A free slot for a new M, or NULL at GOSHIM_MAXTHREADS. Under mslock. */
+static struct m *alloc_m(void)
+{
+	int nm = atomic_load(&gs_nm);
+	for (int i = 0; i < nm; i++)
+		if (atomic_load(&gs_allm[i].state) == M_FREE)
+			return &gs_allm[i];
+	if (nm >= gs_cfg.maxthreads)
+		return NULL;
+	struct m *m = &gs_allm[nm];
+	m->id = nm;
+	gs_mpsc_init(&m->inbox);
+	atomic_store_explicit(&gs_nm, nm + 1, memory_order_release);
+	return m;
+}
+
+bool gs_handoff(struct m *s)
+{
+	gs_lock(&mslock);
+	if (!atomic_load(&s->has_p) || atomic_load(&s->state) != M_LIVE) {
+		gs_unlock(&mslock);
+		return true;
+	}
+	struct m *t = NULL;
+	int nm = atomic_load(&gs_nm);
+	for (int i = 0; i < nm && !t; i++) {
+		struct m *x = &gs_allm[i];
+		if (atomic_load(&x->state) == M_LIVE && !atomic_load(&x->has_p) &&
+		    atomic_load(&x->sleeping))
+			t = x;
+	}
+	if (!t && !(t = alloc_m())) {
+		gs_unlock(&mslock);
+		return false;
+	}
+	atomic_store(&s->has_p, 0);
+	atomic_store(&t->has_p, 1);
+	atomic_fetch_add(&gs_stats.handoffs, 1);
+	if (atomic_load(&t->state) == M_LIVE) {
+		gs_unlock(&mslock);
+		wake_m(t);
+		return true;
+	}
+	start_m(t);
+	gs_unlock(&mslock);
+	return true;
+}
+
+void gs_sysmon_netpoll(uint64_t now)
+{
+	if (gs_np_waiting() && !atomic_load(&np_blocker) && now - gs_np_lastpoll() > 10000000)
+		gs_np_poll(0);	/* readies the Gs into their Ms' inboxes */
+}
+
 /* The g0 loop of an M: find a G, sleeping when there is none, run it. */
 static void m_loop(struct m *m)
 {
@@ -341,6 +510,8 @@ static void m_loop(struct m *m)
 		m->curg = NULL;
 		struct g *g;
 		while (!(g = find_nowait(m, false))) {
+			if (idle_p(m))
+				continue;
 			int zero = 0;
 			if (gs_np_waiting() && atomic_compare_exchange_strong(&np_blocker, &zero, 1)) {
 				atomic_store(&m->sleeping, 2);
@@ -402,6 +573,13 @@ void gs_park(struct g *g)
 	errno = saved;
 	if (unlikely(atomic_load_explicit(&g->sigpending, memory_order_relaxed)))
 		gs_sig_deliver(g);
+}
+
+void gs_preempt_yield(struct g *g)
+{
+	uint64_t seq = gs_park_prepare(g, "preempted", NULL);
+	gs_ready(g, seq);
+	schedule(g->m, g, true);
 }
 
 void gs_yield(void)
@@ -467,7 +645,30 @@ static struct g *new_g(void)
 
 static void *m_thread(void *arg);
 
-/* Starts the Ms other than M0, once. */
+/* Starts an OS thread for the free slot m (its has_p already set). Under mslock
+ * or start_lock. */
+static void start_m(struct m *m)
+{
+	m->runnext = NULL;
+	m->curg = m->tls_owner = m->gdead = NULL;
+	m->npinned = 0;
+	m->sigmask_valid = 0;
+	atomic_store(&m->sleeping, 0);
+	atomic_store(&m->state, M_LIVE);
+	atomic_fetch_add(&gs_stats.threads, 1);
+	m->started = 1;
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, G0_STACK);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	int r = REAL(pthread_create)(&t, &a, m_thread, m);
+	pthread_attr_destroy(&a);
+	if (r != 0)
+		gs_throw("cannot start OS thread %d: %s", m->id, strerror(r));
+}
+
+/* Starts an M for each free P, and the monitor, once (again after a fork). */
 void gs_ensure_ms(void)
 {
 	if (atomic_load(&ms_started))
@@ -475,20 +676,17 @@ void gs_ensure_ms(void)
 	gs_lock(&start_lock);
 	if (!atomic_load(&ms_started)) {
 		__libc_single_threaded = 0;
-		for (int i = 0; i < gs_cfg.procs; i++) {
-			struct m *m = &gs_allm[i];
-			if (m->started)
-				continue;
-			pthread_t t;
-			pthread_attr_t a;
-			pthread_attr_init(&a);
-			pthread_attr_setstacksize(&a, G0_STACK);
-			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-			if (REAL(pthread_create)(&t, &a, m_thread, m) != 0)
-				gs_throw("cannot start OS thread %d of %d", i, gs_cfg.procs);
-			pthread_attr_destroy(&a);
-			m->started = 1;
+		gs_lock(&mslock);
+		while (atomic_load(&pfree) > 0) {
+			struct m *m = alloc_m();
+			if (!m)
+				break;
+			atomic_fetch_sub(&pfree, 1);
+			atomic_store(&m->has_p, 1);
+			start_m(m);
 		}
+		gs_unlock(&mslock);
+		gs_sysmon_start();
 		atomic_store(&ms_started, 1);
 	}
 	gs_unlock(&start_lock);
@@ -529,7 +727,8 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 	*out = g;
 	gs_ensure_ms();
 	struct m *m = gs_curm;
-	if (!self || !gs_runq_put(&m->runq, g))
+	if (!self || !atomic_load_explicit(&m->has_p, memory_order_relaxed) ||
+	    !gs_runq_put(&m->runq, g))
 		globq_put(g);
 	wakep(self ? m : NULL);
 	return 0;
@@ -568,8 +767,7 @@ static void *m_thread(void *arg)
 	struct m *m = arg;
 	m_init_self(m);
 	gs_overflow_init_m(m);
-	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &m->sigmask);
-	m->sigmask_valid = 1;
+	m->sigmask_valid = 0;	/* the creator's mask (sysmon's blocks all): set at the first switch */
 	m_loop(m);
 	return NULL;
 }
@@ -640,6 +838,37 @@ static void parse_env_size(const char *name, size_t *out)
 	*out = (size_t)(v * mul);
 }
 
+/* GOSHIM_DEBUG=key=value,...: schedtrace=MS, asyncpreemptoff=0|1. */
+static void parse_debug(void)
+{
+	const char *s = getenv("GOSHIM_DEBUG");
+	if (!s || !*s)
+		return;
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", s);
+	for (char *save, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		char *end = NULL;
+		long v = -1;
+		if (eq) {
+			*eq = 0;
+			errno = 0;
+			v = strtol(eq + 1, &end, 10);
+			if (errno || *end || end == eq + 1)
+				v = -1;
+		}
+		if (!strcmp(kv, "schedtrace") && v >= 0 && v <= 3600000) {
+			gs_cfg.schedtrace = (int)v;
+		} else if (!strcmp(kv, "asyncpreemptoff") && (v == 0 || v == 1)) {
+			gs_cfg.asyncpreemptoff = (int)v;
+		} else {
+			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS or asyncpreemptoff=0|1, "
+				  "separated by commas", s);
+			_exit(2);
+		}
+	}
+}
+
 static void read_comm(char *name)
 {
 	FILE *f = fopen("/proc/self/comm", "re");
@@ -661,24 +890,36 @@ void gs_init(void)
 		procs = CPU_COUNT(&set);
 	parse_env_int("GOSHIM_PROCS", 1, 1024, &procs);
 	gs_cfg.procs = (int)procs;
+	long maxthreads = 10000;
+	if (maxthreads < procs)
+		maxthreads = procs;
+	parse_env_int("GOSHIM_MAXTHREADS", procs, 1000000, &maxthreads);
+	gs_cfg.maxthreads = (int)maxthreads;
 	parse_env_size("GOSHIM_STACK", &gs_cfg.stack);
+	parse_debug();
 
 	gs_stack_init();
 	gs_tls_init();
 	gs_dump_init();
 	read_comm(main_name);
 
-	gs_allm = calloc((size_t)gs_cfg.procs, sizeof *gs_allm);
-	if (!gs_allm)
+	/* Slots for every M there may be; untouched ones cost no memory. */
+	gs_allm = mmap(NULL, (size_t)gs_cfg.maxthreads * sizeof *gs_allm, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (gs_allm == MAP_FAILED)
 		gs_throw("out of memory at start-up");
-	for (int i = 0; i < gs_cfg.procs; i++) {
-		gs_allm[i].id = i;
-		gs_mpsc_init(&gs_allm[i].inbox);
-	}
-	struct m *m0 = &gs_allm[0];
+	gs_lock(&mslock);
+	struct m *m0 = alloc_m();
+	gs_unlock(&mslock);
 	m_init_self(m0);
 	gs_overflow_init_m(m0);
 	m0->started = 1;
+	m0->npinned = 1;	/* main */
+	atomic_store(&m0->has_p, 1);
+	atomic_store(&m0->state, M_LIVE);
+	atomic_store(&gs_stats.threads, 1);
+	atomic_store(&pfree, gs_cfg.procs - 1);
+	gs_preempt_init();
 	void *g0 = mmap(NULL, G0_STACK, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (g0 == MAP_FAILED)
@@ -703,8 +944,7 @@ void gs_init(void)
 	mg->dtv = m0->own_dtv;
 	memcpy(mg->name, main_name, sizeof mg->name);
 	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &mg->sigmask);
-	m0->sigmask = mg->sigmask;
-	m0->sigmask_valid = 1;
+	gs_sig_apply(m0, &mg->sigmask);
 	atomic_store(&mg->status, G_RUNNING);
 	atomic_store(&mg->joinstate, J_JOINABLE);
 	m0->curg = mg;
@@ -736,12 +976,17 @@ void gs_fork_child(void)
 	gs_futex_fork_child();
 	gs_stack_fork_child();
 	gs_np_fork_child();
+	gs_sysmon_fork_child();
 	atomic_store(&np_blocker, 0);
-	for (int i = 0; i < gs_cfg.procs; i++) {
+	atomic_store(&mslock.v, 0);
+	int nm = atomic_load(&gs_nm);
+	for (int i = 0; i < nm; i++) {
 		struct m *m = &gs_allm[i];
 		if (m != self) {
 			m->started = 0;
 			m->curg = m->tls_owner = m->gdead = NULL;
+			atomic_store(&m->state, M_FREE);
+			atomic_store(&m->has_p, 0);
 		}
 		gs_mpsc_init(&m->inbox);
 		m->runnext = NULL;
@@ -751,6 +996,10 @@ void gs_fork_child(void)
 		atomic_store(&m->sleeping, 0);
 	}
 	self->tid = (pid_t)syscall(SYS_gettid);
+	self->npinned = g ? 1 : 0;
+	atomic_store(&self->has_p, 1);
+	atomic_store(&pfree, gs_cfg.procs - 1);
+	atomic_store(&gs_stats.threads, 1);
 	atomic_store(&ms_started, 0);
 	atomic_store(&nlive, g ? 1 : 0);
 	/* Ms other than this one start again at the next pthread_create. */

@@ -13,7 +13,10 @@
  * it, as the kernel prefers the main thread; otherwise a G waiting
  * interruptibly that does not block it). An idle M blocks exactly the signals
  * every G blocks, so "block in main, sigwait in one thread" keeps them pending
- * for sigwait. */
+ * for sigwait.
+ *
+ * The OS thread's mask is the G's without the preemption signal (preempt.c),
+ * whose deliveries that are not requests go to the program's action. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -50,10 +53,7 @@ void gs_sig_setmask(struct g *g, const sigset_t *set)
 	count(&old, -1);
 	count(&n, 1);
 	g->sigmask = n;
-	struct m *m = g->m;
-	REAL(pthread_sigmask)(SIG_SETMASK, &n, NULL);
-	m->sigmask = n;
-	m->sigmask_valid = 1;
+	gs_sig_apply(g->m, &n);
 	if (atomic_load(&g->sigpending))
 		gs_sig_deliver(g);
 }
@@ -75,6 +75,16 @@ void gs_sig_deliver(struct g *g)
 	}
 }
 
+void gs_sig_apply(struct m *m, const sigset_t *set)
+{
+	sigset_t real = *set;
+	if (gs_preempt_sig)
+		sigdelset(&real, gs_preempt_sig);
+	REAL(pthread_sigmask)(SIG_SETMASK, &real, NULL);
+	m->sigmask = *set;
+	m->sigmask_valid = 1;
+}
+
 void gs_sig_idle_mask(struct m *m)
 {
 	sigset_t set;
@@ -85,9 +95,7 @@ void gs_sig_idle_mask(struct m *m)
 			sigaddset(&set, s);
 	if (m->sigmask_valid && !memcmp(&set, &m->sigmask, sizeof(uint64_t)))
 		return;
-	REAL(pthread_sigmask)(SIG_SETMASK, &set, NULL);
-	m->sigmask = set;
-	m->sigmask_valid = 1;
+	gs_sig_apply(m, &set);
 }
 
 static bool takes(struct g *g, int sig)

@@ -29,12 +29,43 @@ static void wrapper(int sig, siginfo_t *si, void *uc)
 	int flags = u->sa_flags;
 	if (flags & SA_RESETHAND)
 		atomic_store(&wrapped[sig], 0);
-	if (m && m->curg)
-		m->curg->nhandled++;
+	struct g *g = m ? m->curg : NULL;
+	void *outer = NULL;
+	if (g) {
+		g->nhandled++;
+		outer = g->handler_sp;	/* not preempted below this frame: preempt.c */
+		g->handler_sp = __builtin_frame_address(0);
+	}
 	if (flags & SA_SIGINFO)
 		u->sa_sigaction(sig, si, uc);
 	else if (u->sa_handler != SIG_IGN && u->sa_handler != SIG_DFL)
 		u->sa_handler(sig);
+	if (g)
+		g->handler_sp = outer;
+}
+
+/* A delivery of the preemption signal that is not a request: the program's
+ * action for it (sched/preempt.c keeps the kernel's action ours). */
+static void preempt_forward(int sig, siginfo_t *si, void *uc)
+{
+	struct m *m = gs_curm;
+	struct g *g = m ? m->curg : NULL;
+	switch (atomic_load(&wrapped[sig])) {
+	case 1:
+		if (g && sigismember(&g->sigmask, sig)) {	/* blocked by the G: later */
+			atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
+			return;
+		}
+		wrapper(sig, si, uc);
+		return;
+	case 2:
+		return;
+	default: {	/* the default action of a real-time signal: terminate */
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		REAL(sigaction)(sig, &dfl, NULL);
+		REAL(raise)(sig);
+	}
+	}
 }
 
 /* SIGSEGV stays ours (on each M's alternate stack) so that a fault in a
@@ -62,12 +93,15 @@ __attribute__((constructor)) static void segv_init(void)
 	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER };
 	sigemptyset(&sa.sa_mask);
 	REAL(sigaction)(SIGSEGV, &sa, NULL);
+	gs_preempt_forward = preempt_forward;
 }
 
-static int segv_action(const struct sigaction *act, struct sigaction *old)
+/* sigaction for a signal whose kernel action stays ours (SIGSEGV, the
+ * preemption signal): the program's action is kept in user[] and wrapped[]. */
+static int owned_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	struct sigaction prev = user[SIGSEGV];
-	int was = atomic_load(&wrapped[SIGSEGV]);
+	struct sigaction prev = user[sig];
+	int was = atomic_load(&wrapped[sig]);
 	if (old) {
 		if (was == 1) {
 			*old = prev;
@@ -77,8 +111,8 @@ static int segv_action(const struct sigaction *act, struct sigaction *old)
 		}
 	}
 	if (act) {
-		user[SIGSEGV] = *act;
-		atomic_store(&wrapped[SIGSEGV], act->sa_handler == SIG_DFL ? 0 :
+		user[sig] = *act;
+		atomic_store(&wrapped[sig], act->sa_handler == SIG_DFL ? 0 :
 			     act->sa_handler == SIG_IGN ? 2 : 1);
 	}
 	return 0;
@@ -86,8 +120,8 @@ static int segv_action(const struct sigaction *act, struct sigaction *old)
 
 GS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (sig == SIGSEGV)
-		return segv_action(act, old);
+	if (sig == SIGSEGV || (sig == gs_preempt_sig && sig != 0))
+		return owned_action(sig, act, old);
 	if (sig < 1 || sig > NSIGS)
 		return REAL(sigaction)(sig, act, old);
 	struct sigaction prev = user[sig];

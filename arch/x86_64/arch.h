@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <ucontext.h>
 
 struct gs_ctx {
 	void *rsp;		/* 0: stack pointer; (rsp) is the resume address */
@@ -66,6 +67,17 @@ static inline uintptr_t gs_arch_sp(void)
 	uintptr_t sp;
 	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
 	return sp;
+}
+
+/* The interrupted PC and SP in a signal handler's ucontext (preempt.c). */
+static inline uintptr_t gs_arch_uc_pc(const void *uc)
+{
+	return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+}
+
+static inline uintptr_t gs_arch_uc_sp(const void *uc)
+{
+	return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
 }
 
 #define gs_arch_relax() __asm__ volatile("pause" ::: "memory")

@@ -1,0 +1,131 @@
+/* sched/preempt.c: asynchronous preemption (issue 6).
+ *
+ * sysmon (sysmon.c) sees an M whose G has run for PREEMPT_NS without entering
+ * the scheduler and whose OS thread is running (not blocked in the kernel). It
+ * queues gs_preempt_sig to that OS thread with a cookie. The handler runs on
+ * the G's own stack (no SA_ONSTACK), and if the interrupted PC is in program
+ * code it yields from inside the handler: the kernel's signal frame on the G's
+ * stack holds every register, including the vector state, and the G resumes
+ * by returning from the handler when it next runs (on the same M: it is
+ * pinned). It does not yield when the PC is in libc, ld.so, goshim, libunwind
+ * or the vDSO (they may hold a lock another G of this M would need), while the
+ * G runs a handler of the program's (which may have interrupted libc), or off
+ * the G's stack.
+ *
+ * The signal is SIGRTMAX, a real-time one: queued, so a request never merges
+ * with a signal the program sends. The program's own action for it is kept
+ * and run for every delivery that is not a request (shim/signal.c). It is installed with SA_RESTART, so an interrupted
+ * restartable call goes on; SA_NODEFER and an empty mask leave the thread's
+ * mask as it was, and the mask a G sets never blocks it (signal.c). */
+#include <errno.h>
+#include <link.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "gs.h"
+#include "real.h"
+
+int gs_preempt_sig;
+void (*gs_preempt_forward)(int, siginfo_t *, void *);
+static const char cookie[] = "goshim preempt";
+
+#define MAXR 32
+static struct { uintptr_t lo, hi; } unsafe[MAXR];
+static int nunsafe;
+
+static bool is_unsafe_object(const char *path, const struct dl_phdr_info *info)
+{
+	static const char *const names[] = { "libc.so", "ld-linux", "libpthread", "libunwind",
+					     "liblzma", "libgcc_s", "linux-vdso", "libdl.so" };
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (!strncmp(base, names[i], strlen(names[i])))
+			return true;
+	uintptr_t self = (uintptr_t)&gs_preempt_init;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + p->p_vaddr;
+		if (p->p_type == PT_LOAD && self >= lo && self < lo + p->p_memsz)
+			return true;
+	}
+	return false;
+}
+
+static int collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size, (void)arg;
+	if (!is_unsafe_object(info->dlpi_name ? info->dlpi_name : "", info))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && nunsafe < MAXR; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		if (p->p_type == PT_LOAD && (p->p_flags & PF_X)) {
+			unsafe[nunsafe].lo = info->dlpi_addr + p->p_vaddr;
+			unsafe[nunsafe].hi = unsafe[nunsafe].lo + p->p_memsz;
+			nunsafe++;
+		}
+	}
+	return 0;
+}
+
+static bool safe_pc(uintptr_t pc)
+{
+	for (int i = 0; i < nunsafe; i++)
+		if (pc >= unsafe[i].lo && pc < unsafe[i].hi)
+			return false;
+	return true;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	struct m *m = gs_curm;
+	if (si->si_code != SI_QUEUE || si->si_value.sival_ptr != (void *)cookie ||
+	    si->si_pid != (pid_t)syscall(SYS_getpid)) {
+		if (gs_preempt_forward)
+			gs_preempt_forward(sig, si, uc);
+		return;
+	}
+	if (!m || !atomic_exchange(&m->preempt_req, 0))
+		return;
+	struct g *g = m->curg;
+	if (!g || m->in_sched || atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING)
+		return;
+	uintptr_t pc = gs_arch_uc_pc(uc), sp = gs_arch_uc_sp(uc);
+	if (!safe_pc(pc))
+		return;
+	if (g->handler_sp && sp < (uintptr_t)g->handler_sp)
+		return;	/* in a handler of the program's */
+	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
+		return;
+	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
+	int saved = errno;
+	m->sigmask_valid = 0;	/* the next G sets its own mask; sigreturn restores ours */
+	gs_preempt_yield(g);
+	errno = saved;
+}
+
+void gs_preempt_init(void)
+{
+	if (gs_cfg.asyncpreemptoff)
+		return;
+	dl_iterate_phdr(collect, NULL);
+	struct sigaction sa = { .sa_sigaction = on_signal,
+				.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER };
+	sigemptyset(&sa.sa_mask);
+	if (REAL(sigaction)(SIGRTMAX, &sa, NULL) == 0)
+		gs_preempt_sig = SIGRTMAX;
+}
+
+void gs_preempt_m(struct m *m)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = gs_preempt_sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = (pid_t)syscall(SYS_getpid);
+	si.si_uid = getuid();
+	si.si_value.sival_ptr = (void *)cookie;
+	atomic_store(&m->preempt_req, 1);
+	syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
+}

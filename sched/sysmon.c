@@ -1,0 +1,149 @@
+/* sched/sysmon.c: the monitor thread (Go's sysmon; issue 6).
+ *
+ * An OS thread of its own, not an M: it runs no G and calls no hook. Every
+ * tick (1 ms while some M runs a G, backing off to 20 ms when all are idle) it
+ * looks at each M running a G. An M whose scheduler tick has not moved for
+ * PREEMPT_NS is either running (program code that never parks: it is asked to
+ * yield, preempt.c) or blocked in the kernel where the shim cannot see it
+ * (stdio's internal read, a raw syscall, the resolver, a futex inside a
+ * library, disk I/O): its P is handed to another M (gs_handoff), which runs
+ * the new Gs and the global queue meanwhile. The Gs pinned to the stuck M wait
+ * for it (README, Limits). Which of the two it is comes from the kernel:
+ * /proc/self/task/TID/syscall reads "running" unless the thread is blocked.
+ *
+ * GOSHIM_DEBUG=schedtrace=MS prints one line of scheduler figures per period. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "gs.h"
+#include "real.h"
+
+#define PREEMPT_NS 10000000ull	/* 10 ms, as Go's forcePreemptNS */
+
+static _Atomic int started;
+
+/* 1 if the OS thread tid is on a CPU or runnable, 0 if blocked, -1 unknown. */
+static int thread_running(pid_t tid)
+{
+	char path[64], buf[16];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return -1;
+	return !strncmp(buf, "running", 7);
+}
+
+static void schedtrace(uint64_t elapsed)
+{
+	char line[480];
+	int nm = atomic_load(&gs_nm), idle = 0, ps = 0;
+	char rq[320];
+	size_t k = 0;
+	for (int i = 0; i < nm; i++) {
+		struct m *m = &gs_allm[i];
+		if (atomic_load(&m->state) != M_LIVE || !atomic_load(&m->has_p))
+			continue;
+		ps++;
+		if (atomic_load(&m->sleeping))
+			idle++;
+		if (k < sizeof rq - 16)
+			k += (size_t)snprintf(rq + k, sizeof rq - k, "%s%u", k ? " " : "",
+					      gs_runq_len(&m->runq));
+	}
+	rq[k] = 0;
+	snprintf(line, sizeof line,
+		 "SCHED %llums: procs=%d threads=%d idleprocs=%d runqueue=%d gs=%d preempts=%llu "
+		 "handoffs=%llu [%s]",
+		 (unsigned long long)(elapsed / 1000000), gs_cfg.procs,
+		 atomic_load(&gs_stats.threads) + 1, idle + (gs_cfg.procs - ps),
+		 atomic_load(&gs_stats.globq), atomic_load(&gs_stats.live_gs),
+		 (unsigned long long)atomic_load(&gs_stats.preempts),
+		 (unsigned long long)atomic_load(&gs_stats.handoffs), rq);
+	gs_printf("%s", line);
+}
+
+static void *sysmon(void *arg)
+{
+	(void)arg;
+	sigset_t all;
+	sigfillset(&all);
+	REAL(pthread_sigmask)(SIG_SETMASK, &all, NULL);	/* signals are for Ms */
+	uint64_t start = gs_nanotime();
+	uint64_t period = (uint64_t)gs_cfg.schedtrace * 1000000;
+	uint64_t next_trace = start + period;
+	long delay = 1000000;
+	bool warned = false;
+	for (;;) {
+		struct timespec ts = { 0, delay };
+		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
+		uint64_t now = gs_nanotime();
+		bool busy = false;
+		int nm = atomic_load(&gs_nm);
+		for (int i = 0; i < nm; i++) {
+			struct m *m = &gs_allm[i];
+			if (atomic_load(&m->state) != M_LIVE)
+				continue;
+			uint32_t tick = __atomic_load_n(&m->schedtick, __ATOMIC_RELAXED);
+			struct g *cur = __atomic_load_n(&m->curg, __ATOMIC_RELAXED);
+			if (!cur || atomic_load(&m->sleeping) || tick != m->sm_tick) {
+				m->sm_tick = tick;
+				m->sm_since = now;
+				continue;
+			}
+			busy = true;
+			if (now - m->sm_since < PREEMPT_NS)
+				continue;
+			int running = thread_running(m->tid);
+			if (running > 0) {
+				if (gs_preempt_sig && now - m->sm_preempted >= PREEMPT_NS) {
+					m->sm_preempted = now;
+					gs_preempt_m(m);
+				}
+			} else if (running == 0 && atomic_load(&m->has_p)) {
+				if (!gs_handoff(m) && !warned) {
+					warned = true;
+					gs_printf("GOSHIM_MAXTHREADS=%d reached: an OS thread blocked in the "
+						  "kernel keeps its P", gs_cfg.maxthreads);
+				}
+			}
+		}
+		gs_sysmon_netpoll(now);
+		if (period && now >= next_trace) {
+			schedtrace(now - start);
+			while (next_trace <= now)
+				next_trace += period;
+		}
+		delay = busy ? 1000000 : delay < 20000000 ? delay * 2 : 20000000;
+		if (period && delay > (long)period)
+			delay = (long)period;
+	}
+	return NULL;
+}
+
+void gs_sysmon_start(void)
+{
+	if (atomic_exchange(&started, 1))
+		return;
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (REAL(pthread_create)(&t, &a, sysmon, NULL) != 0)
+		gs_throw("cannot start the monitor thread");
+	pthread_attr_destroy(&a);
+}
+
+void gs_sysmon_fork_child(void)
+{
+	atomic_store(&started, 0);
+}
