@@ -58,16 +58,44 @@ static const char *state(int s)
 	return s >= 0 && s <= G_DEAD ? names[s] : "?";
 }
 
+/* Names of the addresses seen, because libunwind's unw_get_proc_name reads
+ * /proc/self/maps and the ELF file again for every call: 10,000 Gs parked in
+ * the same few places took 11 minutes without it. Used under gs_allg_lock. */
+#define NAMES 1024
+static struct name {
+	unw_word_t ip, off;
+	int ok;
+	char name[104];
+} names[NAMES];
+
+static const struct name *proc_name(unw_cursor_t *c, unw_word_t ip)
+{
+	unsigned h = (unsigned)((ip >> 2) * 2654435761u) % NAMES;
+	for (unsigned i = 0; i < 8; i++) {
+		struct name *e = &names[(h + i) % NAMES];
+		if (e->ip == ip)
+			return e;
+		if (!e->ip) {
+			e->ok = unw_get_proc_name(c, e->name, sizeof e->name, &e->off) == 0;
+			e->ip = ip;
+			return e;
+		}
+	}
+	static struct name tmp;	/* the probe run is full: no caching */
+	tmp.ok = unw_get_proc_name(c, tmp.name, sizeof tmp.name, &tmp.off) == 0;
+	return &tmp;
+}
+
 static void frames(struct out *o, unw_cursor_t *c)
 {
 	for (int depth = 0; depth < 32; depth++) {
-		unw_word_t ip = 0, off = 0;
-		char name[128];
+		unw_word_t ip = 0;
 		unw_get_reg(c, UNW_REG_IP, &ip);
 		if (!ip)
 			break;
-		if (unw_get_proc_name(c, name, sizeof name, &off) == 0)
-			put(o, "    %#lx %s+%#lx\n", (unsigned long)ip, name, (unsigned long)off);
+		const struct name *n = proc_name(c, ip);
+		if (n->ok)
+			put(o, "    %#lx %s+%#lx\n", (unsigned long)ip, n->name, (unsigned long)n->off);
 		else
 			put(o, "    %#lx ?\n", (unsigned long)ip);
 		if (unw_step(c) <= 0)
@@ -115,17 +143,24 @@ void gs_dump(int fd)
 	int n = 0;
 	for (struct g *g = gs_allg; g; g = g->allnext)
 		n++;
-	put(&o, "goshim: %d green threads on %d OS threads (GOSHIM_PROCS)\n", n, gs_cfg.procs);
+	put(&o, "goshim: %d green threads on %d OS threads (GOSHIM_PROCS=%d)\n", n,
+	    atomic_load(&gs_stats.threads), gs_cfg.procs);
+	uint64_t now = atomic_load(&gs_coarse_ns);
 	for (struct g *g = gs_allg; g; g = g->allnext) {
 		int st = atomic_load(&g->status);
 		put(&o, "G%d %s", g->id, state(st));
 		if (st == G_WAITING && g->waitreason) {
-			if (!strcmp(g->waitreason, "fd"))
-				put(&o, " on fd %d", (int)(intptr_t)g->waitaddr);
+			const char *why = g->waitreason;
+			if (!strncmp(why, "fd ", 3))
+				put(&o, " on fd %d (%s)", (int)(intptr_t)g->waitaddr, why + 3);
+			else if (!strcmp(why, "poll"))
+				put(&o, " in poll, first fd %d", (int)(intptr_t)g->waitaddr);
 			else if (g->waitaddr)
-				put(&o, " in %s %p", g->waitreason, g->waitaddr);
+				put(&o, " in %s %p", why, g->waitaddr);
 			else
-				put(&o, " in %s", g->waitreason);
+				put(&o, " in %s", why);
+			if (g->waitsince && now >= g->waitsince)
+				put(&o, " for %llu ms", (unsigned long long)((now - g->waitsince) / 1000000));
 		}
 		if (g->m)
 			put(&o, ", M%d", g->m->id);

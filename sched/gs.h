@@ -116,6 +116,7 @@ struct g {
 	/* Why it waits, for the dump and for interruption. */
 	const char *waitreason;
 	void *waitaddr;
+	uint64_t waitsince;		/* gs_coarse_ns when it parked */
 	int interruptible;		/* GS_INTR_*: what may end this wait early */
 	_Atomic int interrupted;	/* set before the ready that ends the wait */
 	int intr_restart;		/* the interruption was a SA_RESTART handler */
@@ -198,6 +199,10 @@ struct m {
 
 /* ---- scheduler (proc.c) ---- */
 
+/* Monotonic ns at sysmon's last tick (0 before it runs): a clock without a
+ * syscall, for how long a G has waited (dump). */
+extern _Atomic uint64_t gs_coarse_ns GS_HIDDEN;
+
 extern GS_TLS struct m *gs_curm GS_HIDDEN;	/* per OS thread, never swapped */
 extern struct m *gs_allm GS_HIDDEN;		/* gs_cfg.maxthreads slots */
 extern _Atomic int gs_nm GS_HIDDEN;		/* slots ever used: [0, gs_nm) */
@@ -224,6 +229,7 @@ static inline uint64_t gs_park_prepare(struct g *g, const char *why, void *addr)
 	uint64_t seq = (atomic_load_explicit(&g->parkword, memory_order_relaxed) >> 1) + 1;
 	g->waitreason = why;
 	g->waitaddr = addr;
+	g->waitsince = atomic_load_explicit(&gs_coarse_ns, memory_order_relaxed);
 	atomic_store(&g->parkword, (seq << 1) | PARK_WAITING);
 	return seq;
 }

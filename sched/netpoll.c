@@ -255,7 +255,8 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 		goto out;
 	}
 	g->interruptible = intr;	/* before the park word: see gs_interrupt */
-	uint64_t seq = gs_park_prepare(g, "fd", NULL);
+	uint64_t seq = gs_park_prepare(g, n > 1 ? "poll" : it[0].mode == NP_READ ? "fd read" :
+					  it[0].mode == NP_WRITE ? "fd write" : "fd read/write", NULL);
 	int queued = 0;
 	bool early = false;
 	for (int i = 0; i < n && !early; i++) {

@@ -26,6 +26,7 @@
 #define PREEMPT_NS 10000000ull	/* 10 ms, as Go's forcePreemptNS */
 
 static _Atomic int started;
+_Atomic uint64_t gs_coarse_ns;
 
 /* 1 if the OS thread tid is on a CPU or runnable, 0 if blocked, -1 unknown. */
 static int thread_running(pid_t tid)
@@ -86,6 +87,7 @@ static void *sysmon(void *arg)
 		struct timespec ts = { 0, delay };
 		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
 		uint64_t now = gs_nanotime();
+		atomic_store_explicit(&gs_coarse_ns, now, memory_order_relaxed);
 		bool busy = false;
 		int nm = atomic_load(&gs_nm);
 		for (int i = 0; i < nm; i++) {
