@@ -46,18 +46,40 @@ static void wrapper(int sig, siginfo_t *si, void *uc)
 
 /* A delivery of the preemption signal that is not a request: the program's
  * action for it (sched/preempt.c keeps the kernel's action ours). */
+static siginfo_t held;			/* of the one a G blocked, for its re-raise */
+static _Atomic int held_valid;
+
 static void preempt_forward(int sig, siginfo_t *si, void *uc)
 {
 	struct m *m = gs_curm;
 	struct g *g = m ? m->curg : NULL;
+	siginfo_t info;
+	if (si->si_code == SI_TKILL && si->si_pid == getpid() && atomic_exchange(&held_valid, 0)) {
+		info = held;	/* our re-raise of a held one (sched/signal.c): its siginfo */
+		si = &info;
+	}
 	switch (atomic_load(&wrapped[sig])) {
-	case 1:
+	case 1: {
+		if (!g && m) {	/* an idle M: to the G that natively takes it */
+			if (gs_sig_redirect(m, sig))
+				return;
+			g = gs_maing;	/* none: pending, as in the kernel, if main blocks it */
+		}
 		if (g && sigismember(&g->sigmask, sig)) {	/* blocked by the G: later */
+			held = *si;
+			atomic_store(&held_valid, 1);
 			atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
 			return;
 		}
+		/* What the kernel would block for the program's action. */
+		sigset_t block = user[sig].sa_mask, old;
+		if (!(user[sig].sa_flags & SA_NODEFER))
+			sigaddset(&block, sig);
+		REAL(pthread_sigmask)(SIG_BLOCK, &block, &old);
 		wrapper(sig, si, uc);
+		REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
 		return;
+	}
 	case 2:
 		return;
 	default: {	/* the default action of a real-time signal: terminate */
