@@ -1,5 +1,5 @@
 # goshim: build libgoshim.so, run its tests, demos and benchmarks.
-# Targets: all (the library), test, demo, bench, unit, compat, install, clean.
+# Targets: all (the library), test, demo, bench, unit, compat, cross, install, clean.
 ARCH    ?= $(shell uname -m)
 CC      ?= cc
 BUILD   := build
@@ -75,4 +75,17 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps unit test compat demo bench install clean
+# The other architectures' arch/ must at least cross-compile (DESIGN.md §3): the
+# switch and a compile-only use of every arch.h entry point, with clang --target.
+CROSS_ARCHS := aarch64
+cross:
+	@command -v clang > /dev/null || { echo "make cross: needs clang (apt-get install clang)"; exit 1; }
+	@mkdir -p $(BUILD)/cross
+	@for a in $(CROSS_ARCHS); do \
+		clang --target=$$a-linux-gnu -c arch/$$a/switch.S -o $(BUILD)/cross/$$a-switch.o && \
+		clang --target=$$a-linux-gnu -ffreestanding -std=gnu11 -Wall -Wextra -Werror -O2 \
+			-Iarch/$$a -c tests/arch/ctx_check.c -o $(BUILD)/cross/$$a-ctx_check.o && \
+		echo "cross: arch/$$a builds" || exit 1; \
+	done
+
+.PHONY: all deps unit test compat demo bench cross install clean
