@@ -124,6 +124,7 @@ struct g {
 	/* Thread identity. */
 	void *dtv;			/* its own dynamic TLS vector (tls.c) */
 	struct gs_tsd *tsd;		/* pthread_key_* values */
+	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
 	char name[16];
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
@@ -346,6 +347,10 @@ GS_HIDDEN void gs_tls_init_g(struct g *g);
 GS_HIDDEN void gs_tls_switch(struct m *m, struct g *to);
 GS_HIDDEN void gs_tls_release(struct m *m, struct g *g);
 GS_HIDDEN void gs_tsd_run_destructors(struct g *g);
+/* __cxa_thread_atexit_impl of a G (C++ thread_local destructors): kept per G
+ * and run at its exit, newest first, before the pthread key destructors. */
+GS_HIDDEN int gs_tls_dtor_add(struct g *g, void (*fn)(void *), void *obj);
+GS_HIDDEN void gs_tls_dtors_run(struct g *g);
 
 /* ---- green futex (futex.c) ---- */
 

@@ -738,6 +738,7 @@ void gs_exit(void *ret)
 {
 	struct g *g = gs_self();
 	gs_assert(g);
+	gs_tls_dtors_run(g);
 	gs_tsd_run_destructors(g);
 	gs_robust_exit(g);	/* robust mutexes it holds: owner died */
 	gs_sig_g_end(g);

@@ -66,6 +66,33 @@ int gs_tsd_set(struct g *g, unsigned key, const void *val)
 	return 0;
 }
 
+struct gs_tls_dtor {
+	void (*fn)(void *);
+	void *obj;
+	struct gs_tls_dtor *next;
+};
+
+int gs_tls_dtor_add(struct g *g, void (*fn)(void *), void *obj)
+{
+	struct gs_tls_dtor *d = malloc(sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	*d = (struct gs_tls_dtor){ fn, obj, g->tls_dtors };
+	g->tls_dtors = d;
+	return 0;
+}
+
+/* As glibc's __call_tls_dtors: a destructor may register more. Runs on g. */
+void gs_tls_dtors_run(struct g *g)
+{
+	struct gs_tls_dtor *d;
+	while ((d = g->tls_dtors)) {
+		g->tls_dtors = d->next;
+		d->fn(d->obj);
+		free(d);
+	}
+}
+
 /* At exit: run destructors for non-NULL values, up to
  * PTHREAD_DESTRUCTOR_ITERATIONS rounds, then free the storage. Runs on g. */
 void gs_tsd_run_destructors(struct g *g)

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include "real.h"
 #include "sync.h"
@@ -263,6 +264,44 @@ GS_EXPORT pthread_t pthread_self(void)
 {
 	struct g *g = gs_self();
 	return g ? (pthread_t)g : REAL(pthread_self)();
+}
+
+/* C++ thread_local destructors: libstdc++'s __cxa_thread_atexit registers them
+ * here. glibc keeps them per OS thread, which would run them when an M exits
+ * (several Gs' for one address); they are kept per G and run when the G exits.
+ * exit() runs the exiting G's first, as glibc does; on a return from main
+ * (libc calls its exit directly) an atexit handler registered at the first
+ * registration runs them: before the static destructors registered until then,
+ * after atexit handlers registered later (README, Limits). */
+int __cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso);
+
+static void tls_dtors_at_exit(void)
+{
+	struct g *g = gs_self();
+	if (g)
+		gs_tls_dtors_run(g);
+}
+
+GS_EXPORT int __cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso)
+{
+	static _Atomic int at_exit;
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(__cxa_thread_atexit_impl)(fn, obj, dso);
+	if (!atomic_exchange(&at_exit, 1))
+		atexit(tls_dtors_at_exit);
+	if (gs_tls_dtor_add(g, fn, obj))
+		gs_throw("out of memory registering a thread_local destructor");
+	return 0;
+}
+
+/* exit() runs the calling thread's thread_local destructors before the atexit
+ * handlers, as glibc's does. */
+GS_EXPORT _Noreturn void exit(int status)
+{
+	tls_dtors_at_exit();
+	REAL(exit)(status);
+	__builtin_unreachable();
 }
 
 GS_EXPORT int sched_yield(void)
