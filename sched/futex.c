@@ -104,15 +104,18 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 	if (deadline && gs_timer_add(&g->m->timers, deadline, g, w.seq) != 0)
 		deadline = 0;	/* no memory for the timer: wait without it */
 	if (interruptible)
-		gs_park_check_cancel(g, w.seq);
+		gs_park_check_intr(g, w.seq);
 	gs_park(g);
 	g->interruptible = 0;
+	if (deadline)
+		gs_timer_del(&g->m->timers, g);
+	bool intr = interruptible && gs_park_interrupted(g);
 	int r = 0;
 	if (w.queued) {		/* racy peek; decided under the lock */
 		gs_lock(&b->lock);
 		if (w.queued) {
 			unlink_w(b, &w);
-			r = atomic_exchange(&g->interrupted, 0) ? -EINTR : -ETIMEDOUT;
+			r = intr ? -EINTR : -ETIMEDOUT;
 		}
 		gs_unlock(&b->lock);
 	}

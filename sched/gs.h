@@ -117,9 +117,11 @@ struct g {
 	const char *waitreason;
 	void *waitaddr;
 	uint64_t waitsince;		/* gs_coarse_ns when it parked */
+	size_t timer_i;			/* its entry in its M's timer heap + 1, or 0 */
 	int interruptible;		/* GS_INTR_*: what may end this wait early */
 	_Atomic int interrupted;	/* set before the ready that ends the wait */
 	int intr_restart;		/* the interruption was a SA_RESTART handler */
+	int intr_self;			/* it found a signal pending as it parked */
 
 	/* Thread identity. */
 	void *dtv;			/* its own dynamic TLS vector (tls.c) */
@@ -243,16 +245,30 @@ static inline bool gs_park_cancel(struct g *g, uint64_t seq)
 	return atomic_compare_exchange_strong(&g->parkword, &want, seq << 1);
 }
 GS_HIDDEN bool gs_ready(struct g *g, uint64_t seq);
+GS_HIDDEN bool gs_sig_intr_self(struct g *g);	/* signal.c */
 /* For an interruptible park, after gs_park_prepare() and before gs_park(): a
- * cancellation that came before the park was published finds no park to end,
- * so the G ends it itself. (The canceller stores cancel_pending, then reads the
- * park word; the G stores the park word, then reads cancel_pending.) */
-static inline void gs_park_check_cancel(struct g *g, uint64_t seq)
+ * cancellation or a signal that came before the park was published finds no
+ * park to end, so the G ends it itself. (The canceller or sender stores
+ * cancel_pending or sigpending, then reads the park word; the G stores the
+ * park word, then reads them.) A signal sent while the G ran between two
+ * waits of one call (a poll loop) ends the next one the same way. */
+static inline void gs_park_check_intr(struct g *g, uint64_t seq)
 {
 	if (atomic_load(&g->cancel_pending) && !g->cancel_disabled && !g->cancelling) {
 		atomic_store(&g->interrupted, 1);
 		gs_ready(g, seq);
+	} else if (unlikely(atomic_load(&g->sigpending)) && g->interruptible != GS_INTR_CANCEL &&
+		   gs_sig_intr_self(g)) {
+		gs_ready(g, seq);
 	}
+}
+
+/* After an interruptible park: whether an interruption ended it. */
+static inline bool gs_park_interrupted(struct g *g)
+{
+	bool self = g->intr_self;
+	g->intr_self = 0;
+	return atomic_exchange(&g->interrupted, 0) | self;
 }
 GS_HIDDEN void gs_yield(void);
 /* Preempted at a safe point (preempt.c, in a signal handler on g's stack). */
@@ -324,6 +340,8 @@ GS_HIDDEN bool gs_mpsc_empty(struct gs_mpsc *q);
 
 GS_HIDDEN int gs_timer_add(struct gs_timers *t, uint64_t when, struct g *g, uint64_t seq);
 GS_HIDDEN bool gs_timer_pop_due(struct gs_timers *t, uint64_t now, struct gs_timer *out);
+/* Takes g's entry out, if it has one (its wait ended before the deadline). */
+GS_HIDDEN void gs_timer_del(struct gs_timers *t, struct g *g);
 GS_HIDDEN uint64_t gs_timer_next(struct gs_timers *t);	/* UINT64_MAX if none */
 GS_HIDDEN uint64_t gs_nanotime(void);			/* CLOCK_MONOTONIC ns */
 /* Converts an absolute deadline on clock to a monotonic ns deadline. */

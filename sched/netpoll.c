@@ -281,9 +281,11 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 		atomic_fetch_add(&nwaiting, 1);
 		g->waitaddr = (void *)(intptr_t)it[0].fd;
 		if (intr)
-			gs_park_check_cancel(g, seq);
+			gs_park_check_intr(g, seq);
 		gs_park(g);
 		atomic_fetch_sub(&nwaiting, 1);
+		if (deadline)
+			gs_timer_del(&g->m->timers, g);
 	}
 	g->interruptible = 0;
 	int still = 0;		/* waiters nobody took off: no event for them */
@@ -299,7 +301,7 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 		gs_unlock(&d->lock);
 	}
 	if (!early) {
-		if (atomic_exchange(&g->interrupted, 0))
+		if (intr && gs_park_interrupted(g))
 			r = -EINTR;
 		else if (still == n)
 			r = -ETIMEDOUT;

@@ -571,8 +571,13 @@ void gs_park(struct g *g)
 	atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
 	schedule(m, g, false);
 	errno = saved;
-	if (unlikely(atomic_load_explicit(&g->sigpending, memory_order_relaxed)))
+	if (unlikely(atomic_load_explicit(&g->sigpending, memory_order_relaxed))) {
+		/* A handler that runs here came during the wait: it ends an
+		 * interruptible one, even if something else readied the G first. */
+		if (g->interruptible && g->interruptible != GS_INTR_CANCEL)
+			gs_sig_intr_self(g);
 		gs_sig_deliver(g);
+	}
 }
 
 void gs_preempt_yield(struct g *g)
@@ -610,10 +615,11 @@ int gs_sleep_until(uint64_t deadline)
 			gs_park(g);
 		return -ENOMEM;
 	}
-	gs_park_check_cancel(g, seq);
+	gs_park_check_intr(g, seq);
 	gs_park(g);
 	g->interruptible = 0;
-	return atomic_exchange(&g->interrupted, 0) ? -EINTR : 0;
+	gs_timer_del(&g->m->timers, g);
+	return gs_park_interrupted(g) ? -EINTR : 0;
 }
 
 /* ---- Gs ---- */

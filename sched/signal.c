@@ -105,6 +105,33 @@ static bool takes(struct g *g, int sig)
 	       atomic_load(&g->status) == G_WAITING;
 }
 
+/* On g, about to park interruptibly with signals pending: whether one it does
+ * not block will run a handler (gs_park delivers it), which then ends the wait
+ * as if it had come during it; intr_restart as gs_sig_send sets it. */
+bool gs_sig_intr_self(struct g *g)
+{
+	uint64_t p = atomic_load(&g->sigpending);
+	bool any = false, restart = true;
+	for (int s = 1; s <= NSIGS && p; s++) {
+		uint64_t bit = 1ull << (s - 1);
+		if (!(p & bit))
+			continue;
+		p &= ~bit;
+		if (sigismember(&g->sigmask, s))
+			continue;
+		struct sigaction sa;
+		sigaction(s, NULL, &sa);
+		any = true;
+		if (!(sa.sa_flags & SA_RESTART))
+			restart = false;
+	}
+	if (!any)
+		return false;
+	g->intr_restart = g->interruptible == GS_INTR_NORESTART && restart;
+	g->intr_self = 1;
+	return true;
+}
+
 /* Makes sig pending on g and wakes g from an interruptible wait so that the
  * handler runs in g; the wait then ends with EINTR, or goes on if the handler
  * has SA_RESTART and the call is one the kernel restarts. */

@@ -1,9 +1,10 @@
 /* sched/timer.c: per-M timer heaps and the clocks.
  *
  * A G waits with a deadline only on the M it is pinned to, so each M's heap is
- * touched by that M alone and needs no lock. Entries are not removed when the
- * wait ends early: gs_ready(g, seq) fails for a park that is over, so a stale
- * entry costs one comparison when it comes due. */
+ * touched by that M alone and needs no lock. A G has at most one entry (it
+ * parks once at a time) and knows where it is (g->timer_i), so a wait that
+ * ends early takes its entry out (gs_timer_del): a heap never holds entries
+ * of waits that are over, nor of Gs that are gone. */
 #include <errno.h>
 #include <stdlib.h>
 #include "gs.h"
@@ -34,6 +35,41 @@ static bool before(const struct gs_timer *a, const struct gs_timer *b)
 	return a->when < b->when;
 }
 
+static void put(struct gs_timers *t, size_t i, struct gs_timer e)
+{
+	t->v[i] = e;
+	e.g->timer_i = i + 1;
+}
+
+static void sift_up(struct gs_timers *t, size_t i, struct gs_timer e)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!before(&e, &t->v[p]))
+			break;
+		put(t, i, t->v[p]);
+		i = p;
+	}
+	put(t, i, e);
+}
+
+static void sift_down(struct gs_timers *t, size_t i, struct gs_timer e)
+{
+	size_t n = t->n;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && before(&t->v[c + 1], &t->v[c]))
+			c++;
+		if (!before(&t->v[c], &e))
+			break;
+		put(t, i, t->v[c]);
+		i = c;
+	}
+	put(t, i, e);
+}
+
 int gs_timer_add(struct gs_timers *t, uint64_t when, struct g *g, uint64_t seq)
 {
 	if (t->n == t->cap) {
@@ -44,17 +80,25 @@ int gs_timer_add(struct gs_timers *t, uint64_t when, struct g *g, uint64_t seq)
 		t->v = v;
 		t->cap = cap;
 	}
-	size_t i = t->n++;
-	struct gs_timer e = { when, g, seq };
-	while (i > 0) {			/* sift up */
-		size_t p = (i - 1) / 2;
-		if (!before(&e, &t->v[p]))
-			break;
-		t->v[i] = t->v[p];
-		i = p;
-	}
-	t->v[i] = e;
+	sift_up(t, t->n++, (struct gs_timer){ when, g, seq });
 	return 0;
+}
+
+void gs_timer_del(struct gs_timers *t, struct g *g)
+{
+	size_t i = g->timer_i;
+	if (!i)
+		return;
+	g->timer_i = 0;
+	if (--i >= t->n || t->v[i].g != g)
+		return;
+	struct gs_timer last = t->v[--t->n];
+	if (i == t->n)
+		return;
+	if (i > 0 && before(&last, &t->v[(i - 1) / 2]))
+		sift_up(t, i, last);
+	else
+		sift_down(t, i, last);
 }
 
 uint64_t gs_timer_next(struct gs_timers *t)
@@ -67,20 +111,9 @@ bool gs_timer_pop_due(struct gs_timers *t, uint64_t now, struct gs_timer *out)
 	if (!t->n || t->v[0].when > now)
 		return false;
 	*out = t->v[0];
+	out->g->timer_i = 0;
 	struct gs_timer last = t->v[--t->n];
-	size_t i = 0, n = t->n;
-	for (;;) {			/* sift down */
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			break;
-		if (c + 1 < n && before(&t->v[c + 1], &t->v[c]))
-			c++;
-		if (!before(&t->v[c], &last))
-			break;
-		t->v[i] = t->v[c];
-		i = c;
-	}
-	if (n)
-		t->v[i] = last;
+	if (t->n)
+		sift_down(t, 0, last);
 	return true;
 }

@@ -186,6 +186,58 @@ START_TEST(timer_growth)
 }
 END_TEST
 
+/* Waits that end early take their entry out (gs_timer_del): random adds (one
+ * entry per G, as in the runtime), deletes and pops against a reference of who
+ * is pending; the heap holds exactly the pending Gs, and each G's index is
+ * right after every operation. */
+START_TEST(timer_del_early)
+{
+	enum { NG = 512, OPS = 60000 };
+	static struct g gs[NG];
+	static uint64_t when[NG];	/* 0: not pending */
+	struct gs_timers t = { 0 };
+	uint64_t now = 0;
+	int np = 0;
+	for (int op = 0; op < OPS; op++) {
+		int k = (int)(rnd() % NG);
+		unsigned what = (unsigned)(rnd() % 4);
+		if (!when[k] && what < 2) {
+			when[k] = now + 1 + rnd() % 1000;
+			ck_assert_int_eq(gs_timer_add(&t, when[k], &gs[k], (uint64_t)op), 0);
+			np++;
+		} else if (what == 2) {
+			gs_timer_del(&t, &gs[k]);	/* also when not pending: no-op */
+			if (when[k])
+				np--;
+			when[k] = 0;
+			ck_assert_uint_eq(gs[k].timer_i, 0);
+		} else {
+			now += rnd() % 50;
+			struct gs_timer out;
+			while (gs_timer_pop_due(&t, now, &out)) {
+				int j = (int)(out.g - gs);
+				ck_assert_int_ge(j, 0);
+				ck_assert_uint_eq(out.when, when[j]);
+				ck_assert_uint_le(out.when, now);
+				ck_assert_uint_eq(out.g->timer_i, 0);
+				when[j] = 0;
+				np--;
+			}
+		}
+		ck_assert_uint_eq(t.n, np);
+		uint64_t min = UINT64_MAX;
+		for (int j = 0; j < NG; j++)
+			if (when[j] && when[j] < min)
+				min = when[j];
+		ck_assert_uint_eq(gs_timer_next(&t), min);
+		if (op % 97 == 0)
+			for (size_t i = 0; i < t.n; i++)
+				ck_assert_uint_eq(t.v[i].g->timer_i, i + 1);
+	}
+	timers_free(&t);
+}
+END_TEST
+
 /* ---- clocks ---- */
 
 static struct timespec ts_of(uint64_t ns)
@@ -305,6 +357,7 @@ static Suite *timer_suite(void)
 	tcase_add_test(tc, timer_interleaved);
 	tcase_add_test(tc, timer_equal_deadlines);
 	tcase_add_test(tc, timer_growth);
+	tcase_add_test(tc, timer_del_early);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("clock");
