@@ -141,7 +141,7 @@ static void unlink_w(struct np_desc *d, struct np_waiter *w)	/* lock held */
  * lock is dropped (their records live on their stacks until they run). */
 static void wake_all(struct np_desc *d, int mode, bool bump)
 {
-	struct { struct g *g; uint64_t seq; } batch[64];
+	struct { struct g *g; uint64_t seq; } batch[16];	/* small: this runs on G stacks */
 	for (;;) {
 		int k = 0;
 		bool more = false;
@@ -152,7 +152,7 @@ static void wake_all(struct np_desc *d, int mode, bool bump)
 			if (bump)
 				d->count[dir(m)]++;
 			while (d->head[dir(m)]) {
-				if (k == 64) {
+				if (k == 16) {
 					more = true;
 					break;
 				}

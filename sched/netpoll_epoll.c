@@ -63,9 +63,13 @@ void gs_np_backend_del(int fd)
  * gs_np_ready(). Returns how many fd events there were. */
 int gs_np_backend_wait(int timeout_ms)
 {
-	struct epoll_event ev[128];
+	/* A blocking poll runs on an M's scheduler stack; a non-blocking one
+	 * often on a parking G's, whose committed pages are what an idle
+	 * connection costs: keep that frame small. */
+	int cap = timeout_ms != 0 ? 128 : 16;
+	struct epoll_event ev[cap];
 	int saved = errno;
-	int n = REAL(epoll_wait)(epfd, ev, 128, timeout_ms);	/* not our hook */
+	int n = REAL(epoll_wait)(epfd, ev, cap, timeout_ms);	/* not our hook */
 	errno = saved;
 	int k = 0;
 	for (int i = 0; i < n; i++) {

@@ -274,7 +274,10 @@ static void release_dead(struct m *m, struct g *d)
 	m->npinned--;
 	allg_del(d);
 	gs_tls_release(m, d);
-	gs_stack_free(d);
+	if (d->in_stack)
+		gs_stack_trim(d);	/* the rest goes with d (gs_free_g) */
+	else
+		gs_stack_free(d);
 	int js = J_JOINABLE;
 	if (atomic_compare_exchange_strong(&d->joinstate, &js, J_EXITED))
 		gs_futex_wake((_Atomic uint32_t *)&d->joinstate, INT_MAX);
@@ -636,17 +639,56 @@ static void g_main(void *arg)
 void gs_free_g(struct g *g)
 {
 	g->magic = 0;
-	free(g);
+	if (g->in_stack)
+		gs_stack_free(g);	/* g with it */
+	else
+		free(g);
+}
+
+static size_t g_size(void)
+{
+	return (sizeof(struct g) + gs_tls_size + 63) & ~(size_t)63;
+}
+
+static struct g *init_g(struct g *g)
+{
+	g->magic = GS_G_MAGIC;
+	g->id = atomic_fetch_add(&next_id, 1);
+	return g;
 }
 
 static struct g *new_g(void)
 {
-	struct g *g = calloc(1, sizeof *g + gs_tls_size);
-	if (!g)
+	struct g *g = calloc(1, g_size());
+	return g ? init_g(g) : NULL;
+}
+
+/* A G and its stack: the struct (with its saved TLS) at the top of the stack,
+ * in the page every G touches anyway, when it fits well there; the context
+ * starts below it. One allocation fewer per thread, and 600-odd bytes. */
+static struct g *new_g_stack(size_t size, size_t guard, int *err)
+{
+	struct g s;
+	memset(&s, 0, sizeof s);
+	if ((*err = gs_stack_alloc(&s, size, guard)))
 		return NULL;
-	g->magic = GS_G_MAGIC;
-	g->id = atomic_fetch_add(&next_id, 1);
-	return g;
+	struct g *g;
+	if (g_size() <= 1024) {
+		g = (struct g *)(s.stack_hi - g_size());
+		memset(g, 0, g_size());
+		g->in_stack = 1;
+	} else if (!(g = calloc(1, g_size()))) {
+		gs_stack_free(&s);
+		*err = -EAGAIN;
+		return NULL;
+	}
+	g->stack_lo = s.stack_lo;
+	g->stack_hi = s.stack_hi;
+	g->map = s.map;
+	g->maplen = s.maplen;
+	g->guard = s.guard;
+	g->stack_kind = s.stack_kind;
+	return init_g(g);
 }
 
 static void *m_thread(void *arg);
@@ -702,19 +744,17 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 	     void *ustack, int detached)
 {
 	struct g *self = gs_self();
-	struct g *g = new_g();
-	if (!g)
-		return -EAGAIN;
+	struct g *g;
 	if (ustack) {
+		if (!(g = new_g()))
+			return -EAGAIN;
 		g->stack_lo = ustack;
 		g->stack_hi = (char *)ustack + stacksize;
 		g->stack_kind = STACK_USER;
 	} else {
-		int r = gs_stack_alloc(g, stacksize ? stacksize : gs_stack_default(), guard);
-		if (r) {
-			free(g);
+		int r;
+		if (!(g = new_g_stack(stacksize ? stacksize : gs_stack_default(), guard, &r)))
 			return r;
-		}
 	}
 	g->fn = fn;
 	g->arg = arg;
@@ -725,7 +765,7 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 		g->sigmask = self->sigmask;
 	else
 		REAL(pthread_sigmask)(SIG_SETMASK, NULL, &g->sigmask);
-	gs_ctx_make(&g->ctx, g->stack_hi, g_main, g);
+	gs_ctx_make(&g->ctx, g->in_stack ? (char *)g : g->stack_hi, g_main, g);
 	atomic_store(&g->status, G_NEW);
 	gs_sig_g_start(g);
 	allg_add(g);

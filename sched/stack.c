@@ -159,29 +159,40 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 	return 0;
 }
 
-/* Returns g's stack to its pool. The caller is not running on it. */
+/* Gives back the pages of g's stack below the top one (which every G touches,
+ * and which may hold g itself). The caller is not running on it. */
+void gs_stack_trim(struct g *g)
+{
+	size_t size = (size_t)(g->stack_hi - g->stack_lo);
+	if (size > PAGE)
+		madvise(g->stack_lo, size - PAGE, MADV_DONTNEED);
+	g->stack_trimmed = 1;
+}
+
+/* Returns g's stack to its pool, trimmed. The caller is not running on it. If
+ * g lives in the stack (gs_g_in_stack), g is gone when this returns. */
 void gs_stack_free(struct g *g)
 {
 	if (g->stack_kind != STACK_GUARDED && g->stack_kind != STACK_PACKED)
 		return;
-	size_t size = (size_t)(g->stack_hi - g->stack_lo);
-	/* Keep the top page (touched by every G); give back the rest. */
-	if (size > PAGE)
-		madvise(g->stack_lo, size - PAGE, MADV_DONTNEED);
+	if (!g->stack_trimmed)
+		gs_stack_trim(g);
+	size_t size = (size_t)(g->stack_hi - g->stack_lo), guard = g->guard;
+	int kind = g->stack_kind;
 	struct freestack *fs = (struct freestack *)(g->stack_hi - PAGE);	/* in the kept page */
 	fs->map = g->map;
 	fs->maplen = g->maplen;
-	fs->guard = g->guard;
+	fs->guard = guard;
+	g->map = NULL;	/* the last touch of g */
 	gs_lock(&stack_lock);
-	struct pool *p = pool_for(size, g->guard, g->stack_kind);
-	if (g->stack_kind == STACK_GUARDED)
+	struct pool *p = pool_for(size, guard, kind);
+	if (kind == STACK_GUARDED)
 		live_guarded--;
 	if (p) {
 		fs->next = p->free;
 		p->free = fs;
 	}
 	gs_unlock(&stack_lock);
-	g->map = NULL;
 }
 
 /* Bytes of g's stack that are resident (for the dump). */
