@@ -10,7 +10,8 @@
 # getaddrinfo runs inside `unshare -rmn` (user, mount and network namespaces): lo only,
 # /etc/resolv.conf bind-mounted to `nameserver 127.0.0.1`, and tests/scale/handoff_dns.c
 # as the DNS server, so no query leaves the machine. Where such namespaces are not
-# permitted that case fails.
+# permitted (neither root nor unprivileged user namespaces) that case is skipped with a
+# SKIP line: sending the query to the machine's real resolver is not an option.
 # Environment: HANDOFF_TIMEOUT (default 60) bounds each run, in seconds.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
@@ -98,9 +99,10 @@ run() {
 for k in fgets syscall repeat getaddrinfo; do
     if [[ $k == getaddrinfo ]]; then
         err=$(timeout -k 5 10 unshare -rmn true 2>&1) || {
-            echo "FAIL handoff_stall getaddrinfo: cannot create user+mount+network namespaces" \
+            # Not a failure of goshim: this machine forbids the namespaces that keep the
+            # DNS traffic on 127.0.0.1. Said loudly; the other kinds still run.
+            echo "SKIP handoff_stall getaddrinfo: cannot create user+mount+network namespaces" \
                 "(unshare -rmn: ${err:-exit status $?}); this case needs them to keep DNS on 127.0.0.1"
-            status=1
             continue
         }
     fi
