@@ -292,7 +292,7 @@ extern struct g *gs_allg GS_HIDDEN;		/* every live G (gs_allg_lock) */
 /* ---- M life cycle and the monitor (proc.c, sysmon.c) ---- */
 
 struct gs_stats {
-	_Atomic uint64_t preempts, handoffs, retired;
+	_Atomic uint64_t preempts, handoffs;
 	_Atomic int threads;		/* live Ms */
 	_Atomic int live_gs;		/* Gs not yet exited */
 	_Atomic int globq;		/* length of the global queue */

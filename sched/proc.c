@@ -391,7 +391,6 @@ static _Noreturn void retire(struct m *m)
 		munmap(m->altstack, 64 * 1024);
 		m->altstack = NULL;
 	}
-	atomic_fetch_add(&gs_stats.retired, 1);
 	atomic_fetch_sub(&gs_stats.threads, 1);
 	gs_lock(&mslock);
 	m->started = 0;
