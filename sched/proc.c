@@ -376,6 +376,19 @@ static struct m *find_surplus(struct m *self)
 	return NULL;
 }
 
+/* A sleeping M without a P, to give one to. Under mslock. */
+static struct m *find_pless_sleeper(void)
+{
+	int nm = atomic_load(&gs_nm);
+	for (int i = 0; i < nm; i++) {
+		struct m *x = &gs_allm[i];
+		if (atomic_load(&x->state) == M_LIVE && !atomic_load(&x->has_p) &&
+		    atomic_load(&x->sleeping))
+			return x;
+	}
+	return NULL;
+}
+
 static _Noreturn void retire(struct m *m)
 {
 	if (m->tls_owner) {
@@ -409,14 +422,7 @@ static bool idle_p(struct m *m)
 			return false;
 		/* Surplus: give the P to a sleeping M that lacks one, and retire. */
 		gs_lock(&mslock);
-		struct m *t = NULL;
-		int nm = atomic_load(&gs_nm);
-		for (int i = 0; i < nm && !t; i++) {
-			struct m *x = &gs_allm[i];
-			if (atomic_load(&x->state) == M_LIVE && !atomic_load(&x->has_p) &&
-			    atomic_load(&x->sleeping))
-				t = x;
-		}
+		struct m *t = find_pless_sleeper();
 		if (!t || !m_empty(m)) {
 			gs_unlock(&mslock);
 			return false;
@@ -473,14 +479,7 @@ bool gs_handoff(struct m *s)
 		gs_unlock(&mslock);
 		return true;
 	}
-	struct m *t = NULL;
-	int nm = atomic_load(&gs_nm);
-	for (int i = 0; i < nm && !t; i++) {
-		struct m *x = &gs_allm[i];
-		if (atomic_load(&x->state) == M_LIVE && !atomic_load(&x->has_p) &&
-		    atomic_load(&x->sleeping))
-			t = x;
-	}
+	struct m *t = find_pless_sleeper();
 	if (!t && !(t = alloc_m())) {
 		gs_unlock(&mslock);
 		return false;

@@ -107,7 +107,8 @@ static bool takes(struct g *g, int sig)
 
 /* On g, about to park interruptibly with signals pending: whether one it does
  * not block will run a handler (gs_park delivers it), which then ends the wait
- * as if it had come during it; intr_restart as gs_sig_send sets it. */
+ * as if it had come during it; intr_restart: every such handler has SA_RESTART
+ * and the wait is one the kernel restarts. */
 bool gs_sig_intr_self(struct g *g)
 {
 	uint64_t p = atomic_load(&g->sigpending);
@@ -144,10 +145,10 @@ int gs_sig_send(struct g *g, int sig)
 	if (sa.sa_handler == SIG_DFL)	/* the default action is the process's */
 		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
 	atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
-	if (g->interruptible && !sigismember(&g->sigmask, sig)) {
-		g->intr_restart = g->interruptible == GS_INTR_NORESTART && (sa.sa_flags & SA_RESTART);
+	/* Wakes it; the G itself decides EINTR or SA_RESTART in gs_park's tail
+	 * (gs_sig_intr_self), from every signal pending then. */
+	if (g->interruptible && !sigismember(&g->sigmask, sig))
 		gs_interrupt(g);
-	}
 	if (g == gs_self())
 		gs_sig_deliver(g);
 	return 0;
