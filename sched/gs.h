@@ -107,11 +107,13 @@ struct g {
 	void *arg;
 	void *ret;			/* value for pthread_join */
 
-	/* Stack: [lo, hi) usable; map/maplen the whole mapping incl. guard. */
+	/* Stack: [lo, hi) usable; map/maplen the whole mapping incl. guard, the
+	 * guard being [map, lo) (for a marked stack, more than was asked). */
 	char *stack_lo, *stack_hi;
 	void *map;
 	size_t maplen, guard;
 	int stack_kind;			/* STACK_* of stack.c */
+	int stack_marked;		/* its guard is a kernel guard marker */
 	int stack_trimmed;		/* its pages below the top one are given back */
 	int in_stack;			/* the struct lives at the top of its own stack */
 
@@ -126,7 +128,7 @@ struct g {
 	int intr_self;			/* it found a signal pending as it parked */
 
 	/* Thread identity. */
-	void *dtv;			/* its own dynamic TLS vector (tls.c) */
+	void *dtv;			/* its own dynamic TLS vector, NULL while it shares its M's (tls.c) */
 	struct gs_tsd *tsd;		/* pthread_key_* values */
 	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
 	char name[16];
@@ -179,6 +181,8 @@ struct m {
 	unsigned long self_pt;		/* glibc's pthread_t of this OS thread */
 	void *tp;			/* its thread pointer (TCB) */
 	void *own_dtv;			/* glibc's DTV of this OS thread */
+	size_t own_gen;			/* its generation when last checked */
+	bool dtv_share;			/* no dynamic TLS yet: Gs may use own_dtv */
 	struct g *curg;			/* G running now, NULL on g0 */
 	struct g *tls_owner;		/* G whose identity is in this M's TLS */
 	struct g *gdead;		/* exited G to release once off its stack */
@@ -356,6 +360,10 @@ GS_HIDDEN int gs_stack_alloc(struct g *g, size_t size, size_t guard);
 GS_HIDDEN void gs_stack_free(struct g *g);
 GS_HIDDEN void gs_stack_trim(struct g *g);
 GS_HIDDEN size_t gs_stack_default(void);
+GS_HIDDEN void gs_stack_set_default(size_t size);
+GS_HIDDEN size_t gs_stack_guardsize(const struct g *g);
+GS_HIDDEN bool gs_stack_markers(void);	/* guards are kernel guard markers */
+#define GS_STACK_MARK_GAP (64 * 1024UL)	/* marked below the asked guard (stack.c) */
 GS_HIDDEN void gs_stack_init(void);
 GS_HIDDEN size_t gs_stack_committed(struct g *g);
 GS_HIDDEN void gs_stack_fork_child(void);
@@ -365,6 +373,7 @@ GS_HIDDEN void gs_stack_fork_child(void);
 extern size_t gs_tls_size GS_HIDDEN;
 GS_HIDDEN void gs_tls_init(void);
 GS_HIDDEN void gs_tls_init_g(struct g *g);
+GS_HIDDEN void gs_tls_init_m(struct m *m);
 GS_HIDDEN void gs_tls_switch(struct m *m, struct g *to);
 GS_HIDDEN void gs_tls_release(struct m *m, struct g *g);
 GS_HIDDEN void gs_tsd_run_destructors(struct g *g);

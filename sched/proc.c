@@ -323,8 +323,8 @@ static void check_stack(struct g *g)
 	if (likely(g->stack_kind == STACK_MAIN))
 		return;
 	if (unlikely(gs_arch_sp() < (uintptr_t)g->stack_lo))
-		gs_throw("green thread %d overflowed its stack of %zu KiB", g->id,
-			 (size_t)(g->stack_hi - g->stack_lo) / 1024);
+		gs_throw("green thread %d overflowed its stack of %zu KiB (GOSHIM_STACK sets the default)",
+			 g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
 }
 
 /* Gives m to another G; returns when cur runs again. Runs on cur's stack. */
@@ -686,6 +686,7 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 	g->maplen = s.maplen;
 	g->guard = s.guard;
 	g->stack_kind = s.stack_kind;
+	g->stack_marked = s.stack_marked;
 	return init_g(g);
 }
 
@@ -802,7 +803,7 @@ static void m_init_self(struct m *m)
 {
 	m->tid = (pid_t)syscall(SYS_gettid);
 	m->tp = gs_arch_tp();
-	m->own_dtv = ((void **)m->tp)[1];
+	gs_tls_init_m(m);
 	m->self_pt = (unsigned long)REAL(pthread_self)();
 	gs_curm = m;
 }
@@ -839,8 +840,8 @@ bool gs_overflow_check(void *addr)
 		return false;
 	if ((char *)addr >= g->stack_lo || (char *)addr < (char *)g->map)
 		return false;
-	gs_printf("green thread %d overflowed its stack of %zu KiB", g->id,
-		  (size_t)(g->stack_hi - g->stack_lo) / 1024);
+	gs_printf("green thread %d overflowed its stack of %zu KiB (GOSHIM_STACK sets the default)",
+		  g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
 	return true;
 }
 
@@ -986,7 +987,7 @@ void gs_init(void)
 	mg->stack_hi = (char *)lo + sz;
 	mg->stack_kind = STACK_MAIN;
 	mg->m = m0;
-	mg->dtv = m0->own_dtv;
+	mg->dtv = m0->dtv_share ? NULL : m0->own_dtv;	/* main's own either way */
 	memcpy(mg->name, main_name, sizeof mg->name);
 	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &mg->sigmask);
 	gs_sig_apply(m0, &mg->sigmask);

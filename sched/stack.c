@@ -4,28 +4,48 @@
  * default otherwise) with MAP_NORESERVE; the kernel commits a page when it is
  * first touched, so an idle G costs the pages it has used, not its size.
  *
- * Two kinds, because of vm.max_map_count (65530 by default): a stack with a
- * PROT_NONE guard page costs two VMAs, which is why glibc stops near 32,750
- * threads. While guarded stacks stay under a third of the limit each stack gets
- * a guard (an overflow faults at once). Past that, stacks are carved from
- * packed chunks, many to a VMA, each followed by an untouched gap of
- * PACK_GAP bytes; an overflow there is caught when the G next switches (its
+ * Where the kernel has guard markers (MADV_GUARD_INSTALL, Linux 6.13), guarded
+ * stacks are carved from chunks, many to a VMA, and each slot's guard is a
+ * marker in the page table: an overflow faults at once, as with a PROT_NONE
+ * page, but costs no VMA of its own. Below the guard the program asked for,
+ * MARK_GAP more bytes are marked, so that one large frame (a buffer on the
+ * stack) that overflows faults there too instead of landing in the stack
+ * below. The guard of one slot lies just above the top of the slot below, so
+ * it shares that stack's page-table page, and small stacks share those pages
+ * with each other: with the default 256 KiB, six stacks to a page-table page.
+ *
+ * Elsewhere, two kinds, because of vm.max_map_count (65530 by default): a
+ * stack with a PROT_NONE guard page costs two VMAs, which is why glibc stops
+ * near 32,750 threads. While guarded stacks stay under a third of the limit
+ * each stack gets a guard (an overflow faults at once). Past that, stacks are
+ * carved from packed chunks, many to a VMA, each followed by an untouched gap
+ * of PACK_GAP bytes; an overflow there is caught when the G next switches (its
  * stack pointer is checked against its bottom at every switch), and cannot
  * reach the neighbour unless one frame jumps the whole gap (README, Limits).
  *
  * Exited stacks are pooled by (size, kind); their pages below the top one are
- * given back to the kernel (MADV_DONTNEED) so a pooled stack costs one page. */
+ * given back to the kernel (MADV_DONTNEED, which keeps guard markers) so a
+ * pooled stack costs one page. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "gs.h"
+#include "real.h"
 
 #define PAGE 4096UL
 #define PACK_GAP (64 * 1024UL)
 #define PACK_SLOTS 256
+#define MARK_GAP GS_STACK_MARK_GAP
+#define DEFAULT_STACK (256 * 1024UL)
+#define CHUNK_MIN (64UL << 20)	/* a chunk holds at least 256 slots and 64 MiB */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 
 struct pool {				/* free stacks of one size and kind */
 	size_t size;			/* usable bytes */
@@ -41,6 +61,7 @@ static gs_lock_t stack_lock;		/* guards pools, live_guarded */
 static struct pool *pools;
 static long live_guarded, guard_budget;
 static size_t default_size;
+static bool markers;			/* the kernel has MADV_GUARD_INSTALL */
 
 static size_t round_page(size_t n)
 {
@@ -57,15 +78,40 @@ void gs_stack_init(void)
 		fclose(f);
 	}
 	guard_budget = maxmap / 3;
-	if (gs_cfg.stack) {
-		default_size = round_page(gs_cfg.stack);
-	} else {
-		/* glibc: the soft RLIMIT_STACK, or 2 MiB when unlimited. */
-		struct rlimit rl;
-		default_size = 2UL << 20;
-		if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= 16384)
-			default_size = round_page(rl.rlim_cur);
+	void *probe = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (probe != MAP_FAILED) {
+		markers = madvise(probe, PAGE, MADV_GUARD_INSTALL) == 0;
+		munmap(probe, 2 * PAGE);
 	}
+	default_size = gs_cfg.stack ? round_page(gs_cfg.stack) : DEFAULT_STACK;
+	/* glibc's default follows, so that an attribute without a size and
+	 * pthread_getattr_default_np report the size threads get. */
+	pthread_attr_t a;
+	if (REAL(pthread_getattr_default_np)(&a) == 0) {
+		pthread_attr_setstacksize(&a, default_size);
+		REAL(pthread_setattr_default_np)(&a);
+		pthread_attr_destroy(&a);
+	}
+}
+
+/* The program changed glibc's default (pthread_setattr_default_np). */
+void gs_stack_set_default(size_t size)
+{
+	default_size = round_page(size);
+}
+
+bool gs_stack_markers(void)
+{
+	return markers;
+}
+
+/* The guard size pthread_getattr_np reports: the one that was asked for. */
+size_t gs_stack_guardsize(const struct g *g)
+{
+	if (g->stack_kind != STACK_GUARDED)
+		return 0;
+	return g->stack_marked ? g->guard - MARK_GAP : g->guard;
 }
 
 size_t gs_stack_default(void)
@@ -91,12 +137,33 @@ static struct pool *pool_for(size_t size, size_t guard, int kind)	/* stack_lock 
 
 static void set_stack(struct g *g, void *map, size_t maplen, size_t guard, size_t size, int kind)
 {
+	g->stack_marked = markers && kind == STACK_GUARDED;	/* guard includes MARK_GAP */
 	g->map = map;
 	g->maplen = maplen;
 	g->guard = guard;
 	g->stack_kind = kind;
 	g->stack_lo = (char *)map + guard;
 	g->stack_hi = g->stack_lo + size;
+}
+
+/* Carves a slot of slot bytes from pool p's chunk. stack_lock held. */
+static void *carve(struct pool *p, size_t slot)
+{
+	if (p->chunk_left < slot) {
+		size_t len = slot * PACK_SLOTS;
+		if (len < CHUNK_MIN)
+			len = (CHUNK_MIN / slot) * slot;
+		void *c = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		if (c == MAP_FAILED)
+			return NULL;
+		p->chunk = c;
+		p->chunk_left = len;
+	}
+	void *map = p->chunk;
+	p->chunk += slot;
+	p->chunk_left -= slot;
+	return map;
 }
 
 /* Gives g a stack of at least size bytes with a guard of guard bytes (rounded
@@ -106,7 +173,7 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 	size = round_page(size < 16384 ? 16384 : size);
 	guard = round_page(guard);
 	gs_lock(&stack_lock);
-	int kind = (guard && live_guarded < guard_budget) ? STACK_GUARDED : STACK_PACKED;
+	int kind = (guard && (markers || live_guarded < guard_budget)) ? STACK_GUARDED : STACK_PACKED;
 	struct pool *p = pool_for(size, kind == STACK_GUARDED ? guard : PACK_GAP, kind);
 	if (!p) {
 		gs_unlock(&stack_lock);
@@ -119,6 +186,20 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 			live_guarded++;
 		gs_unlock(&stack_lock);
 		set_stack(g, fs->map, fs->maplen, fs->guard, size, kind);
+		return 0;
+	}
+	if (kind == STACK_GUARDED && markers) {
+		/* The slot's guard is a marker; a slot whose marker the kernel
+		 * refuses (an mlock'ed chunk) gets a PROT_NONE page instead. */
+		size_t mark = MARK_GAP + guard;
+		void *map = carve(p, mark + size);
+		live_guarded += map != NULL;
+		gs_unlock(&stack_lock);
+		if (!map)
+			return -EAGAIN;
+		if (madvise(map, mark, MADV_GUARD_INSTALL) != 0 && mprotect(map, mark, PROT_NONE) != 0)
+			gs_throw("cannot guard a stack: %s", strerror(errno));
+		set_stack(g, map, mark + size, mark, size, kind);
 		return 0;
 	}
 	if (kind == STACK_GUARDED) {
@@ -140,21 +221,10 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 	}
 	/* Packed: the gap sits below the stack, inside its slot. */
 	size_t slot = size + PACK_GAP;
-	if (p->chunk_left < slot) {
-		size_t len = slot * PACK_SLOTS;
-		void *c = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-		if (c == MAP_FAILED) {
-			gs_unlock(&stack_lock);
-			return -EAGAIN;
-		}
-		p->chunk = c;
-		p->chunk_left = len;
-	}
-	void *map = p->chunk;
-	p->chunk += slot;
-	p->chunk_left -= slot;
+	void *map = carve(p, slot);
 	gs_unlock(&stack_lock);
+	if (!map)
+		return -EAGAIN;
 	set_stack(g, map, slot, PACK_GAP, size, kind);
 	return 0;
 }
@@ -178,6 +248,7 @@ void gs_stack_free(struct g *g)
 	if (!g->stack_trimmed)
 		gs_stack_trim(g);
 	size_t size = (size_t)(g->stack_hi - g->stack_lo), guard = g->guard;
+	size_t asked = g->stack_marked ? guard - MARK_GAP : guard;	/* the pool's key */
 	int kind = g->stack_kind;
 	struct freestack *fs = (struct freestack *)(g->stack_hi - PAGE);	/* in the kept page */
 	fs->map = g->map;
@@ -185,7 +256,7 @@ void gs_stack_free(struct g *g)
 	fs->guard = guard;
 	g->map = NULL;	/* the last touch of g */
 	gs_lock(&stack_lock);
-	struct pool *p = pool_for(size, guard, kind);
+	struct pool *p = pool_for(size, asked, kind);
 	if (kind == STACK_GUARDED)
 		live_guarded--;
 	if (p) {

@@ -319,6 +319,21 @@ GS_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 	return gs_once((_Atomic int *)once, fn);
 }
 
+/* A program that sets glibc's default stack size gets it for its threads. */
+GS_EXPORT int pthread_setattr_default_np(const pthread_attr_t *attr)
+{
+	ensure_init();
+	int r = REAL(pthread_setattr_default_np)(attr);
+	pthread_attr_t a;
+	size_t size;
+	if (r == 0 && REAL(pthread_getattr_default_np)(&a) == 0) {
+		if (pthread_attr_getstacksize(&a, &size) == 0)
+			gs_stack_set_default(size);
+		pthread_attr_destroy(&a);
+	}
+	return r;
+}
+
 GS_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 {
 	struct g *g = as_g(t);
@@ -330,7 +345,7 @@ GS_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	if (r)
 		return r;
 	pthread_attr_setstack(attr, g->stack_lo, (size_t)(g->stack_hi - g->stack_lo));
-	pthread_attr_setguardsize(attr, g->stack_kind == STACK_GUARDED ? g->guard : 0);
+	pthread_attr_setguardsize(attr, gs_stack_guardsize(g));
 	pthread_attr_setdetachstate(attr, atomic_load(&g->joinstate) == J_DETACHED ?
 				    PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
 	return 0;

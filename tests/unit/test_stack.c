@@ -6,6 +6,7 @@
  * each test in its own forked process, so the pools start empty in each. */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,22 @@ static void assert_perms(uintptr_t a, uintptr_t b, const char *p)
 	}
 }
 
+static int in_child(void (*fn)(void *), void *arg);
+static void touch_at(void *arg);
+
+/* The guard [map, stack_lo) faults wherever it is touched: its lowest byte,
+ * its highest, and (marked stacks) a byte a large frame would reach. */
+static void check_guard_faults(struct g *g)
+{
+	char *at[] = { g->map, g->stack_lo - 1, g->stack_lo - g->guard / 2 };
+	for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+		int st = in_child(touch_at, at[i]);
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+			      "guard byte stack_lo - %zu did not fault (status %#x)",
+			      (size_t)(g->stack_lo - at[i]), st);
+	}
+}
+
 /* Checks the layout of g's fresh guarded stack for a request of size, guard. */
 static void check_layout(struct g *g, size_t size, size_t guard)
 {
@@ -111,10 +128,17 @@ static void check_layout(struct g *g, size_t size, size_t guard)
 	ck_assert_uint_ge(usable, size);
 	if (size >= 16384)	/* no more than the request rounded up */
 		ck_assert_uint_eq(usable, round_page(size));
-	ck_assert_uint_eq(g->guard, round_page(guard));
+	/* pthread_getattr_np reports the guard asked for; a marked stack has
+	 * GS_STACK_MARK_GAP more below it, in markers the maps do not show. */
+	ck_assert_uint_eq(gs_stack_guardsize(g), round_page(guard));
+	ck_assert_int_eq(g->stack_marked, gs_stack_markers());
+	ck_assert_uint_eq(g->guard, round_page(guard) + (g->stack_marked ? GS_STACK_MARK_GAP : 0));
 	ck_assert_ptr_eq(g->map, g->stack_lo - g->guard);
 	ck_assert_uint_eq(g->maplen, usable + g->guard);
-	assert_perms((uintptr_t)g->map, (uintptr_t)g->stack_lo, "---");
+	if (g->stack_marked)
+		check_guard_faults(g);
+	else
+		assert_perms((uintptr_t)g->map, (uintptr_t)g->stack_lo, "---");
 	assert_perms((uintptr_t)g->stack_lo, (uintptr_t)g->stack_hi, "rw-");
 }
 
@@ -145,20 +169,30 @@ static void touch_at(void *arg)
 	*(volatile char *)arg = 1;
 }
 
+static size_t glibc_default(void)
+{
+	pthread_attr_t a;
+	size_t size = 0;
+	ck_assert_int_eq(pthread_getattr_default_np(&a), 0);
+	ck_assert_int_eq(pthread_attr_getstacksize(&a, &size), 0);
+	pthread_attr_destroy(&a);
+	return size;
+}
+
+/* 256 KiB unless GOSHIM_STACK says otherwise; glibc's default follows. */
 START_TEST(stack_default_size)
 {
-	struct rlimit rl;
-	size_t want = 2UL << 20;
-	ck_assert_int_eq(getrlimit(RLIMIT_STACK, &rl), 0);
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= 16384)
-		want = round_page(rl.rlim_cur);
-	ck_assert_uint_eq(gs_stack_default(), want);
+	ck_assert_uint_eq(gs_stack_default(), 256 * 1024);
+	ck_assert_uint_eq(glibc_default(), 256 * 1024);
 	gs_cfg.stack = 100000;
 	gs_stack_init();
 	ck_assert_uint_eq(gs_stack_default(), round_page(100000));
+	ck_assert_uint_eq(glibc_default(), round_page(100000));
+	gs_stack_set_default(1 << 20);
+	ck_assert_uint_eq(gs_stack_default(), 1 << 20);
 	gs_cfg.stack = 0;
 	gs_stack_init();
-	ck_assert_uint_eq(gs_stack_default(), want);
+	ck_assert_uint_eq(gs_stack_default(), 256 * 1024);
 }
 END_TEST
 
@@ -405,15 +439,22 @@ START_TEST(stack_many)
 	for (long i = 0; i < MANY; i++)
 		gs[i] = new_g();
 
+	long maps0 = count_maps();
 	long guarded = alloc_many(gs, maxmap);
 	long n = count_maps();
 	if (n >= maxmap)
 		ck_abort_msg("%d stacks: %ld maps, limit %ld", MANY, n, maxmap);
-	/* Guarded stacks (two VMAs each) stop at a third of the limit. */
-	ck_assert_int_gt(guarded, 0);
-	ck_assert_int_le(guarded, maxmap / 3);
-	if (MANY > maxmap / 3)
-		ck_assert_int_lt(guarded, MANY);
+	if (gs_stack_markers()) {
+		/* Guard markers cost no VMA: all are guarded, in few mappings. */
+		ck_assert_int_eq(guarded, MANY);
+		ck_assert_int_lt(n - maps0, MANY / 100);
+	} else {
+		/* Guarded stacks (two VMAs each) stop at a third of the limit. */
+		ck_assert_int_gt(guarded, 0);
+		ck_assert_int_le(guarded, maxmap / 3);
+		if (MANY > maxmap / 3)
+			ck_assert_int_lt(guarded, MANY);
+	}
 
 	/* Disjoint: sorted by address, each whole mapping ends before the next. */
 	qsort(gs, MANY, sizeof *gs, by_map);
