@@ -62,9 +62,14 @@ demo: all
 	@scripts/deps.sh demo
 	@scripts/demo.sh
 
+# The full set: switch and spawn, the echo before/after up to 19,000 connections,
+# HTTP (wrk) and chat under load; everything under results/bench/.
 bench: all
-	@scripts/deps.sh demo
+	@scripts/deps.sh bench
 	@scripts/bench.sh
+	@FULL=1 DEMO_OUT=results/bench scripts/demo.sh
+	@scripts/bench_http.sh
+	@scripts/bench_chat.sh
 
 PREFIX ?= /usr/local
 install: all

@@ -168,11 +168,15 @@ static void *writer_main(void *arg)
 	uint64_t next;
 	int n;
 
+	/* A new client sees what comes after it connected, the messages added
+	 * while its greeting is being written included. */
+	pthread_mutex_lock(&log_lock);
+	next = log_next;
+	pthread_mutex_unlock(&log_lock);
 	n = snprintf(out, sizeof out, "welcome %lu\n", c->id);
 	if (write_all(c->fd, out, (size_t)n) != 0)
 		goto out;
 	pthread_mutex_lock(&log_lock);
-	next = log_next;	/* a new client sees only what comes after it */
 	for (;;) {
 		size_t len = 0;
 

@@ -5,6 +5,7 @@
 #
 # usage: scripts/demo.sh            N = 1000, 5000, 10000 (about 2 minutes)
 #        FULL=1 scripts/demo.sh     also N = 19000 (RLIMIT_NOFILE is 20000)
+#        (make bench runs it so, with DEMO_OUT=results/bench)
 # environment: GOSHIM_LIB ($PWD/build/libgoshim.so), SERVERS ("native
 #   preload go epoll"), ECHO_SECS (5), ECHO_AT ("1000 10000": the N at which
 #   echo load is also driven), BUDGET (250: seconds after which the runs
@@ -21,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 BUILD=$top/build/demo
-OUT=$top/results/demo
+OUT=${DEMO_OUT:-$top/results/demo}
 GOSHIM_LIB=${GOSHIM_LIB:-$top/build/libgoshim.so}
 SERVERS=${SERVERS:-native preload go epoll}
 ECHO_SECS=${ECHO_SECS:-5}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what `make test` / `make demo` need on Debian 12 when it is missing:
+# Installs what `make test` / `make demo` / `make bench` need on Debian 12 when it is missing:
 # with apt-get when run as root, otherwise one line saying what to install.
 set -euo pipefail
 what=${1:-test}
 pkgs="build-essential check pkg-config libunwind-dev strace"
 [ "$what" = demo ] && pkgs="$pkgs golang-go gnuplot-nox"
+[ "$what" = bench ] && pkgs="$pkgs golang-go gnuplot-nox wrk"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
