@@ -3,9 +3,9 @@
 # throughput and latency of the same unmodified thread-per-connection chat
 # server run natively and under goshim, next to its Go peer.
 #
-# usage: scripts/bench_chat.sh          (about 45 s with the defaults)
+# usage: scripts/bench_chat.sh          (about 40 s with the defaults)
 # environment: GOSHIM_LIB ($PWD/build/libgoshim.so), SERVERS ("native preload
-#   go"), CHAT_AT ("100 1000": the connection counts), CHAT_SECS (5: seconds
+#   go"), CHAT_AT ("1000 10000": the connection counts), CHAT_SECS (5: seconds
 #   of load per run), CC (gcc), GO (go).
 #
 # Builds build/demo/chat_server, build/demo/chatload and build/demo/chat_go
@@ -35,7 +35,7 @@ BUILD=$top/build/demo
 OUT=$top/results/bench
 GOSHIM_LIB=${GOSHIM_LIB:-$top/build/libgoshim.so}
 SERVERS=${SERVERS:-native preload go}
-CHAT_AT=${CHAT_AT:-100 1000}
+CHAT_AT=${CHAT_AT:-1000 10000}
 CHAT_SECS=${CHAT_SECS:-5}
 CC=${CC:-gcc}
 GO=${GO:-go}
