@@ -2,8 +2,12 @@
  * (GOSHIM_DUMP_SIGNAL) and on a fatal runtime error: id, state, what it waits
  * on, its OS thread, committed stack, and a symbolised backtrace (libunwind).
  * A parked G's backtrace starts from its saved registers: the resume address
- * sits at the saved stack pointer (arch/x86_64/switch.S). A G running on
- * another OS thread is listed without a backtrace.
+ * sits at the saved stack pointer (arch/x86_64/switch.S). For a G running on
+ * another OS thread: if that thread is in a system call (its
+ * /proc/self/task/TID/syscall), the call's number; otherwise the preemption
+ * signal, with a cookie of its own, interrupts it, and its handler
+ * (gs_dump_hold) publishes the interrupted registers and holds the thread
+ * until the backtrace has been read from its still stack, here.
  *
  * Written with write(2) from a fixed buffer: it may run in a signal handler. */
 #define UNW_LOCAL_ONLY
@@ -16,6 +20,8 @@
 #include <unistd.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include "gs.h"
 #include "real.h"
 
@@ -124,6 +130,78 @@ static void parked_frames(struct out *o, struct g *g)
 		frames(o, &c);
 }
 
+enum { BT_IDLE, BT_ASKED, BT_HELD, BT_READ };
+#define BT_ASK_NS 500000000ull		/* how long a dump waits for the thread */
+#define BT_HOLD_NS 2000000000ull	/* how long the thread waits for the dump */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+_Static_assert(sizeof(gregset_t) <= sizeof(((struct m *)0)->bt_regs), "bt_regs holds a gregset_t");
+
+/* In the preemption signal's handler on m, for a dump on another thread. */
+void gs_dump_hold(struct m *m, void *uc)
+{
+	if (atomic_load(&m->bt_state) != BT_ASKED)
+		return;		/* the dump gave up */
+	memcpy(m->bt_regs, ((ucontext_t *)uc)->uc_mcontext.gregs, sizeof(gregset_t));
+	m->bt_g = m->in_sched ? NULL : m->curg;
+	int asked = BT_ASKED;
+	if (!atomic_compare_exchange_strong(&m->bt_state, &asked, BT_HELD))
+		return;
+	uint64_t until = now_ns() + BT_HOLD_NS;
+	while (atomic_load(&m->bt_state) == BT_HELD && now_ns() < until)
+		syscall(SYS_sched_yield);
+	atomic_store(&m->bt_state, BT_IDLE);
+}
+
+/* Backtrace of g, running on another OS thread. */
+static void running_frames(struct out *o, struct g *g)
+{
+	struct m *m = g->m;
+	long nr = -1;
+	int run = gs_thread_running(m->tid, &nr);
+	if (run == 0) {
+		put(o, "    (in system call %ld)\n", nr);
+		return;
+	}
+	if (!gs_preempt_sig) {
+		put(o, "    (no backtrace: asyncpreemptoff=1)\n");
+		return;
+	}
+	int idle = BT_IDLE;
+	if (!atomic_compare_exchange_strong(&m->bt_state, &idle, BT_ASKED)) {
+		put(o, "    (no backtrace: another dump is reading it)\n");
+		return;
+	}
+	gs_preempt_backtrace(m);
+	uint64_t until = now_ns() + BT_ASK_NS;
+	while (atomic_load(&m->bt_state) == BT_ASKED && now_ns() < until) {
+		struct timespec nap = { 0, 100000 };
+		syscall(SYS_nanosleep, &nap, NULL);
+	}
+	int asked = BT_ASKED;
+	if (atomic_compare_exchange_strong(&m->bt_state, &asked, BT_IDLE)) {
+		put(o, "    (no backtrace: its OS thread did not answer)\n");
+		return;
+	}
+	if (m->bt_g != g) {
+		put(o, "    (no backtrace: it stopped running meanwhile)\n");
+	} else {
+		unw_context_t uc;
+		unw_cursor_t c;
+		memset(&uc, 0, sizeof uc);
+		memcpy(uc.uc_mcontext.gregs, m->bt_regs, sizeof(gregset_t));
+		if (unw_init_local2(&c, &uc, UNW_INIT_SIGNAL_FRAME) == 0)
+			frames(o, &c);
+	}
+	atomic_store(&m->bt_state, BT_READ);	/* lets the thread go */
+}
+
 void gs_dump(int fd)
 {
 	struct out o = { .fd = fd };
@@ -176,6 +254,8 @@ void gs_dump(int fd)
 				frames(&o, &c);
 		} else if (st == G_WAITING || st == G_RUNNABLE) {
 			parked_frames(&o, g);
+		} else if (st == G_RUNNING && g->m && g->m != self) {
+			running_frames(&o, g);
 		}
 	}
 	gs_unlock(&gs_allg_lock);

@@ -204,6 +204,12 @@ struct m {
 	int sigmask_valid;
 	int started;
 	void *altstack;			/* for the stack overflow report */
+	/* A backtrace of the G running here, for a dump on another thread
+	 * (dump.c): BT_* state, the registers the request interrupted, and the
+	 * G that was running then (NULL: the scheduler). */
+	_Atomic int bt_state;
+	struct g *bt_g;
+	unsigned long long bt_regs[32];
 };
 
 /* ---- scheduler (proc.c) ---- */
@@ -315,6 +321,7 @@ GS_HIDDEN void gs_sysmon_fork_child(void);
 extern int gs_preempt_sig GS_HIDDEN;		/* 0: off */
 GS_HIDDEN void gs_preempt_init(void);
 GS_HIDDEN void gs_preempt_m(struct m *m);	/* from sysmon */
+GS_HIDDEN void gs_preempt_backtrace(struct m *m);	/* from a dump */
 /* The program's own action for gs_preempt_sig, run by our handler for a signal
  * that is not a preemption request (shim/signal.c sets it). */
 extern void (*gs_preempt_forward)(int, siginfo_t *, void *) GS_HIDDEN;
@@ -402,6 +409,10 @@ GS_HIDDEN void gs_unlock(gs_lock_t *l);
 
 extern int gs_dump_sig GS_HIDDEN;	/* GOSHIM_DUMP_SIGNAL, 0 if none */
 GS_HIDDEN void gs_dump(int fd);
+GS_HIDDEN void gs_dump_hold(struct m *m, void *uc);	/* in the signal handler */
+/* 1 if the OS thread tid is on a CPU or runnable, 0 if it is in the system
+ * call *nr (may be NULL), -1 unknown (sysmon.c). */
+GS_HIDDEN int gs_thread_running(pid_t tid, long *nr);
 GS_HIDDEN void gs_dump_init(void);
 
 /* ---- util ---- */

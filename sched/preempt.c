@@ -14,7 +14,9 @@
  *
  * The signal is SIGRTMAX, a real-time one: queued, so a request never merges
  * with a signal the program sends. The program's own action for it is kept
- * and run for every delivery that is not a request (shim/signal.c). It is installed with SA_RESTART, so an interrupted
+ * and run for every delivery that is not a request (shim/signal.c). A dump
+ * uses the same signal, with another cookie, to read the registers of a G
+ * running on another OS thread (dump.c). It is installed with SA_RESTART, so an interrupted
  * restartable call goes on; SA_NODEFER and an empty mask leave the thread's
  * mask as it was, and the mask a G sets never blocks it (signal.c). */
 #include <errno.h>
@@ -29,6 +31,7 @@
 int gs_preempt_sig;
 void (*gs_preempt_forward)(int, siginfo_t *, void *);
 static const char cookie[] = "goshim preempt";
+static const char bt_cookie[] = "goshim backtrace";
 
 #define MAXR 32
 static struct { uintptr_t lo, hi; } unsafe[MAXR];
@@ -80,8 +83,13 @@ static bool safe_pc(uintptr_t pc)
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	struct m *m = gs_curm;
-	if (si->si_code != SI_QUEUE || si->si_value.sival_ptr != (void *)cookie ||
-	    si->si_pid != (pid_t)syscall(SYS_getpid)) {
+	bool ours = si->si_code == SI_QUEUE && si->si_pid == (pid_t)syscall(SYS_getpid);
+	if (ours && si->si_value.sival_ptr == (void *)bt_cookie) {
+		if (m)
+			gs_dump_hold(m, uc);	/* a dump wants this thread's backtrace */
+		return;
+	}
+	if (!ours || si->si_value.sival_ptr != (void *)cookie) {
 		if (gs_preempt_forward)
 			gs_preempt_forward(sig, si, uc);
 		return;
@@ -117,7 +125,7 @@ void gs_preempt_init(void)
 		gs_preempt_sig = SIGRTMAX;
 }
 
-void gs_preempt_m(struct m *m)
+static void send(struct m *m, const char *what)
 {
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
@@ -125,7 +133,19 @@ void gs_preempt_m(struct m *m)
 	si.si_code = SI_QUEUE;
 	si.si_pid = (pid_t)syscall(SYS_getpid);
 	si.si_uid = getuid();
-	si.si_value.sival_ptr = (void *)cookie;
-	atomic_store(&m->preempt_req, 1);
+	si.si_value.sival_ptr = (void *)what;
 	syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
+}
+
+void gs_preempt_m(struct m *m)
+{
+	atomic_store(&m->preempt_req, 1);
+	send(m, cookie);
+}
+
+/* The same signal with another cookie: the handler holds the thread while a
+ * dump reads its registers (dump.c). */
+void gs_preempt_backtrace(struct m *m)
+{
+	send(m, bt_cookie);
 }

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -28,8 +29,7 @@
 static _Atomic int started;
 _Atomic uint64_t gs_coarse_ns;
 
-/* 1 if the OS thread tid is on a CPU or runnable, 0 if blocked, -1 unknown. */
-static int thread_running(pid_t tid)
+int gs_thread_running(pid_t tid, long *nr)
 {
 	char path[64], buf[16];
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
@@ -40,7 +40,12 @@ static int thread_running(pid_t tid)
 	syscall(SYS_close, fd);
 	if (n <= 0)
 		return -1;
-	return !strncmp(buf, "running", 7);
+	buf[n] = 0;
+	if (!strncmp(buf, "running", 7))
+		return 1;
+	if (nr)
+		*nr = strtol(buf, NULL, 10);
+	return 0;
 }
 
 static void schedtrace(uint64_t elapsed)
@@ -104,7 +109,7 @@ static void *sysmon(void *arg)
 			busy = true;
 			if (now - m->sm_since < PREEMPT_NS)
 				continue;
-			int running = thread_running(m->tid);
+			int running = gs_thread_running(m->tid, NULL);
 			if (running > 0) {
 				if (gs_preempt_sig && now - m->sm_preempted >= PREEMPT_NS) {
 					m->sm_preempted = now;
