@@ -53,6 +53,7 @@ struct gs_config {
 	size_t stack;		/* GOSHIM_STACK: default stack size in bytes */
 	int schedtrace;		/* GOSHIM_DEBUG=schedtrace=MS: 0 off */
 	int asyncpreemptoff;	/* GOSHIM_DEBUG=asyncpreemptoff=1 */
+	int noguardmarkers;	/* GOSHIM_DEBUG=guardmarkers=0: guard pages as on old kernels */
 };
 extern struct gs_config gs_cfg GS_HIDDEN;
 
@@ -108,12 +109,11 @@ struct g {
 	void *ret;			/* value for pthread_join */
 
 	/* Stack: [lo, hi) usable; map/maplen the whole mapping incl. guard, the
-	 * guard being [map, lo) (for a marked stack, more than was asked). */
+	 * guard being [map, lo) (GS_STACK_MARK_GAP more than was asked). */
 	char *stack_lo, *stack_hi;
 	void *map;
 	size_t maplen, guard;
 	int stack_kind;			/* STACK_* of stack.c */
-	int stack_marked;		/* its guard is a kernel guard marker */
 	int stack_trimmed;		/* its pages below the top one are given back */
 	int in_stack;			/* the struct lives at the top of its own stack */
 
@@ -370,7 +370,7 @@ GS_HIDDEN size_t gs_stack_default(void);
 GS_HIDDEN void gs_stack_set_default(size_t size);
 GS_HIDDEN size_t gs_stack_guardsize(const struct g *g);
 GS_HIDDEN bool gs_stack_markers(void);	/* guards are kernel guard markers */
-#define GS_STACK_MARK_GAP (64 * 1024UL)	/* marked below the asked guard (stack.c) */
+#define GS_STACK_MARK_GAP (64 * 1024UL)	/* guarded below the asked guard (stack.c) */
 GS_HIDDEN void gs_stack_init(void);
 GS_HIDDEN size_t gs_stack_committed(struct g *g);
 GS_HIDDEN void gs_stack_fork_child(void);

@@ -686,7 +686,6 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 	g->maplen = s.maplen;
 	g->guard = s.guard;
 	g->stack_kind = s.stack_kind;
-	g->stack_marked = s.stack_marked;
 	return init_g(g);
 }
 
@@ -884,7 +883,8 @@ static void parse_env_size(const char *name, size_t *out)
 	*out = (size_t)(v * mul);
 }
 
-/* GOSHIM_DEBUG=key=value,...: schedtrace=MS, asyncpreemptoff=0|1. */
+/* GOSHIM_DEBUG=key=value,...: schedtrace=MS, asyncpreemptoff=0|1,
+ * guardmarkers=0|1. */
 static void parse_debug(void)
 {
 	const char *s = getenv("GOSHIM_DEBUG");
@@ -907,9 +907,11 @@ static void parse_debug(void)
 			gs_cfg.schedtrace = (int)v;
 		} else if (!strcmp(kv, "asyncpreemptoff") && (v == 0 || v == 1)) {
 			gs_cfg.asyncpreemptoff = (int)v;
+		} else if (!strcmp(kv, "guardmarkers") && (v == 0 || v == 1)) {
+			gs_cfg.noguardmarkers = !v;
 		} else {
-			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS or asyncpreemptoff=0|1, "
-				  "separated by commas", s);
+			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, asyncpreemptoff=0|1 or "
+				  "guardmarkers=0|1, separated by commas", s);
 			_exit(2);
 		}
 	}

@@ -7,12 +7,14 @@
  * Where the kernel has guard markers (MADV_GUARD_INSTALL, Linux 6.13), guarded
  * stacks are carved from chunks, many to a VMA, and each slot's guard is a
  * marker in the page table: an overflow faults at once, as with a PROT_NONE
- * page, but costs no VMA of its own. Below the guard the program asked for,
- * MARK_GAP more bytes are marked, so that one large frame (a buffer on the
- * stack) that overflows faults there too instead of landing in the stack
- * below. The guard of one slot lies just above the top of the slot below, so
+ * page, but costs no VMA of its own. The guard of one slot lies just above the top of the slot below, so
  * it shares that stack's page-table page, and small stacks share those pages
  * with each other: with the default 256 KiB, six stacks to a page-table page.
+ *
+ * Every guard, marker or PROT_NONE, is MARK_GAP bytes more than the program
+ * asked for, so that one large frame (a buffer on the stack) that overflows
+ * faults there too instead of landing in the stack below; pthread_getattr_np
+ * reports the guard that was asked for.
  *
  * Elsewhere, two kinds, because of vm.max_map_count (65530 by default): a
  * stack with a PROT_NONE guard page costs two VMAs, which is why glibc stops
@@ -77,7 +79,9 @@ void gs_stack_init(void)
 		fclose(f);
 	}
 	guard_budget = maxmap / 3;
-	void *probe = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+	markers = false;
+	void *probe = gs_cfg.noguardmarkers ? MAP_FAILED :
+		      mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (probe != MAP_FAILED) {
 		markers = madvise(probe, PAGE, MADV_GUARD_INSTALL) == 0;
@@ -110,7 +114,7 @@ size_t gs_stack_guardsize(const struct g *g)
 {
 	if (g->stack_kind != STACK_GUARDED)
 		return 0;
-	return g->stack_marked ? g->guard - MARK_GAP : g->guard;
+	return g->guard - MARK_GAP;
 }
 
 size_t gs_stack_default(void)
@@ -136,7 +140,6 @@ static struct pool *pool_for(size_t size, size_t guard, int kind)	/* stack_lock 
 
 static void set_stack(struct g *g, void *map, size_t maplen, size_t guard, size_t size, int kind)
 {
-	g->stack_marked = markers && kind == STACK_GUARDED;	/* guard includes MARK_GAP */
 	g->map = map;
 	g->maplen = maplen;
 	g->guard = guard;
@@ -204,10 +207,10 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 	if (kind == STACK_GUARDED) {
 		live_guarded++;
 		gs_unlock(&stack_lock);
-		size_t len = size + guard;
+		size_t mark = MARK_GAP + guard, len = mark + size;
 		void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-		if (map == MAP_FAILED || mprotect(map, guard, PROT_NONE) != 0) {
+		if (map == MAP_FAILED || mprotect(map, mark, PROT_NONE) != 0) {
 			if (map != MAP_FAILED)
 				munmap(map, len);
 			gs_lock(&stack_lock);
@@ -215,7 +218,7 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 			gs_unlock(&stack_lock);
 			return -EAGAIN;
 		}
-		set_stack(g, map, len, guard, size, kind);
+		set_stack(g, map, len, mark, size, kind);
 		return 0;
 	}
 	/* Packed: the gap sits below the stack, inside its slot. */
@@ -247,8 +250,8 @@ void gs_stack_free(struct g *g)
 	if (!g->stack_trimmed)
 		gs_stack_trim(g);
 	size_t size = (size_t)(g->stack_hi - g->stack_lo), guard = g->guard;
-	size_t asked = g->stack_marked ? guard - MARK_GAP : guard;	/* the pool's key */
 	int kind = g->stack_kind;
+	size_t asked = kind == STACK_GUARDED ? guard - MARK_GAP : guard;	/* the pool's key */
 	struct freestack *fs = (struct freestack *)(g->stack_hi - PAGE);	/* in the kept page */
 	fs->map = g->map;
 	fs->maplen = g->maplen;
