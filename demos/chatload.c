@@ -5,12 +5,13 @@
  *
  * usage: chatload HOST PORT N SECONDS
  *
- * Opens N (at least 2) TCP connections to HOST:PORT the way loadgen does
- * (batches of CHATLOAD_BATCH, default 256, non-blocking connects, retrying
- * EAGAIN, ECONNREFUSED, ETIMEDOUT, ECONNRESET, EADDRNOTAVAIL or a connect
- * stuck for 10 s with a growing pause, up to 40 rounds per batch; SO_LINGER 0
- * so that closing leaves no TIME_WAIT behind), then reads every connection's
- * "welcome <id>" line to learn its id.
+ * Opens N (at least 2) TCP connections to HOST:PORT the way loadgen does,
+ * with the same code (demos/loadcommon.c: batches of CHATLOAD_BATCH,
+ * default 256, non-blocking connects, retrying EAGAIN, ECONNREFUSED,
+ * ETIMEDOUT, ECONNRESET, EADDRNOTAVAIL or a connect stuck for 10 s with a
+ * growing pause, up to 40 rounds per batch; SO_LINGER 0 so that closing
+ * leaves no TIME_WAIT behind), then reads every connection's "welcome <id>"
+ * line to learn its id.
  *
  * A greeted client is not yet subscribed: the server's writer sends the
  * greeting and only then takes the log lock to note where its client starts,
@@ -41,36 +42,30 @@
  *
  * Exit status: 0 if all N connected and subscribed and there was no mismatch
  * and no error; 1 otherwise; 2 for a usage error.
+ *
+ * Build: cc -O2 -g -pthread -Wall -o chatload demos/chatload.c demos/loadcommon.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "loadcommon.h"
+
 #define MAXEV 512
-#define RETRIES 40
 #define INBUF 256		/* longest line expected, with room to spare */
-#define HIST_US (1u << 22)	/* exact latency histogram range: about 4.2 s */
 #define STALL_NS 10000000000ull	/* 10 s: a step that makes no progress this long fails */
 #define SYNC_ROUND_NS 1000000000ull	/* a sync line must reach everyone within 1 s */
 
 /* One client connection. */
 struct conn {
 	int fd;			/* the socket, -1 when closed or not yet open */
-	int up;			/* 1 once established */
 	int dead;		/* 1 once it failed or closed after being up */
 	int out;		/* 1 while EPOLLOUT is armed */
 	unsigned long id;	/* from its "welcome <id>" line, 0 before */
@@ -83,10 +78,6 @@ enum phase { WELCOME, SYNC, RUN };
 
 static struct conn *conns;
 static int nconns, live;
-static struct sockaddr_storage addr;
-static socklen_t addrlen;
-static int epfd;
-static volatile sig_atomic_t stop;
 static enum phase phase;
 
 static unsigned long long mismatches, deliveries;
@@ -100,144 +91,9 @@ static int pending;		/* live receivers that have not got it yet */
 static char outbuf[64];		/* what is left to write of it */
 static size_t outlen, outoff;
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "chatload: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 static void watch(int i, int op, unsigned events)
 {
-	struct epoll_event ev;
-
-	ev.events = events;
-	ev.data.u32 = (uint32_t)i;
-	if (epoll_ctl(epfd, op, conns[i].fd, &ev) != 0)
-		die("epoll_ctl");
-}
-
-/*
- * Starts a non-blocking connect for conns[i]. Returns 1 if it is under way
- * (watched for EPOLLOUT), 0 if it failed in a way worth a retry.
- */
-static int start_connect(int i)
-{
-	struct linger lg = { 1, 0 };
-	int fd, one = 1;
-
-	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die("socket");
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(fd, (struct sockaddr *)&addr, addrlen) != 0 &&
-	    errno != EINPROGRESS) {
-		int e = errno;
-
-		close(fd);
-		if (e == EAGAIN || e == ECONNREFUSED || e == ETIMEDOUT ||
-		    e == ECONNRESET || e == EADDRNOTAVAIL)
-			return 0;
-		errno = e;
-		die("connect");
-	}
-	conns[i].fd = fd;
-	watch(i, EPOLL_CTL_ADD, EPOLLOUT);
-	return 1;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/*
- * Connects conns[lo..hi) and waits until each is established or hopeless.
- * An established connection is watched for nothing until all are up: its
- * greeting waits in the socket meanwhile.
- */
-static void connect_batch(int lo, int hi)
-{
-	struct epoll_event evs[MAXEV];
-	int i, round;
-
-	for (i = lo; i < hi; i++)
-		conns[i].fd = -1;
-	for (round = 0; round < RETRIES && !stop; round++) {
-		int pending_c = 0, down = 0;
-
-		for (i = lo; i < hi; i++)
-			if (conns[i].fd < 0)
-				pending_c += start_connect(i);
-		/* A SYN dropped by a full accept queue is resent after 1 s, 3 s... */
-		while (pending_c > 0 && !stop) {
-			int n = epoll_wait(epfd, evs, MAXEV, 10000), k;
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				die("epoll_wait");
-			if (n == 0) {
-				fprintf(stderr, "chatload: %d connects stuck for 10 s\n", pending_c);
-				break;
-			}
-			for (k = 0; k < n; k++) {
-				struct conn *c = &conns[evs[k].data.u32];
-				int err = 0;
-				socklen_t len = sizeof err;
-
-				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-				pending_c--;
-				if (err == 0) {
-					c->up = 1;
-					watch((int)(c - conns), EPOLL_CTL_MOD, 0);
-				} else {
-					close(c->fd);
-					c->fd = -1;
-				}
-			}
-		}
-		for (i = lo; i < hi; i++)
-			if (!conns[i].up) {
-				if (conns[i].fd >= 0)
-					close(conns[i].fd);	/* stuck: start over */
-				conns[i].fd = -1;
-				down++;
-			}
-		if (down == 0)
-			return;
-		sleep_ms(10L << (round < 6 ? round : 6));
-	}
-}
-
-static int connect_all(int n)
-{
-	int batch = 256, lo, ok = 0, i;
-	const char *b = getenv("CHATLOAD_BATCH");
-
-	if (b != NULL && atoi(b) > 0)
-		batch = atoi(b);
-	for (lo = 0; lo < n && !stop; lo += batch)
-		connect_batch(lo, lo + batch < n ? lo + batch : n);
-	for (i = 0; i < n; i++)
-		ok += conns[i].fd >= 0;
-	return ok;
+	load_watch(conns[i].fd, (uint32_t)i, op, events);
 }
 
 /* Takes connection i out: an error, closed, no longer a receiver or sender. */
@@ -439,17 +295,14 @@ static int line_done(void) { return pending <= 0 && outoff == outlen; }
 
 static void run(double seconds)
 {
-	static uint32_t *hist;
+	static struct latency lat;	/* lat.n: broadcasts completed */
 	struct epoll_event evs[MAXEV];
-	unsigned long long broadcasts = 0, over = 0, cum;
-	uint64_t t_start, t_end, maxlat = 0;
-	unsigned p50 = 0, p99 = 0, p999 = 0, u;
+	uint64_t t_start, t_end;
+	unsigned p50, p99, p999;
 	int i, next = 0, rounds;
 	double el;
 
-	hist = calloc(HIST_US, sizeof *hist);
-	if (hist == NULL)
-		die("calloc");
+	latency_init(&lat);
 
 	/* Greetings. */
 	for (i = 0; i < nconns; i++)
@@ -524,38 +377,14 @@ static void run(double seconds)
 		if (!line_done())
 			break;
 		t = now_ns();
-		{
-			uint64_t us = (t - cur_t0) / 1000;
-
-			if (us < HIST_US)
-				hist[us]++;
-			else
-				over++;
-			if (us > maxlat)
-				maxlat = us;
-		}
-		broadcasts++;
+		latency_add(&lat, (t - cur_t0) / 1000);
 		cur++;
 		if (t >= t_end)
 			break;
 	}
 	el = (double)(now_ns() - t_start) / 1e9;
-	cum = 0;
-	for (u = 0; u < HIST_US; u++) {
-		unsigned long long before = cum;
-
-		cum += hist[u];
-		if (before < (broadcasts * 50 + 99) / 100 && cum >= (broadcasts * 50 + 99) / 100)
-			p50 = u;
-		if (before < (broadcasts * 99 + 99) / 100 && cum >= (broadcasts * 99 + 99) / 100)
-			p99 = u;
-		if (before < (broadcasts * 999 + 999) / 1000 &&
-		    cum >= (broadcasts * 999 + 999) / 1000)
-			p999 = u;
-	}
-	if (over > 0 && p999 == 0)
-		p999 = HIST_US;
-	if (over > 0 && p99 == 0)
+	latency_percentiles(&lat, &p50, &p99, &p999);
+	if (lat.over > 0 && p99 == 0)
 		p99 = HIST_US;
 	for (i = 0; i < nconns; i++)
 		if (conns[i].fd >= 0)
@@ -563,8 +392,8 @@ static void run(double seconds)
 	printf("chat conns=%d seconds=%.2f broadcasts=%llu broadcasts_per_s=%.0f "
 	       "deliveries_per_s=%.0f p50_us=%u p99_us=%u p999_us=%u max_us=%llu "
 	       "mismatches=%llu errors=%d\n",
-	       nconns, el, broadcasts, broadcasts / el, deliveries / el, p50, p99, p999,
-	       (unsigned long long)maxlat, mismatches, errors);
+	       nconns, el, lat.n, lat.n / el, deliveries / el, p50, p99, p999,
+	       (unsigned long long)lat.max_us, mismatches, errors);
 	if (mismatches != 0 || errors != 0)
 		exit(1);
 }
@@ -577,11 +406,8 @@ static void usage(const char *argv0)
 
 int main(int argc, char **argv)
 {
-	struct addrinfo hints, *ai;
-	struct sigaction sa;
-	struct rlimit rl;
 	double secs;
-	int n, ok, err;
+	int n;
 
 	if (argc != 5)
 		usage(argv[0]);
@@ -589,41 +415,14 @@ int main(int argc, char **argv)
 	secs = atof(argv[4]);
 	if (n < 2 || secs <= 0)
 		usage(argv[0]);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	err = getaddrinfo(argv[1], argv[2], &hints, &ai);
-	if (err != 0) {
-		fprintf(stderr, "chatload: %s:%s: %s\n", argv[1], argv[2], gai_strerror(err));
-		return 2;
-	}
-	memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
-	addrlen = ai->ai_addrlen;
-	freeaddrinfo(ai);
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;	/* no SA_RESTART: epoll_wait returns EINTR */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
-		die("epoll_create1");
+	load_setup("chatload", argv[1], argv[2]);
 	nconns = n;
 	conns = calloc((size_t)n, sizeof *conns);
 	if (conns == NULL)
 		die("calloc");
-	ok = connect_all(n);
-	if (ok < n) {
-		fprintf(stderr, "chatload: only %d of %d connections established\n", ok, n);
-		return 1;
-	}
+	/* An established connection is watched for nothing until all are up:
+	 * its greeting waits in the socket meanwhile. */
+	load_connect(&conns[0].fd, sizeof *conns, n, "CHATLOAD_BATCH", 0);
 	live = n;
 	fprintf(stderr, "chatload: connected %d\n", n);
 	run(secs);

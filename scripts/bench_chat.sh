@@ -26,29 +26,17 @@
 # result (build failed, server did not start or died, chatload failed to
 # connect or timed out) gets a row whose broadcasts_s is "failed", and the
 # script carries on. Exit status 1 if any row failed or counted errors.
-# Run it from anywhere; it works at the top of the repository.
+# Run it from anywhere; it works at the top of the repository. What it shares
+# with bench_http.sh is in scripts/bench-common.bash.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-top=$PWD
-BUILD=$top/build/demo
-OUT=$top/results/bench
-GOSHIM_LIB=${GOSHIM_LIB:-$top/build/libgoshim.so}
-SERVERS=${SERVERS:-native preload go}
+BENCH=bench_chat SAY_WIDTH=56 PORT_BASE=31000
+# shellcheck source=SCRIPTDIR/bench-common.bash
+source "$(dirname "$0")/bench-common.bash"
 CHAT_AT=${CHAT_AT:-1000 10000}
 CHAT_SECS=${CHAT_SECS:-5}
-CC=${CC:-gcc}
-GO=${GO:-go}
-CFLAGS=(-O2 -g -pthread -Wall)
 HEADER="server,conns,broadcasts_s,deliveries_s,p50_us,p99_us,p999_us,errors,threads,rss_kb"
-t0=$EPOCHREALTIME
 
-say() {
-	printf 'bench_chat: %-56s %6.1f s\n' "$1" "$(echo "$EPOCHREALTIME - $t0" | bc)" >&2
-}
-
-tmp=$(mktemp -d /tmp/bench_chat.XXXXXX)
-spid=""
 lpid=""
 # Only the processes this script started, by PID.
 stop_pid() {
@@ -68,45 +56,29 @@ cleanup() {
 trap 'cleanup; rm -rf "$tmp"' EXIT
 trap 'exit 143' TERM INT
 
-ulimit -S -n "$(ulimit -H -n)"
-mkdir -p "$BUILD" "$OUT"
-
 # ---- build ---------------------------------------------------------------------
-# stale OUT SRC: true if OUT is missing or older than SRC.
-stale() { [[ ! -x $1 || $2 -nt $1 ]]; }
 declare -A broken=()	# binary name -> 1 if it could not be built
-for name in chat_server chatload; do
-	src=demos/$name.c
-	if stale "$BUILD/$name" "$src"; then
-		say "building build/demo/$name"
-		# Built beside its final name, then renamed: never a half-written binary.
-		if "$CC" "${CFLAGS[@]}" -o "$BUILD/.$name.$$" "$src" 2> "$tmp/build.err"; then
-			mv -f "$BUILD/.$name.$$" "$BUILD/$name"
-		else
-			sed 's/^/bench_chat:   /' "$tmp/build.err" | head -5 >&2
-			rm -f "$BUILD/.$name.$$"
-			broken[$name]=1
-		fi
-	fi
-done
-if stale "$BUILD/chat_go" demos/peers/chat.go; then
-	say "building build/demo/chat_go"
-	# GOPATH mode and a cache under build/: no module download, no network.
-	if command -v "$GO" > /dev/null &&
-		GOCACHE=$BUILD/gocache GOPATH=$BUILD/gopath GO111MODULE=off GOFLAGS='' \
-			"$GO" build -o "$BUILD/.chat_go.$$" demos/peers/chat.go 2> "$tmp/build.err"; then
-		mv -f "$BUILD/.chat_go.$$" "$BUILD/chat_go"
-	else
+# build_failed NAME: shows the first compiler messages, marks NAME broken.
+build_failed() {
+	sed 's/^/bench_chat:   /' "$tmp/build.err" | head -5 >&2
+	broken[$1]=1
+}
+if stale "$BUILD/chat_server" demos/chat_server.c; then
+	build_c chat_server demos/chat_server.c || build_failed chat_server
+fi
+if stale "$BUILD/chatload" demos/chatload.c demos/loadcommon.[ch]; then
+	build_c chatload demos/chatload.c demos/loadcommon.c || build_failed chatload
+fi
+if stale "$BUILD/chat_go" demos/peers/chat.go demos/peers/listen.go; then
+	if ! build_go chat_go demos/peers/chat.go demos/peers/listen.go; then
 		[[ -s $tmp/build.err ]] && sed 's/^/bench_chat:   /' "$tmp/build.err" | head -5 >&2
 		say "no Go toolchain or go build failed: the go rows will say failed"
-		rm -f "$BUILD/.chat_go.$$"
 		broken[chat_go]=1
 	fi
 fi
 
 # ---- runs ----------------------------------------------------------------------
-port=$((31000 + $$ % 1000))
-next_port() { port=$((31000 + (port - 31000 + 1) % 1000)); }
+port=$((PORT_BASE + $$ % 1000))
 
 csv=$OUT/chat.csv
 echo "$HEADER" > "$csv"
@@ -123,40 +95,19 @@ row_failed() {
 	cleanup
 }
 
-alive() { kill -0 "$spid" 2>/dev/null; }
-
-# start_server SERVER: starts it on a free port ($port), waits for "ready".
-start_server() {
-	local bin try i
+# launch_server SERVER (for start_ready): starts it on $port.
+launch_server() {
+	local bin
 	case $1 in
 	native|preload) bin=$BUILD/chat_server ;;
 	go) bin=$BUILD/chat_go ;;
 	esac
-	for ((try = 0; try < 10; try++)); do
-		if [[ $1 == preload ]]; then
-			env "LD_PRELOAD=$GOSHIM_LIB" "$bin" "$port" > "$tmp/server.out" 2> "$tmp/server.err" &
-		else
-			"$bin" "$port" > "$tmp/server.out" 2> "$tmp/server.err" &
-		fi
-		spid=$!
-		for ((i = 0; i < 200; i++)); do
-			[[ $(head -c 16 "$tmp/server.out") == ready* ]] && return 0
-			alive || break
-			sleep 0.05
-		done
-		if alive; then
-			return 1	# running, but not ready within 10 s
-		fi
-		wait "$spid" 2>/dev/null || true
-		spid=""
-		grep -qi "address already in use" "$tmp/server.err" || return 1
-		next_port
-	done
-	return 1
+	if [[ $1 == preload ]]; then
+		env "LD_PRELOAD=$GOSHIM_LIB" "$bin" "$port" > "$tmp/server.out" 2> "$tmp/server.err" &
+	else
+		"$bin" "$port" > "$tmp/server.out" 2> "$tmp/server.err" &
+	fi
 }
-
-# status_kb FIELD: a field of the server's /proc/PID/status ("Threads", "VmRSS").
-status_field() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$spid/status" 2>/dev/null; }
 
 run_row() {
 	local s=$1 n=$2 bin limit i line threads="" rss="" half
@@ -173,9 +124,8 @@ run_row() {
 		row_failed "$s" "$n" "no library at $GOSHIM_LIB"; return
 	fi
 	say "$s N=$n: starting the server"
-	start_server "$s" || { row_failed "$s" "$n" "server not ready"; return; }
-	# ld.so only warns about a library it cannot preload: make sure it is there.
-	if [[ $s == preload ]] && ! grep -qF "$(realpath "$GOSHIM_LIB")" "/proc/$spid/maps"; then
+	start_ready 10 "$s" || { row_failed "$s" "$n" "server not ready"; return; }
+	if [[ $s == preload ]] && ! preload_mapped; then
 		row_failed "$s" "$n" "$GOSHIM_LIB is not mapped in the server"; return
 	fi
 	say "$s N=$n: chatload for $CHAT_SECS s on port $port"
@@ -194,8 +144,8 @@ run_row() {
 	if grep -q '^chatload: measuring' "$tmp/chatload.err"; then
 		half=$(echo "$CHAT_SECS / 2" | bc -l)
 		sleep "$half"
-		threads=$(status_field Threads)
-		rss=$(status_field VmRSS)
+		threads=$(proc_status Threads)
+		rss=$(proc_status VmRSS)
 	fi
 	wait "$lpid" 2>/dev/null || true
 	lpid=""
@@ -206,7 +156,6 @@ run_row() {
 		return
 	fi
 	alive || { row_failed "$s" "$n" "the server exited"; return; }
-	field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$line"; }
 	local bps dps p50 p99 p999 errs
 	bps=$(field broadcasts_per_s) dps=$(field deliveries_per_s)
 	p50=$(field p50_us) p99=$(field p99_us) p999=$(field p999_us)
@@ -231,13 +180,7 @@ say "wrote results/bench/chat.csv"
 
 # ---- table ---------------------------------------------------------------------
 echo
-awk -F, '
-function num(x,   s) {
-	if (x == "") return "-"
-	s = sprintf("%d", x)
-	while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s)
-	return s
-}
+table_awk '
 NR == 1 {
 	printf "%-8s %6s  %12s %13s %9s %9s %9s %6s %8s %10s\n", "server", "conns",
 	       "broadcasts/s", "deliveries/s", "p50 us", "p99 us", "p999 us", "errors",

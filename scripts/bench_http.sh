@@ -11,7 +11,7 @@
 #   WRK (wrk).
 #
 # Builds build/demo/http_server (gcc -O2 -g -pthread) and build/demo/http_go
-# when missing or older than their source, makes a docroot holding an
+# when missing or older than their sources, makes a docroot holding an
 # index.html of exactly 1024 bytes, and for every server and N starts the
 # server afresh, waits for its "ready" and runs `wrk -t2 -cN` on GET / for
 # HTTP_SECS seconds. A Lua done() hook prints one line: requests/s, the p50,
@@ -27,29 +27,18 @@
 # does not start, or dies during the run gives a row whose req_s field says
 # "failed" (the rest empty); the script carries on and exits with status 1.
 # Progress goes to stderr, a table to stdout. Run it from anywhere; it works
-# from the top of the repository. Nothing here judges the figures.
+# from the top of the repository. Nothing here judges the figures. What it
+# shares with bench_chat.sh is in scripts/bench-common.bash.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-top=$PWD
-BUILD=$top/build/demo
-OUT=$top/results/bench
-GOSHIM_LIB=${GOSHIM_LIB:-$top/build/libgoshim.so}
-SERVERS=${SERVERS:-native preload go}
+BENCH=bench_http SAY_WIDTH=60 PORT_BASE=30000
+# shellcheck source=SCRIPTDIR/bench-common.bash
+source "$(dirname "$0")/bench-common.bash"
 HTTP_AT=${HTTP_AT:-1000 10000}
 HTTP_SECS=${HTTP_SECS:-5}
-CC=${CC:-gcc}
-GO=${GO:-go}
 WRK=${WRK:-wrk}
-port=${PORT:-$((30000 + $$ % 900))}
-T0=$EPOCHREALTIME
+port=${PORT:-$((PORT_BASE + $$ % 900))}
 
-say() {
-	printf 'bench_http: %-60s %6.1f s\n' "$*" "$(echo "$EPOCHREALTIME - $T0" | bc)" >&2
-}
-
-tmp=$(mktemp -d /tmp/bench_http.XXXXXX)
-spid=""
 wpid=""
 stop() {	# stop PID: only a process this script started
 	kill "$1" 2>/dev/null || true
@@ -63,32 +52,26 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-mkdir -p "$BUILD" "$OUT"
-
 # ---- build ---------------------------------------------------------------------
-if [[ ! -x $BUILD/http_server || demos/http_server.c -nt $BUILD/http_server ]]; then
-	say "building build/demo/http_server"
-	"$CC" -O2 -g -pthread -Wall -o "$BUILD/.http_server.$$" demos/http_server.c &&
-		mv -f "$BUILD/.http_server.$$" "$BUILD/http_server" ||
+if stale "$BUILD/http_server" demos/http_server.c; then
+	build_c http_server demos/http_server.c || {
+		cat "$tmp/build.err" >&2
 		say "build of http_server failed: the native and preload rows will say failed"
+	}
 fi
-if [[ ! -x $BUILD/http_go || demos/peers/http.go -nt $BUILD/http_go ]]; then
+if stale "$BUILD/http_go" demos/peers/http.go demos/peers/listen.go; then
 	if command -v "$GO" > /dev/null; then
-		say "building build/demo/http_go"
-		# As demo.sh: GOPATH mode, caches under build/, nothing from the network.
-		GOCACHE=$BUILD/gocache GOPATH=$BUILD/gopath GO111MODULE=off GOFLAGS='' \
-			"$GO" build -o "$BUILD/.http_go.$$" demos/peers/http.go &&
-			mv -f "$BUILD/.http_go.$$" "$BUILD/http_go" ||
+		build_go http_go demos/peers/http.go demos/peers/listen.go || {
+			cat "$tmp/build.err" >&2
 			say "go build failed: the go rows will say failed"
+		}
 	else
 		say "no Go toolchain: the go rows will say failed"
 	fi
 fi
-rm -f "$BUILD/.http_server.$$" "$BUILD/.http_go.$$"
 command -v "$WRK" > /dev/null || { say "no $WRK: every row will say failed"; }
 
 # ---- limits, docroot, Lua --------------------------------------------------------
-ulimit -S -n "$(ulimit -H -n)"
 maxn=0
 for n in $HTTP_AT; do ((n > maxn)) && maxn=$n; done
 if (($(ulimit -n) < maxn + 64)); then
@@ -123,7 +106,6 @@ csv=$OUT/http.csv
 echo "server,conns,req_s,p50_us,p99_us,p999_us,errors,non2xx,threads,rss_kb" > "$csv.tmp"
 failed=0
 
-alive() { kill -0 "$spid" 2>/dev/null; }
 # A TcpExt counter of /proc/net/netstat (system-wide), e.g. ListenOverflows:
 # connections whose handshake completed while the server's accept queue was
 # full; the client sees them connected, the kernel drops the ACK and resends
@@ -132,7 +114,6 @@ tcpext() {
 	awk -v k="$1" '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) if ($i == k) c = i; h = 1 }
 		else print $c + 0 }' /proc/net/netstat
 }
-status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$spid/status" 2>/dev/null; }
 
 # row_failed SERVER N WHY: a failed row, the reason and the server's stderr.
 row_failed() {
@@ -143,37 +124,21 @@ row_failed() {
 	failed=1
 	[[ -n $spid ]] && stop "$spid"
 	spid=""
-	port=$((30000 + (port - 30000 + 1) % 1000))
+	next_port
 	return 0
 }
 
-# start SERVER: starts it on a free port (up to five tried), waits for
-# "ready"; sets spid and port. Returns 1 with the reason in $why.
-start() {
-	local try i cmd
-	for ((try = 0; try < 5; try++)); do
-		case $1 in
-		native)  cmd=("$BUILD/http_server" "$port" "$tmp/www") ;;
-		preload) cmd=(env "LD_PRELOAD=$GOSHIM_LIB" "$BUILD/http_server" "$port" "$tmp/www") ;;
-		go)      cmd=("$BUILD/http_go" "$port" "$tmp/www") ;;
-		*) why="unknown server (native, preload, go)"; return 1 ;;
-		esac
-		: > "$tmp/server.out"	# exists before the child opens it: polled at once
-		"${cmd[@]}" > "$tmp/server.out" 2> "$tmp/server.err" &
-		spid=$!
-		for ((i = 0; i < 200; i++)); do
-			[[ $(head -c 16 "$tmp/server.out") == ready* ]] && return 0
-			alive || break
-			sleep 0.05
-		done
-		if alive; then why="not ready within 10 s"; return 1; fi
-		wait "$spid" 2>/dev/null || true
-		spid=""
-		grep -qi "address already in use" "$tmp/server.err" || { why="exited at start"; return 1; }
-		port=$((30000 + (port - 30000 + 1) % 1000))
-	done
-	why="no free port"
-	return 1
+# launch_server SERVER (for start_ready): starts it on $port.
+launch_server() {
+	local cmd
+	case $1 in
+	native)  cmd=("$BUILD/http_server" "$port" "$tmp/www") ;;
+	preload) cmd=(env "LD_PRELOAD=$GOSHIM_LIB" "$BUILD/http_server" "$port" "$tmp/www") ;;
+	go)      cmd=("$BUILD/http_go" "$port" "$tmp/www") ;;
+	*) why="unknown server (native, preload, go)"; return 1 ;;
+	esac
+	: > "$tmp/server.out"	# exists before the child opens it: polled at once
+	"${cmd[@]}" > "$tmp/server.out" 2> "$tmp/server.err" &
 }
 
 for s in $SERVERS; do
@@ -189,10 +154,8 @@ for s in $SERVERS; do
 			row_failed "$s" "$n" "no $GOSHIM_LIB (set GOSHIM_LIB)"; continue
 		fi
 		command -v "$WRK" > /dev/null || { row_failed "$s" "$n" "no wrk"; continue; }
-		start "$s" || { row_failed "$s" "$n" "$why"; continue; }
-		# ld.so only warns about a library it cannot preload: make sure the
-		# preload row is not a native one.
-		if [[ $s == preload ]] && ! grep -qF "$(realpath "$GOSHIM_LIB")" "/proc/$spid/maps"; then
+		start_ready 5 "$s" || { row_failed "$s" "$n" "$why"; continue; }
+		if [[ $s == preload ]] && ! preload_mapped; then
 			row_failed "$s" "$n" "$GOSHIM_LIB is not mapped in the server"; continue
 		fi
 		say "$s N=$n: port $port, wrk for ${HTTP_SECS} s"
@@ -202,7 +165,7 @@ for s in $SERVERS; do
 			> "$tmp/wrk.out" 2> "$tmp/wrk.err" &
 		wpid=$!
 		sleep "$(echo "$HTTP_SECS / 2" | bc -l)"
-		threads=$(status_kb Threads) rss=$(status_kb VmRSS)
+		threads=$(proc_status Threads) rss=$(proc_status VmRSS)
 		wrc=0
 		wait "$wpid" || wrc=$?
 		wpid=""
@@ -210,7 +173,6 @@ for s in $SERVERS; do
 		alive || { row_failed "$s" "$n" "server died during the run"; continue; }
 		line=$(grep '^wrk ' "$tmp/wrk.out" || true)
 		[[ -n $line ]] || { row_failed "$s" "$n" "wrk gave no result (status $wrc)"; continue; }
-		field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$line"; }
 		errs=$(($(field connect) + $(field read) + $(field write) + $(field timeout)))
 		say "$s N=$n: $(field req_s) req/s, p99 $(field p99_us) us, errors" \
 			"c/r/w/t $(field connect)/$(field read)/$(field write)/$(field timeout)," \
@@ -219,7 +181,7 @@ for s in $SERVERS; do
 			>> "$csv.tmp"
 		stop "$spid"
 		spid=""
-		port=$((30000 + (port - 30000 + 1) % 1000))	# fresh port: no TIME_WAIT overlap
+		next_port	# fresh port: no TIME_WAIT overlap
 	done
 done
 mv -f "$csv.tmp" "$csv"
@@ -227,13 +189,7 @@ say "wrote results/bench/http.csv"
 
 # ---- table ---------------------------------------------------------------------
 echo
-awk -F, '
-function num(x,   s) {
-	if (x == "") return "-"
-	s = sprintf("%d", x)
-	while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s)
-	return s
-}
+table_awk '
 NR == 1 {
 	printf "%-8s %6s  %10s %9s %9s %9s %7s %7s %8s %10s\n", "server", "conns", "req/s",
 	       "p50 us", "p99 us", "p99.9 us", "errors", "non2xx", "threads", "RSS kB"

@@ -43,15 +43,16 @@ say() {
 mkdir -p "$BUILD" "$OUT"
 say "building into build/demo"
 for src in demos/echo_server.c demos/http_server.c demos/chat_server.c \
-	   demos/loadgen.c demos/peers/echo_epoll.c; do
+	   demos/peers/echo_epoll.c; do
 	"$CC" "${CFLAGS[@]}" -o "$BUILD/$(basename "$src" .c)" "$src"
 done
+"$CC" "${CFLAGS[@]}" -o "$BUILD/loadgen" demos/loadgen.c demos/loadcommon.c
 # GOPATH mode and a cache under build/: no module download, no network, and
 # nothing written to $HOME, so it builds offline and as any user.
 rm -f "$BUILD/echo_go"
 if command -v "$GO" > /dev/null; then
 	GOCACHE=$BUILD/gocache GOPATH=$BUILD/gopath GO111MODULE=off GOFLAGS='' \
-		"$GO" build -o "$BUILD/echo_go" demos/peers/echo.go ||
+		"$GO" build -o "$BUILD/echo_go" demos/peers/echo.go demos/peers/listen.go ||
 		say "go build failed: the go rows will say failed"
 else
 	say "no Go toolchain: the go rows will say failed"

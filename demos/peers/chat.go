@@ -23,17 +23,15 @@
 // waits on the Cond, copies out under the lock and writes outside it. The
 // first of the pair to finish shuts the socket down (both directions) and
 // wakes the other; the last one closes it. Plain standard library only, so it
-// builds offline with `go build chat.go`.
+// builds offline with `go build chat.go listen.go` (listen.go: the start-up
+// and accept loop all the peers share).
 package main
 
 import (
-	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"syscall"
-	"time"
 )
 
 const (
@@ -178,34 +176,8 @@ func writer(c *client) {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintf(os.Stderr, "usage: %s PORT\n", os.Args[0])
-		os.Exit(2)
-	}
-	port, err := strconv.Atoi(os.Args[1])
-	if err != nil || port <= 0 || port > 65535 {
-		fmt.Fprintf(os.Stderr, "usage: %s PORT\n", os.Args[0])
-		os.Exit(2)
-	}
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chat_go:", err)
-		os.Exit(1)
-	}
-	fmt.Println("ready")
-	for {
-		conn, err := ln.AcceptTCP()
-		if err != nil {
-			// Out of fds or similar: back off instead of spinning.
-			fmt.Fprintln(os.Stderr, "chat_go: accept:", err)
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
+	ln := listenReady("chat_go", portArg("PORT"))
+	acceptEach("chat_go", ln, func(conn *net.TCPConn) {
 		conn.SetNoDelay(true) // Go's default; the C server sets it too
 		c := &client{conn: conn, refs: 2}
 		logLock.Lock()
@@ -214,5 +186,5 @@ func main() {
 		logLock.Unlock()
 		go writer(c)
 		go reader(c)
-	}
+	})
 }

@@ -9,20 +9,19 @@
 // its own goroutine. Like the C server it refuses targets holding a ".."
 // segment (400), answers other methods with 405 and a missing file with 404,
 // and sends no Last-Modified, ranges or directory listings. Plain standard
-// library only, so it builds offline with `go build http.go`. The listen
-// backlog is the kernel's somaxconn (4096 here), which Go always asks for.
+// library only, so it builds offline with `go build http.go listen.go`
+// (listen.go: the start-up all the peers share). The listen backlog is the
+// kernel's somaxconn (4096 here), which Go always asks for.
 package main
 
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 var types = map[string]string{
@@ -98,39 +97,19 @@ func (s fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintf(os.Stderr, "usage: %s PORT DIR\n", os.Args[0])
-		os.Exit(2)
-	}
-	port, err := strconv.Atoi(os.Args[1])
-	if err != nil || port <= 0 || port > 65535 {
-		fmt.Fprintf(os.Stderr, "usage: %s PORT DIR\n", os.Args[0])
-		os.Exit(2)
-	}
+	port := portArg("PORT DIR")
 	if st, err := os.Stat(os.Args[2]); err != nil || !st.IsDir() {
 		fmt.Fprintf(os.Stderr, "http_go: %s: not a directory\n", os.Args[2])
 		os.Exit(1)
 	}
-	// Go 1.19 already raises the soft limit at start; do it explicitly
-	// anyway, as the C servers do.
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "http_go:", err)
-		os.Exit(1)
-	}
-	fmt.Println("ready")
+	ln := listenReady("http_go", port)
 	srv := &http.Server{
 		Handler:        fileServer{root: os.Args[2]},
 		MaxHeaderBytes: 8192, // the C server's request buffer
 	}
 	// Serve backs off and retries on temporary accept errors (out of fds);
 	// it returns only on a fatal one, having closed the listener.
-	err = srv.Serve(ln)
+	err := srv.Serve(ln)
 	fmt.Fprintln(os.Stderr, "http_go: serve:", err)
 	os.Exit(1)
 }

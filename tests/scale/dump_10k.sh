@@ -37,9 +37,12 @@ fail() {
     exit 1
 }
 
-# The demos, built as scripts/demo.sh builds them (written beside, then renamed).
+# The demos, built as scripts/demo.sh builds them (written beside, then renamed);
+# loadgen is demos/loadgen.c with demos/loadcommon.c.
 for d in echo_server loadgen; do
-    "$CC" "${CFLAGS[@]}" -o "$OUT/.$d.$$" "demos/$d.c" || fail "cannot build demos/$d.c"
+    srcs=("demos/$d.c")
+    [[ $d == loadgen ]] && srcs+=(demos/loadcommon.c)
+    "$CC" "${CFLAGS[@]}" -o "$OUT/.$d.$$" "${srcs[@]}" || fail "cannot build demos/$d.c"
     mv -f "$OUT/.$d.$$" "$OUT/$d"
 done
 
