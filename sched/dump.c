@@ -223,7 +223,7 @@ void gs_dump(int fd)
 		n++;
 	put(&o, "goshim: %d green threads on %d OS threads (GOSHIM_PROCS=%d)\n", n,
 	    atomic_load(&gs_stats.threads), gs_cfg.procs);
-	uint64_t now = atomic_load(&gs_coarse_ns);
+	uint64_t now = gs_nanotime();	/* waits were stamped with gs_coarse_ns */
 	for (struct g *g = gs_allg; g; g = g->allnext) {
 		int st = atomic_load(&g->status);
 		put(&o, "G%d %s", g->id, state(st));

@@ -315,6 +315,10 @@ GS_HIDDEN void gs_sysmon_start(void);
 /* From sysmon: polls the network if no M has for a while (all busy). */
 GS_HIDDEN void gs_sysmon_netpoll(uint64_t now);
 GS_HIDDEN void gs_sysmon_fork_child(void);
+/* True if no M runs a G and the network needs no poll from sysmon. */
+GS_HIDDEN bool gs_all_idle(void);
+/* An M is awake again after sleeping: sysmon resumes if it had parked. */
+GS_HIDDEN void gs_sysmon_kick(void);
 
 /* ---- preemption (preempt.c) ---- */
 

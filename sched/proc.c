@@ -503,6 +503,17 @@ void gs_sysmon_netpoll(uint64_t now)
 		gs_np_poll(0);	/* readies the Gs into their Ms' inboxes */
 }
 
+bool gs_all_idle(void)
+{
+	int nm = atomic_load(&gs_nm);
+	for (int i = 0; i < nm; i++) {
+		struct m *m = &gs_allm[i];
+		if (atomic_load(&m->state) == M_LIVE && !atomic_load(&m->sleeping))
+			return false;
+	}
+	return !gs_np_waiting() || atomic_load(&np_blocker);
+}
+
 /* The g0 loop of an M: find a G, sleeping when there is none, run it. */
 static void m_loop(struct m *m)
 {
@@ -532,6 +543,7 @@ static void m_loop(struct m *m)
 				}
 				atomic_store(&m->sleeping, 0);
 				atomic_store(&np_blocker, 0);
+				gs_sysmon_kick();
 				continue;
 			}
 			atomic_store(&m->sleeping, 1);
@@ -553,6 +565,7 @@ static void m_loop(struct m *m)
 			gs_sys_futex(&m->sleeping, FUTEX_WAIT_PRIVATE, 1, tsp);
 			errno = saved;
 			atomic_store(&m->sleeping, 0);
+			gs_sysmon_kick();
 		}
 		run_g(m, &m->g0, g);
 	}
@@ -812,6 +825,9 @@ static void *m_thread(void *arg)
 	struct m *m = arg;
 	m_init_self(m);
 	gs_overflow_init_m(m);
+	/* Named as the program, as its threads are natively (one started by
+	 * sysmon would otherwise inherit the monitor's name). */
+	REAL(pthread_setname_np)(REAL(pthread_self)(), main_name);
 	m->sigmask_valid = 0;	/* the creator's mask (sysmon's blocks all): set at the first switch */
 	m_loop(m);
 	return NULL;

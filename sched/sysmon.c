@@ -1,8 +1,10 @@
 /* sched/sysmon.c: the monitor thread (Go's sysmon; issue 6).
  *
  * An OS thread of its own, not an M: it runs no G and calls no hook. Every
- * tick (1 ms while some M runs a G, backing off to 20 ms when all are idle) it
- * looks at each M running a G. An M whose scheduler tick has not moved for
+ * tick (1 ms while some M runs a G, backing off to 20 ms when none does long)
+ * it looks at each M running a G. When every M sleeps (and one of them polls
+ * the network if any G waits on an fd), it parks, as Go's does, until an M
+ * wakes up (gs_sysmon_kick), or for a minute at most. An M whose scheduler tick has not moved for
  * PREEMPT_NS is either running (program code that never parks: it is asked to
  * yield, preempt.c) or blocked in the kernel where the shim cannot see it
  * (stdio's internal read, a raw syscall, the resolver, a futex inside a
@@ -13,6 +15,7 @@
  *
  * GOSHIM_DEBUG=schedtrace=MS prints one line of scheduler figures per period. */
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +30,30 @@
 #define PREEMPT_NS 10000000ull	/* 10 ms, as Go's forcePreemptNS */
 
 static _Atomic int started;
+static _Atomic uint32_t parked;	/* 1: sysmon sleeps until an M wakes */
+
+void gs_sysmon_kick(void)
+{
+	/* After the M's store of sleeping = 0 (seq_cst), as sysmon stores
+	 * parked = 1 before it reads every M's sleeping: one sees the other. */
+	if (likely(!atomic_load(&parked)))
+		return;
+	if (atomic_exchange(&parked, 0)) {
+		atomic_store_explicit(&gs_coarse_ns, gs_nanotime(), memory_order_relaxed);
+		gs_sys_futex(&parked, FUTEX_WAKE_PRIVATE, 1, NULL);
+	}
+}
+
+/* All Ms sleep: parks until one wakes, or a minute. */
+static void park(void)
+{
+	atomic_store(&parked, 1);
+	if (gs_all_idle()) {
+		struct timespec sec = { 60, 0 };	/* as Go's forcegcperiod / 2 */
+		gs_sys_futex(&parked, FUTEX_WAIT_PRIVATE, 1, &sec);
+	}
+	atomic_store(&parked, 0);
+}
 _Atomic uint64_t gs_coarse_ns;
 
 int gs_thread_running(pid_t tid, long *nr)
@@ -83,6 +110,7 @@ static void *sysmon(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	REAL(pthread_sigmask)(SIG_SETMASK, &all, NULL);	/* signals are for Ms */
+	REAL(pthread_setname_np)(REAL(pthread_self)(), "goshim sysmon");
 	uint64_t start = gs_nanotime();
 	uint64_t period = (uint64_t)gs_cfg.schedtrace * 1000000;
 	uint64_t next_trace = start + period;
@@ -106,7 +134,10 @@ static void *sysmon(void *arg)
 				m->sm_since = now;
 				continue;
 			}
-			busy = true;
+			/* An M without a P that stays in one G is stuck in the kernel
+			 * (its P was handed off) or runs its pinned Gs alone: a slow
+			 * tick will do for it. */
+			busy |= atomic_load(&m->has_p) != 0;
 			if (now - m->sm_since < PREEMPT_NS)
 				continue;
 			int running = gs_thread_running(m->tid, NULL);
@@ -128,6 +159,11 @@ static void *sysmon(void *arg)
 			schedtrace(now - start);
 			while (next_trace <= now)
 				next_trace += period;
+		}
+		if (!busy && !period && delay == 20000000) {
+			park();
+			delay = 1000000;
+			continue;
 		}
 		delay = busy ? 1000000 : delay < 20000000 ? delay * 2 : 20000000;
 		if (period && delay > (long)period)
@@ -153,4 +189,5 @@ void gs_sysmon_start(void)
 void gs_sysmon_fork_child(void)
 {
 	atomic_store(&started, 0);
+	atomic_store(&parked, 0);
 }
