@@ -25,13 +25,24 @@
 #include "real.h"
 
 #define NSIGS 64
-static _Atomic int unblocked[NSIGS + 1];	/* how many live Gs leave sig unblocked */
+static _Atomic int counted;			/* live Gs, whose masks are counted */
+static _Atomic int blocked[NSIGS + 1];	/* how many of them block sig */
 
+/* A G with mask set starts (d = 1) or ends (d = -1). An empty mask, the usual
+ * one, costs one increment. */
 static void count(const sigset_t *set, int d)
 {
-	for (int s = 1; s <= NSIGS; s++)
-		if (!sigismember(set, s))
-			atomic_fetch_add_explicit(&unblocked[s], d, memory_order_relaxed);
+	uint64_t w;
+	memcpy(&w, set, sizeof w);	/* signals 1..64, as glibc lays them out */
+	atomic_fetch_add_explicit(&counted, d, memory_order_relaxed);
+	for (; w; w &= w - 1)
+		atomic_fetch_add_explicit(&blocked[__builtin_ctzll(w) + 1], d, memory_order_relaxed);
+}
+
+static int unblocked(int s)	/* how many live Gs leave s unblocked */
+{
+	return atomic_load_explicit(&counted, memory_order_relaxed) -
+	       atomic_load_explicit(&blocked[s], memory_order_relaxed);
 }
 
 void gs_sig_g_start(struct g *g)
@@ -90,8 +101,7 @@ void gs_sig_idle_mask(struct m *m)
 	sigset_t set;
 	sigemptyset(&set);
 	for (int s = 1; s <= NSIGS; s++)
-		if (s != SIGKILL && s != SIGSTOP &&
-		    atomic_load_explicit(&unblocked[s], memory_order_relaxed) == 0)
+		if (s != SIGKILL && s != SIGSTOP && unblocked(s) <= 0)
 			sigaddset(&set, s);
 	if (m->sigmask_valid && !memcmp(&set, &m->sigmask, sizeof(uint64_t)))
 		return;
