@@ -829,6 +829,7 @@ static void *m_thread(void *arg)
 	 * sysmon would otherwise inherit the monitor's name). */
 	REAL(pthread_setname_np)(REAL(pthread_self)(), main_name);
 	m->sigmask_valid = 0;	/* the creator's mask (sysmon's blocks all): set at the first switch */
+	gs_sysmon_kick();	/* a new M is an M waking up */
 	m_loop(m);
 	return NULL;
 }
