@@ -16,9 +16,10 @@
  * with a signal the program sends. The program's own action for it is kept
  * and run for every delivery that is not a request (shim/signal.c). A dump
  * uses the same signal, with another cookie, to read the registers of a G
- * running on another OS thread (dump.c). It is installed with SA_RESTART, so an interrupted
- * restartable call goes on; SA_NODEFER and an empty mask leave the thread's
- * mask as it was, and the mask a G sets never blocks it (signal.c). */
+ * running on another OS thread (dump.c). It is installed with SA_RESTART, so
+ * an interrupted restartable call goes on; SA_NODEFER and an empty mask leave
+ * the thread's mask as it was, and the mask a G sets never blocks it
+ * (signal.c). */
 #include <errno.h>
 #include <link.h>
 #include <signal.h>

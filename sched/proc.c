@@ -318,13 +318,14 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 	after_switch(m);
 }
 
+#define OVERFLOW_FMT "green thread %d overflowed its stack of %zu KiB (GOSHIM_STACK sets the default)"
+
 static void check_stack(struct g *g)
 {
 	if (likely(g->stack_kind == STACK_MAIN))
 		return;
 	if (unlikely(gs_arch_sp() < (uintptr_t)g->stack_lo))
-		gs_throw("green thread %d overflowed its stack of %zu KiB (GOSHIM_STACK sets the default)",
-			 g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
+		gs_throw(OVERFLOW_FMT, g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
 }
 
 /* Gives m to another G; returns when cur runs again. Runs on cur's stack. */
@@ -856,8 +857,7 @@ bool gs_overflow_check(void *addr)
 		return false;
 	if ((char *)addr >= g->stack_lo || (char *)addr < (char *)g->map)
 		return false;
-	gs_printf("green thread %d overflowed its stack of %zu KiB (GOSHIM_STACK sets the default)",
-		  g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
+	gs_printf(OVERFLOW_FMT, g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
 	return true;
 }
 

@@ -1,14 +1,14 @@
 /* sched/sysmon.c: the monitor thread (Go's sysmon; issue 6).
  *
  * An OS thread of its own, not an M: it runs no G and calls no hook. Every
- * tick (1 ms while some M runs a G, backing off to 20 ms when none does long)
- * it looks at each M running a G. When every M sleeps (and one of them polls
- * the network if any G waits on an fd), it parks, as Go's does, until an M
- * wakes up (gs_sysmon_kick), or for a minute at most. An M whose scheduler tick has not moved for
- * PREEMPT_NS is either running (program code that never parks: it is asked to
- * yield, preempt.c) or blocked in the kernel where the shim cannot see it
- * (stdio's internal read, a raw syscall, the resolver, a futex inside a
- * library, disk I/O): its P is handed to another M (gs_handoff), which runs
+ * tick (1 ms while an M with a P runs a G, backing off to 20 ms otherwise) it
+ * looks at each M running a G. When every M sleeps (and one of them polls the
+ * network if any G waits on an fd), it parks, as Go's does, until an M wakes
+ * up (gs_sysmon_kick), or for a minute at most. An M whose scheduler tick has
+ * not moved for PREEMPT_NS is either running (program code that never parks:
+ * it is asked to yield, preempt.c) or blocked in the kernel where the shim
+ * cannot see it (stdio's internal read, a raw syscall, the resolver, a futex
+ * inside a library, disk I/O): its P is handed to another M (gs_handoff), which runs
  * the new Gs and the global queue meanwhile. The Gs pinned to the stuck M wait
  * for it (README, Limits). Which of the two it is comes from the kernel:
  * /proc/self/task/TID/syscall reads "running" unless the thread is blocked.
@@ -31,6 +31,7 @@
 
 static _Atomic int started;
 static _Atomic uint32_t parked;	/* 1: sysmon sleeps until an M wakes */
+_Atomic uint64_t gs_coarse_ns;
 
 void gs_sysmon_kick(void)
 {
@@ -54,7 +55,6 @@ static void park(void)
 	}
 	atomic_store(&parked, 0);
 }
-_Atomic uint64_t gs_coarse_ns;
 
 int gs_thread_running(pid_t tid, long *nr)
 {
