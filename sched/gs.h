@@ -320,6 +320,22 @@ GS_HIDDEN bool gs_all_idle(void);
 /* An M is awake again after sleeping: sysmon resumes if it had parked. */
 GS_HIDDEN void gs_sysmon_kick(void);
 
+/* ---- calls run on helper threads (offload.c) ---- */
+
+/* A blocking libc call to run off the G's OS thread: fn runs on a helper
+ * (errno is carried back); the rest is the caller's, usually a struct that
+ * embeds this one first. */
+struct gs_offload {
+	void (*fn)(struct gs_offload *job);
+	int err;
+	_Atomic uint32_t done;
+	struct gs_offload *next;
+};
+/* Runs job->fn on a helper thread while the calling G waits (in the dump:
+ * "waiting in why"); sets errno as fn left it. Only on a G. */
+GS_HIDDEN void gs_offload(struct gs_offload *job, const char *why);
+GS_HIDDEN void gs_offload_fork_child(void);
+
 /* ---- preemption (preempt.c) ---- */
 
 extern int gs_preempt_sig GS_HIDDEN;		/* 0: off */

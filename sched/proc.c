@@ -1042,6 +1042,7 @@ void gs_fork_child(void)
 	gs_stack_fork_child();
 	gs_np_fork_child();
 	gs_sysmon_fork_child();
+	gs_offload_fork_child();
 	atomic_store(&np_blocker, 0);
 	atomic_store(&mslock.v, 0);
 	int nm = atomic_load(&gs_nm);

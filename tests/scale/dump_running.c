@@ -8,7 +8,8 @@
  * call. Both are then running, each on its own OS thread, while main waits. The
  * spinner prints "spinning" once. When a byte arrives on stdin the blocker stops
  * the spinner and both end. With the argument "mask" the blocker blocks SIGUSR2
- * first, so that a process-directed USR2 is taken by the spinner's OS thread. */
+ * first, so that a process-directed USR2 is taken by the spinner's OS thread; with
+ * "maskspin" the spinner does, so that the blocker's takes it. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -19,7 +20,15 @@
 #include <unistd.h>
 
 static atomic_int stop;
-static int mask;
+static int mask, maskspin;
+
+static void block_usr2(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
 
 static __attribute__((noinline)) void spin_here(void)
 {
@@ -29,6 +38,8 @@ static __attribute__((noinline)) void spin_here(void)
 
 static void *spinner(void *arg)
 {
+	if (maskspin)
+		block_usr2();
 	printf("spinning\n");
 	fflush(stdout);
 	spin_here();
@@ -43,12 +54,8 @@ static __attribute__((noinline)) long raw_read_here(void)
 
 static void *blocker(void *arg)
 {
-	if (mask) {
-		sigset_t set;
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR2);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
-	}
+	if (mask)
+		block_usr2();
 	long n = raw_read_here();
 	atomic_store(&stop, 1);
 	return (void *)n;
@@ -57,6 +64,7 @@ static void *blocker(void *arg)
 int main(int argc, char **argv)
 {
 	mask = argc > 1 && !strcmp(argv[1], "mask");
+	maskspin = argc > 1 && !strcmp(argv[1], "maskspin");
 	pthread_t s, b;
 	void *n;
 	pthread_create(&b, NULL, blocker, NULL);

@@ -6,7 +6,7 @@
 # read(2) of stdin and a spinner looping in spin_here, each on an OS thread of its own
 # (sysmon hands the P over), main waiting in join. The dump (GOSHIM_DUMP_SIGNAL=USR2,
 # sent from here to the process) runs in the handler on the OS thread that takes it:
-#   rounds 1-3: the blocker's (the kernel picks the main thread first): the blocker is
+#   rounds 1-3 ("maskspin": the spinner blocks USR2): the blocker's: the blocker is
 #     listed from the handler, raw_read_here in its backtrace, and the spinner through
 #     the new path: running, spin_here in its backtrace;
 #   rounds 4-5 ("mask": the blocker blocks USR2): the spinner's: the spinner is listed
@@ -61,7 +61,7 @@ one_round() {   # $1: round, $2: extra env, $3: program argument
 
 fail=0
 for r in 1 2 3 4 5; do
-    arg=""
+    arg=maskspin
     ((r >= 4)) && arg=mask
     res=$(one_round $r "" "$arg")
     err=$dir/err$r

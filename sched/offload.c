@@ -1,0 +1,114 @@
+/* sched/offload.c: calls that block inside libc where the netpoller cannot
+ * reach (the resolver: getaddrinfo, getnameinfo) run on helper OS threads
+ * while the calling G parks, so its M runs its other Gs meanwhile. Without
+ * this, a G pinned to its M (the thread-identity design) would stop every
+ * other G of that M for as long as a DNS reply takes; sysmon's hand-off only
+ * lets new Gs run elsewhere.
+ *
+ * Helpers are plain OS threads, not Ms: they run no G, so the hooks the call
+ * reaches inside libc (an NSS module's fopen, say) go native. They block every
+ * signal (process-directed ones go to the Ms), are started on demand up to
+ * OFFLOAD_MAX, and one idle for OFFLOAD_IDLE_S seconds exits. A job lives on
+ * the caller's stack; the helper runs it with the caller's errno, stores errno
+ * with the result and wakes the G through the green futex, the word being the
+ * job's done flag. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include "gs.h"
+#include "real.h"
+
+#define OFFLOAD_MAX 16
+#define OFFLOAD_IDLE_S 10
+#define OFFLOAD_STACK (1024 * 1024)	/* the resolver uses alloca generously */
+
+static gs_lock_t olock;		/* guards the queue and the counts */
+static struct gs_offload *qhead, **qtail = &qhead;
+static int nhelpers, nidle;
+static _Atomic uint32_t qword;	/* helpers sleep on it; bumped per job */
+
+static void *helper(void *arg)
+{
+	(void)arg;
+	sigset_t all;
+	sigfillset(&all);
+	REAL(pthread_sigmask)(SIG_SETMASK, &all, NULL);
+	REAL(pthread_setname_np)(REAL(pthread_self)(), "goshim offload");
+	for (;;) {
+		gs_lock(&olock);
+		while (!qhead) {
+			uint32_t w = atomic_load(&qword);
+			nidle++;
+			gs_unlock(&olock);
+			struct timespec idle = { OFFLOAD_IDLE_S, 0 };
+			int r = gs_sys_futex(&qword, FUTEX_WAIT_PRIVATE, w, &idle);
+			gs_lock(&olock);
+			nidle--;
+			if (r == -ETIMEDOUT && !qhead) {
+				nhelpers--;
+				gs_unlock(&olock);
+				return NULL;
+			}
+		}
+		struct gs_offload *job = qhead;
+		qhead = job->next;
+		if (!qhead)
+			qtail = &qhead;
+		gs_unlock(&olock);
+		errno = job->err;	/* the caller's, so that one fn leaves alone stays */
+		job->fn(job);
+		job->err = errno;
+		/* The G may return as soon as it sees done: job is not touched
+		 * after this store (the wake uses only the word's address). */
+		atomic_store(&job->done, 1);
+		gs_futex_wake(&job->done, 1);
+	}
+}
+
+void gs_offload(struct gs_offload *job, const char *why)
+{
+	atomic_store(&job->done, 0);
+	job->next = NULL;
+	job->err = errno;
+	gs_lock(&olock);
+	*qtail = job;
+	qtail = &job->next;
+	bool start = nidle == 0 && nhelpers < OFFLOAD_MAX;
+	nhelpers += start;
+	atomic_fetch_add(&qword, 1);
+	gs_unlock(&olock);
+	if (start) {
+		pthread_t t;
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setstacksize(&a, OFFLOAD_STACK);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		int r = REAL(pthread_create)(&t, &a, helper, NULL);
+		pthread_attr_destroy(&a);
+		if (r != 0) {
+			gs_lock(&olock);
+			nhelpers--;
+			bool none = nhelpers == 0;
+			gs_unlock(&olock);
+			if (none)
+				gs_throw("cannot start a thread for %s: %s", why, strerror(r));
+		}
+	} else {
+		gs_sys_futex(&qword, FUTEX_WAKE_PRIVATE, 1, NULL);
+	}
+	while (!atomic_load(&job->done))
+		gs_futex_wait(&job->done, 0, 0, 0, why);
+	errno = job->err;
+}
+
+/* In a forked child only the forking thread exists. */
+void gs_offload_fork_child(void)
+{
+	atomic_store(&olock.v, 0);
+	qhead = NULL;
+	qtail = &qhead;
+	nhelpers = nidle = 0;
+}
