@@ -1,8 +1,8 @@
-/* resolv_calls.c: compat test of getaddrinfo and getnameinfo, which goshim runs on a
- * helper thread while the green thread waits (sched/offload.c). Results and error
- * codes of lookups that need no network (numeric hosts, no host, /etc/services),
- * errno after a call, and 32 threads x 50 calls at once, each checking its own
- * answer. */
+/* resolv_calls.c: compat test of getaddrinfo, getnameinfo, gethostbyname(_r) and
+ * gethostbyaddr, which goshim runs on a helper thread while the green thread waits
+ * (sched/offload.c). Results and error codes (EAI_*, h_errno, errno) of lookups that
+ * need no network (numeric hosts, no host, /etc/services), errno after a call, and
+ * 32 threads x 50 calls at once, each checking its own answer. */
 #include "compat.h"
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -88,6 +88,24 @@ int main(void)
 	printf("errno after a good call: %s\n", errno == 1234 ? "unchanged" : "changed");
 	if (res)
 		freeaddrinfo(res);
+
+	/* The older calls: numeric names need no lookup; h_errno as they set it. */
+	h_errno = 0;
+	struct hostent *h = gethostbyname("127.0.0.1");
+	printf("gethostbyname numeric: %s, h_errno %d\n", h ? h->h_name : "NULL", h_errno);
+	h = gethostbyname("300.1.1.1");
+	printf("gethostbyname bad address: %s, h_errno %d\n", h ? h->h_name : "NULL", h_errno);
+	errno = 0;
+	h = gethostbyaddr(&sin.sin_addr, 3, AF_INET);
+	printf("gethostbyaddr bad length: %s, h_errno %d, errno %s\n", h ? h->h_name : "NULL",
+	       h_errno, strerror(errno));
+	struct hostent he, *hr = NULL;
+	char buf[1024];
+	int herr = 0;
+	r = gethostbyname_r("10.1.2.3", &he, buf, sizeof buf, &hr, &herr);
+	printf("gethostbyname_r: %d %s, h_errno %d\n", r, hr ? hr->h_name : "NULL", herr);
+	r = gethostbyname_r("10.1.2.3", &he, buf, 8, &hr, &herr);
+	printf("gethostbyname_r small buffer: %s %s, h_errno %d\n", strerror(r), hr ? hr->h_name : "NULL", herr);
 
 	pthread_t t[THREADS];
 	for (long i = 0; i < THREADS; i++)
