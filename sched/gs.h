@@ -114,7 +114,6 @@ struct g {
 	void *map;
 	size_t maplen, guard;
 	int stack_kind;			/* STACK_* of stack.c */
-	int stack_trimmed;		/* its pages below the top one are given back */
 	int in_stack;			/* the struct lives at the top of its own stack */
 
 	/* Why it waits, for the dump and for interruption. */
@@ -385,7 +384,7 @@ GS_HIDDEN uint64_t gs_deadline(clockid_t clock, const struct timespec *abs);
 enum { STACK_GUARDED, STACK_PACKED, STACK_USER, STACK_MAIN };
 GS_HIDDEN int gs_stack_alloc(struct g *g, size_t size, size_t guard);
 GS_HIDDEN void gs_stack_free(struct g *g);
-GS_HIDDEN void gs_stack_trim(struct g *g);
+GS_HIDDEN void gs_stack_trim_pools(int keep);	/* from sysmon */
 GS_HIDDEN size_t gs_stack_default(void);
 GS_HIDDEN void gs_stack_set_default(size_t size);
 GS_HIDDEN size_t gs_stack_guardsize(const struct g *g);

@@ -274,10 +274,8 @@ static void release_dead(struct m *m, struct g *d)
 	m->npinned--;
 	allg_del(d);
 	gs_tls_release(m, d);
-	if (d->in_stack)
-		gs_stack_trim(d);	/* the rest goes with d (gs_free_g) */
-	else
-		gs_stack_free(d);
+	if (!d->in_stack)
+		gs_stack_free(d);	/* else it goes with d (gs_free_g) */
 	int js = J_JOINABLE;
 	if (atomic_compare_exchange_strong(&d->joinstate, &js, J_EXITED))
 		gs_futex_wake((_Atomic uint32_t *)&d->joinstate, INT_MAX);

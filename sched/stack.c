@@ -25,9 +25,13 @@
  * stack pointer is checked against its bottom at every switch), and cannot
  * reach the neighbour unless one frame jumps the whole gap (README, Limits).
  *
- * Exited stacks are pooled by (size, kind); their pages below the top one are
- * given back to the kernel (MADV_DONTNEED, which keeps guard markers) so a
- * pooled stack costs one page. */
+ * Exited stacks are pooled by (size, kind). A freed stack goes back as it is
+ * (dirty): the next G of that size takes it with its pages still there, so a
+ * thread that is created and joined again and again costs no madvise and no
+ * page faults. sysmon gives back the pages below the top one of all but
+ * POOL_KEEP dirty stacks of each pool every TRIM_NS, and of all of them before
+ * it parks (gs_stack_trim_pools; MADV_DONTNEED keeps guard markers), so a
+ * pooled stack soon costs one page. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,11 +52,18 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
+struct freestack {			/* in the top page of a free stack */
+	struct freestack *next;
+	void *map;
+	size_t maplen, guard;
+};
+
 struct pool {				/* free stacks of one size and kind */
 	size_t size;			/* usable bytes */
 	size_t guard;
 	int kind;
-	struct freestack { struct freestack *next; void *map; size_t maplen, guard; } *free;
+	struct freestack *dirty, *clean;	/* pages kept / given back */
+	int ndirty;
 	char *chunk;			/* STACK_PACKED: the chunk being carved */
 	size_t chunk_left;
 	struct pool *next;
@@ -181,9 +192,14 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 		gs_unlock(&stack_lock);
 		return -EAGAIN;
 	}
-	if (p->free) {
-		struct freestack *fs = p->free;
-		p->free = fs->next;
+	struct freestack *fs = p->dirty ? p->dirty : p->clean;
+	if (fs) {
+		if (fs == p->dirty) {
+			p->dirty = fs->next;
+			p->ndirty--;
+		} else {
+			p->clean = fs->next;
+		}
 		if (kind == STACK_GUARDED)
 			live_guarded++;
 		gs_unlock(&stack_lock);
@@ -231,24 +247,45 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 	return 0;
 }
 
-/* Gives back the pages of g's stack below the top one (which every G touches,
- * and which may hold g itself). The caller is not running on it. */
-void gs_stack_trim(struct g *g)
+/* Gives back the pages below the top one of the dirty stacks of each pool
+ * past the first keep. From sysmon; the stacks are out of the pool meanwhile. */
+void gs_stack_trim_pools(int keep)
 {
-	size_t size = (size_t)(g->stack_hi - g->stack_lo);
-	if (size > PAGE)
-		madvise(g->stack_lo, size - PAGE, MADV_DONTNEED);
-	g->stack_trimmed = 1;
+	for (struct pool *p = NULL;;) {
+		gs_lock(&stack_lock);
+		p = p ? p->next : pools;	/* pools are never freed */
+		while (p && p->ndirty <= keep)
+			p = p->next;
+		if (!p) {
+			gs_unlock(&stack_lock);
+			return;
+		}
+		struct freestack **cut = &p->dirty;
+		for (int i = 0; i < keep; i++)
+			cut = &(*cut)->next;
+		struct freestack *batch = *cut, *last = NULL;
+		*cut = NULL;
+		p->ndirty = keep;
+		size_t size = p->size;
+		gs_unlock(&stack_lock);
+		for (struct freestack *fs = batch; fs; fs = fs->next) {
+			if (size > PAGE)
+				madvise((char *)fs->map + fs->guard, size - PAGE, MADV_DONTNEED);
+			last = fs;
+		}
+		gs_lock(&stack_lock);
+		last->next = p->clean;
+		p->clean = batch;
+		gs_unlock(&stack_lock);
+	}
 }
 
-/* Returns g's stack to its pool, trimmed. The caller is not running on it. If
+/* Returns g's stack to its pool, dirty. The caller is not running on it. If
  * g lives in the stack (gs_g_in_stack), g is gone when this returns. */
 void gs_stack_free(struct g *g)
 {
 	if (g->stack_kind != STACK_GUARDED && g->stack_kind != STACK_PACKED)
 		return;
-	if (!g->stack_trimmed)
-		gs_stack_trim(g);
 	size_t size = (size_t)(g->stack_hi - g->stack_lo), guard = g->guard;
 	int kind = g->stack_kind;
 	size_t asked = kind == STACK_GUARDED ? guard - MARK_GAP : guard;	/* the pool's key */
@@ -262,8 +299,9 @@ void gs_stack_free(struct g *g)
 	if (kind == STACK_GUARDED)
 		live_guarded--;
 	if (p) {
-		fs->next = p->free;
-		p->free = fs;
+		fs->next = p->dirty;
+		p->dirty = fs;
+		p->ndirty++;
 	}
 	gs_unlock(&stack_lock);
 }

@@ -28,6 +28,8 @@
 #include "real.h"
 
 #define PREEMPT_NS 10000000ull	/* 10 ms, as Go's forcePreemptNS */
+#define TRIM_NS 50000000ull	/* how often freed stacks give back their pages */
+#define POOL_KEEP 8		/* dirty stacks each pool keeps for quick reuse */
 
 static _Atomic int started;
 static _Atomic uint32_t parked;	/* 1: sysmon sleeps until an M wakes */
@@ -48,6 +50,7 @@ void gs_sysmon_kick(void)
 /* All Ms sleep: parks until one wakes, or a minute. */
 static void park(void)
 {
+	gs_stack_trim_pools(0);	/* idle: every freed stack gives its pages back */
 	atomic_store(&parked, 1);
 	if (gs_all_idle()) {
 		struct timespec sec = { 60, 0 };	/* as Go's forcegcperiod / 2 */
@@ -115,6 +118,7 @@ static void *sysmon(void *arg)
 	uint64_t period = (uint64_t)gs_cfg.schedtrace * 1000000;
 	uint64_t next_trace = start + period;
 	long delay = 1000000;
+	uint64_t last_trim = start;
 	bool warned = false;
 	for (;;) {
 		struct timespec ts = { 0, delay };
@@ -155,6 +159,10 @@ static void *sysmon(void *arg)
 			}
 		}
 		gs_sysmon_netpoll(now);
+		if (now - last_trim >= TRIM_NS) {
+			last_trim = now;
+			gs_stack_trim_pools(POOL_KEEP);
+		}
 		if (period && now >= next_trace) {
 			schedtrace(now - start);
 			while (next_trace <= now)

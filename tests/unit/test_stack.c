@@ -341,6 +341,9 @@ START_TEST(stack_free_releases_pages)
 
 		char *lo = g->stack_lo, *hi = g->stack_hi;
 		gs_stack_free(g);
+		/* Pooled dirty: nothing given back until the pools are trimmed. */
+		ck_assert_uint_eq(resident_pages(lo, hi), usable / PAGE);
+		gs_stack_trim_pools(0);
 		/* All but the top page went back to the kernel. */
 		ck_assert_uint_eq(resident_pages(lo, hi - PAGE), 0);
 		ck_assert_uint_eq(resident_pages(hi - PAGE, hi), 1);
@@ -356,6 +359,46 @@ START_TEST(stack_free_releases_pages)
 		gs_stack_free(g);
 		free(g);
 	}
+}
+END_TEST
+
+/* A freed stack is taken again dirty, pages and all; trimming keeps the first
+ * keep dirty stacks of a pool and gives back the pages of the others. */
+START_TEST(stack_dirty_reuse)
+{
+	enum { N = 5, SIZE = 65536 };
+	struct g *g[N];
+	for (int i = 0; i < N; i++) {
+		g[i] = new_g();
+		ck_assert_int_eq(gs_stack_alloc(g[i], SIZE, 4096), 0);
+		memset(g[i]->stack_lo, 0x5a, SIZE);
+	}
+	char *lo0 = g[0]->stack_lo;
+	gs_stack_free(g[0]);
+	memset(g[0], 0, sizeof *g[0]);
+	ck_assert_int_eq(gs_stack_alloc(g[0], SIZE, 4096), 0);
+	ck_assert_ptr_eq(g[0]->stack_lo, lo0);	/* the same stack, */
+	ck_assert_uint_eq(gs_stack_committed(g[0]), SIZE);	/* its pages still there */
+	ck_assert_int_eq((unsigned char)g[0]->stack_lo[0], 0x5a);
+	char *lo[N];
+	for (int i = 0; i < N; i++) {
+		lo[i] = g[i]->stack_lo;
+		gs_stack_free(g[i]);
+	}
+	gs_stack_trim_pools(2);	/* the last two freed keep their pages */
+	size_t kept = 0, trimmed = 0;
+	for (int i = 0; i < N; i++) {
+		size_t r = resident_pages(lo[i], lo[i] + SIZE);
+		kept += r == SIZE / PAGE;
+		trimmed += r == 1;
+	}
+	ck_assert_uint_eq(kept, 2);
+	ck_assert_uint_eq(trimmed, N - 2);
+	gs_stack_trim_pools(0);
+	for (int i = 0; i < N; i++)
+		ck_assert_uint_eq(resident_pages(lo[i], lo[i] + SIZE), 1);
+	for (int i = 0; i < N; i++)
+		free(g[i]);
 }
 END_TEST
 
@@ -504,6 +547,7 @@ static Suite *stack_suite(void)
 	tcase_add_test(tc, stack_guard_faults);
 	tcase_add_test(tc, stack_pool_reuse);
 	tcase_add_test(tc, stack_free_releases_pages);
+	tcase_add_test(tc, stack_dirty_reuse);
 	tcase_add_test(tc, stack_no_guard);
 	tcase_add_test(tc, stack_free_foreign);
 	suite_add_tcase(s, tc);
