@@ -269,8 +269,13 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespe
  * and another G could run on this M (or this one is being cancelled), the G
  * lets the mutex go, yields, takes the mutex back and reports a spurious
  * wakeup, which POSIX allows and callers loop on; when no other G could run,
- * it waits another slice without letting the mutex out of glibc's hands, so
- * no signal is missed and the caller sees what it would natively. The M is
+ * it waits another slice without letting the mutex out of glibc's hands, up
+ * to COND_SLICES_MAX slices, and then reports a spurious wakeup too, so that
+ * the caller's own loop looks at its condition again: a forked child missed a
+ * broadcast in about 1 of 200 loaded runs of tests/compat/pshared_mutex_fork
+ * and waited in slices for ever (glibc's condition variable is known to lose
+ * a wake-up to a waiter whose timed wait ends just then, its bug 25847, which
+ * waiting in slices makes likely). The M is
  * blocked for at most a slice, plus glibc's relock of the mutex at its end,
  * which only another M or process can hold then (every G of this M is held
  * up). A mutex of ours cannot be handed to glibc: the G then waits with a
@@ -278,6 +283,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespe
  * enqueue is seen at the end of the slice. abs NULL: no deadline; clockwait:
  * the call named the clock. */
 #define COND_SLICE 2000000ull	/* 2 ms */
+#define COND_SLICES_MAX 25	/* then a spurious wakeup: 50 ms */
 
 static int pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const struct timespec *abs,
 		      clockid_t clock, bool clockwait)
@@ -300,7 +306,7 @@ static int pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const 
 		wm = &stand_in;
 	}
 	bool spurious = false;
-	for (;;) {
+	for (int slices = 1;; slices++) {
 		uint64_t until = gs_nanotime() + COND_SLICE;
 		if (abs && (expired || deadline <= until)) {
 			/* The last slice: glibc's own call, for glibc's own errors. */
@@ -312,7 +318,7 @@ static int pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const 
 		r = REAL(pthread_cond_clockwait)(c, wm, CLOCK_MONOTONIC, &ts);
 		if (r != ETIMEDOUT)
 			break;
-		if (gs_m_has_work(g) || atomic_load(&g->cancel_pending)) {
+		if (gs_m_has_work(g) || atomic_load(&g->cancel_pending) || slices >= COND_SLICES_MAX) {
 			spurious = true;
 			r = 0;
 			break;
