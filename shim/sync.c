@@ -272,8 +272,8 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespe
  * it waits another slice without letting the mutex out of glibc's hands, up
  * to COND_SLICES_MAX slices, and then reports a spurious wakeup too, so that
  * the caller's own loop looks at its condition again: a forked child missed a
- * broadcast in about 1 of 200 loaded runs of tests/compat/pshared_mutex_fork
- * and waited in slices for ever (glibc's condition variable is known to lose
+ * broadcast in 3 of 480 loaded runs of tests/compat/pshared_mutex_fork and
+ * waited in slices for ever (glibc's condition variable is known to lose
  * a wake-up to a waiter whose timed wait ends just then, its bug 25847, which
  * waiting in slices makes likely). The M is
  * blocked for at most a slice, plus glibc's relock of the mutex at its end,
