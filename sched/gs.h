@@ -311,6 +311,9 @@ extern struct gs_stats gs_stats GS_HIDDEN;
  * one or to a new M. False if GOSHIM_MAXTHREADS is reached. */
 GS_HIDDEN bool gs_handoff(struct m *m);
 GS_HIDDEN void gs_sysmon_start(void);
+/* Starts a detached OS thread of the runtime (not an M's G): pthread_create's
+ * result. */
+GS_HIDDEN int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack);
 /* From sysmon: polls the network if no M has for a while (all busy). */
 GS_HIDDEN void gs_sysmon_netpoll(uint64_t now);
 GS_HIDDEN void gs_sysmon_fork_child(void);

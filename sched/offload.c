@@ -81,13 +81,7 @@ void gs_offload(struct gs_offload *job, const char *why)
 	atomic_fetch_add(&qword, 1);
 	gs_unlock(&olock);
 	if (start) {
-		pthread_t t;
-		pthread_attr_t a;
-		pthread_attr_init(&a);
-		pthread_attr_setstacksize(&a, OFFLOAD_STACK);
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		int r = REAL(pthread_create)(&t, &a, helper, NULL);
-		pthread_attr_destroy(&a);
+		int r = gs_start_thread(helper, NULL, OFFLOAD_STACK);
 		if (r != 0) {
 			gs_lock(&olock);
 			nhelpers--;

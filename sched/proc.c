@@ -715,15 +715,21 @@ static void start_m(struct m *m)
 	atomic_store(&m->state, M_LIVE);
 	atomic_fetch_add(&gs_stats.threads, 1);
 	m->started = 1;
+	int r = gs_start_thread(m_thread, m, G0_STACK);
+	if (r != 0)
+		gs_throw("cannot start OS thread %d: %s", m->id, strerror(r));
+}
+
+int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
+{
 	pthread_t t;
 	pthread_attr_t a;
 	pthread_attr_init(&a);
-	pthread_attr_setstacksize(&a, G0_STACK);
+	pthread_attr_setstacksize(&a, stack);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	int r = REAL(pthread_create)(&t, &a, m_thread, m);
+	int r = REAL(pthread_create)(&t, &a, fn, arg);
 	pthread_attr_destroy(&a);
-	if (r != 0)
-		gs_throw("cannot start OS thread %d: %s", m->id, strerror(r));
+	return r;
 }
 
 /* Starts an M for each free P, and the monitor, once (again after a fork). */

@@ -184,14 +184,8 @@ void gs_sysmon_start(void)
 {
 	if (atomic_exchange(&started, 1))
 		return;
-	pthread_t t;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setstacksize(&a, 64 * 1024);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (REAL(pthread_create)(&t, &a, sysmon, NULL) != 0)
+	if (gs_start_thread(sysmon, NULL, 64 * 1024) != 0)
 		gs_throw("cannot start the monitor thread");
-	pthread_attr_destroy(&a);
 }
 
 void gs_sysmon_fork_child(void)
