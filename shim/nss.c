@@ -57,80 +57,33 @@ static void run(struct nss_job *a, const char *why)
 	gs_offload(&a->job, why);
 }
 
-GS_EXPORT struct passwd *getpwnam(const char *name)
-{
-	if (!gs_self())
-		return REAL(getpwnam)(name);
-	struct nss_job a = { .what = PWNAM, .name = name };
-	run(&a, "getpwnam");
-	return a.ret;
-}
+/* The plain form of fn(arg) and its _r form: run on a helper on a G. */
+#define NSS_PLAIN(type, fn, argtype, field, which)					\
+	GS_EXPORT type *fn(argtype arg)							\
+	{										\
+		if (!gs_self())								\
+			return REAL(fn)(arg);						\
+		struct nss_job a = { .what = which, .field = arg };			\
+		run(&a, #fn);								\
+		return a.ret;								\
+	}
 
-GS_EXPORT struct passwd *getpwuid(uid_t uid)
-{
-	if (!gs_self())
-		return REAL(getpwuid)(uid);
-	struct nss_job a = { .what = PWUID, .id = uid };
-	run(&a, "getpwuid");
-	return a.ret;
-}
+#define NSS_R(type, fn, argtype, field, which)						\
+	GS_EXPORT int fn(argtype arg, type *ent, char *buf, size_t len, type **result)	\
+	{										\
+		if (!gs_self())								\
+			return REAL(fn)(arg, ent, buf, len, result);			\
+		struct nss_job a = { .what = which, .field = arg, .ent = ent, .buf = buf,	\
+				     .buflen = len, .result = (void **)result };		\
+		run(&a, #fn);								\
+		return a.r;								\
+	}
 
-GS_EXPORT struct group *getgrnam(const char *name)
-{
-	if (!gs_self())
-		return REAL(getgrnam)(name);
-	struct nss_job a = { .what = GRNAM, .name = name };
-	run(&a, "getgrnam");
-	return a.ret;
-}
-
-GS_EXPORT struct group *getgrgid(gid_t gid)
-{
-	if (!gs_self())
-		return REAL(getgrgid)(gid);
-	struct nss_job a = { .what = GRGID, .id = gid };
-	run(&a, "getgrgid");
-	return a.ret;
-}
-
-GS_EXPORT int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
-			 struct passwd **result)
-{
-	if (!gs_self())
-		return REAL(getpwnam_r)(name, pw, buf, len, result);
-	struct nss_job a = { .what = PWNAM, .name = name, .ent = pw, .buf = buf, .buflen = len,
-			     .result = (void **)result };
-	run(&a, "getpwnam_r");
-	return a.r;
-}
-
-GS_EXPORT int getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, struct passwd **result)
-{
-	if (!gs_self())
-		return REAL(getpwuid_r)(uid, pw, buf, len, result);
-	struct nss_job a = { .what = PWUID, .id = uid, .ent = pw, .buf = buf, .buflen = len,
-			     .result = (void **)result };
-	run(&a, "getpwuid_r");
-	return a.r;
-}
-
-GS_EXPORT int getgrnam_r(const char *name, struct group *gr, char *buf, size_t len,
-			 struct group **result)
-{
-	if (!gs_self())
-		return REAL(getgrnam_r)(name, gr, buf, len, result);
-	struct nss_job a = { .what = GRNAM, .name = name, .ent = gr, .buf = buf, .buflen = len,
-			     .result = (void **)result };
-	run(&a, "getgrnam_r");
-	return a.r;
-}
-
-GS_EXPORT int getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t len, struct group **result)
-{
-	if (!gs_self())
-		return REAL(getgrgid_r)(gid, gr, buf, len, result);
-	struct nss_job a = { .what = GRGID, .id = gid, .ent = gr, .buf = buf, .buflen = len,
-			     .result = (void **)result };
-	run(&a, "getgrgid_r");
-	return a.r;
-}
+NSS_PLAIN(struct passwd, getpwnam, const char *, name, PWNAM)
+NSS_PLAIN(struct passwd, getpwuid, uid_t, id, PWUID)
+NSS_PLAIN(struct group, getgrnam, const char *, name, GRNAM)
+NSS_PLAIN(struct group, getgrgid, gid_t, id, GRGID)
+NSS_R(struct passwd, getpwnam_r, const char *, name, PWNAM)
+NSS_R(struct passwd, getpwuid_r, uid_t, id, PWUID)
+NSS_R(struct group, getgrnam_r, const char *, name, GRNAM)
+NSS_R(struct group, getgrgid_r, gid_t, id, GRGID)
