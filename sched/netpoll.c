@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include "netpoll.h"
 
@@ -192,22 +193,32 @@ struct gs_np_snap gs_np_snap(int fd, int mode)
 	return s;
 }
 
+/* Watches fd for d. Returns 0, or -EPERM when the backend cannot watch it:
+ * a regular file (epoll's own EPERM), a closed fd (the real call reports
+ * EBADF), or a kernel limit (no epoll instance under RLIMIT_NOFILE,
+ * fs.epoll.max_user_watches, memory). The caller then makes the real,
+ * blocking call, as natively: it costs the M for the call, never an error
+ * the program would not get. A limit is told on stderr once. */
 static int arm(int fd, struct np_desc *d)
 {
+	static _Atomic int told;
 	if (d->registered)
 		return 0;
 	int r = ensure_init();
-	if (r)
-		return r;
-	gs_lock(&d->lock);
-	uint64_t key = (uint64_t)(uint32_t)fd | ((uint64_t)d->gen << 32);
-	if (!d->registered) {
-		r = gs_np_backend_add(fd, key);
-		if (!r)
-			d->registered = true;
+	if (!r) {
+		gs_lock(&d->lock);
+		uint64_t key = (uint64_t)(uint32_t)fd | ((uint64_t)d->gen << 32);
+		if (!d->registered) {
+			r = gs_np_backend_add(fd, key);
+			if (!r)
+				d->registered = true;
+		}
+		gs_unlock(&d->lock);
 	}
-	gs_unlock(&d->lock);
-	return r;
+	if (r && r != -EPERM && r != -EBADF && !atomic_exchange(&told, 1))
+		gs_printf("cannot watch fd %d (%s): calls that wait on it block their OS thread",
+			  fd, strerror(-r));
+	return r ? -EPERM : 0;
 }
 
 /* Queues w on d unless an event came since snap: 0 queued, 1 an event came,
@@ -240,13 +251,13 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 	int r = 0;
 	for (int i = 0; i < n; i++) {
 		struct np_desc *d = desc(it[i].fd);
-		if (!d) {
-			r = -EBADF;
+		if (!d) {	/* out of range, or no memory for its page: block natively */
+			r = it[i].fd < 0 ? -EBADF : -EPERM;
 			goto out;
 		}
 		int a = arm(it[i].fd, d);
 		if (a) {
-			r = a == -EPERM ? -EPERM : a;
+			r = a;
 			goto out;
 		}
 	}

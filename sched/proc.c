@@ -355,7 +355,7 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
  * about GOSHIM_PROCS plus the Ms that hold started Gs. */
 
 static _Atomic int pfree;		/* Ps held by no M */
-static void start_m(struct m *m);
+static int start_m(struct m *m);
 
 static bool m_empty(struct m *m)
 {
@@ -491,7 +491,12 @@ bool gs_handoff(struct m *s)
 		wake_m(t);
 		return true;
 	}
-	start_m(t);
+	if (start_m(t) != 0) {	/* s keeps its P; sysmon tries again later */
+		atomic_store(&s->has_p, 1);
+		atomic_fetch_sub(&gs_stats.handoffs, 1);
+		gs_unlock(&mslock);
+		return true;
+	}
 	gs_unlock(&mslock);
 	return true;
 }
@@ -703,9 +708,23 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 
 static void *m_thread(void *arg);
 
-/* Starts an OS thread for the free slot m (its has_p already set). Under mslock
- * or start_lock. */
-static void start_m(struct m *m)
+/* Reports, once per run of failures, that the kernel would not give the
+ * runtime an OS thread (RLIMIT_NPROC, memory, threads-max): nobody asked for
+ * it, so nobody can take an error; the runtime goes on with the Ms it has. */
+static _Atomic int start_failing;
+
+static void m_start_failed(struct m *m, int err)
+{
+	if (!atomic_exchange(&start_failing, 1))
+		gs_printf("cannot start an OS thread (%s): going on with %d", strerror(err),
+			  atomic_load(&gs_stats.threads));
+	(void)m;
+}
+
+/* Starts an OS thread for the free slot m (its has_p already set). Returns 0,
+ * or an error number with m back to M_FREE (the caller takes its P back).
+ * Under mslock. */
+static int start_m(struct m *m)
 {
 	m->runnext = NULL;
 	m->curg = m->tls_owner = m->gdead = NULL;
@@ -716,8 +735,16 @@ static void start_m(struct m *m)
 	atomic_fetch_add(&gs_stats.threads, 1);
 	m->started = 1;
 	int r = gs_start_thread(m_thread, m, G0_STACK);
-	if (r != 0)
-		gs_throw("cannot start OS thread %d: %s", m->id, strerror(r));
+	if (r == 0) {
+		atomic_store(&start_failing, 0);
+		return 0;
+	}
+	atomic_fetch_sub(&gs_stats.threads, 1);
+	m->started = 0;
+	atomic_store(&m->has_p, 0);
+	atomic_store(&m->state, M_FREE);
+	m_start_failed(m, r);
+	return r;
 }
 
 int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
@@ -747,7 +774,10 @@ void gs_ensure_ms(void)
 				break;
 			atomic_fetch_sub(&pfree, 1);
 			atomic_store(&m->has_p, 1);
-			start_m(m);
+			if (start_m(m) != 0) {
+				atomic_fetch_add(&pfree, 1);	/* runs on the Ms there are */
+				break;
+			}
 		}
 		gs_unlock(&mslock);
 		gs_sysmon_start();
@@ -972,9 +1002,17 @@ void gs_init(void)
 	gs_dump_init();
 	read_comm(main_name);
 
-	/* Slots for every M there may be; untouched ones cost no memory. */
-	gs_allm = mmap(NULL, (size_t)gs_cfg.maxthreads * sizeof *gs_allm, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* Slots for every M there may be; untouched ones cost no memory.
+	 * Under a tight RLIMIT_AS or strict overcommit, fewer slots rather than
+	 * none (the table is about 2.7 KiB a slot). */
+	for (;;) {
+		gs_allm = mmap(NULL, (size_t)gs_cfg.maxthreads * sizeof *gs_allm, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (gs_allm != MAP_FAILED || gs_cfg.maxthreads <= gs_cfg.procs + 4)
+			break;
+		gs_cfg.maxthreads = gs_cfg.maxthreads / 2 > gs_cfg.procs + 4 ?
+				    gs_cfg.maxthreads / 2 : gs_cfg.procs + 4;
+	}
 	if (gs_allm == MAP_FAILED)
 		gs_throw("out of memory at start-up");
 	gs_lock(&mslock);

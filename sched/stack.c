@@ -25,6 +25,14 @@
  * stack pointer is checked against its bottom at every switch), and cannot
  * reach the neighbour unless one frame jumps the whole gap (README, Limits).
  *
+ * A chunk fits the limits the process runs under: it is at most a sixteenth
+ * of RLIMIT_AS (so its unused tail takes little of the address space the
+ * program may use), and under strict overcommit (vm.overcommit_memory=2,
+ * where MAP_NORESERVE is ignored and every reserved byte is charged) at most
+ * STRICT_CHUNK bytes, about one native default stack. A reservation the kernel
+ * still refuses is tried again at half the slots, down to one stack, before
+ * pthread_create reports EAGAIN: as glibc, which maps one stack at a time.
+ *
  * Exited stacks are pooled by (size, kind). A freed stack goes back as it is
  * (dirty): the next G of that size takes it with its pages still there, so a
  * thread that is created and joined again and again costs no madvise and no
@@ -38,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "gs.h"
 #include "real.h"
@@ -48,6 +57,8 @@
 #define MARK_GAP GS_STACK_MARK_GAP
 #define DEFAULT_STACK (256 * 1024UL)
 #define CHUNK_MIN (64UL << 20)	/* a chunk holds at least 256 slots and 64 MiB */
+#define STRICT_CHUNK (8UL << 20)	/* glibc's default stack: what one native thread charges */
+#define AS_SHARE 16		/* a chunk takes at most 1/AS_SHARE of RLIMIT_AS */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -74,6 +85,7 @@ static struct pool *pools;
 static long live_guarded, guard_budget;
 static size_t default_size;
 static bool markers;			/* the kernel has MADV_GUARD_INSTALL */
+static bool strict;			/* vm.overcommit_memory=2: reservations are charged */
 
 static size_t round_page(size_t n)
 {
@@ -90,6 +102,12 @@ void gs_stack_init(void)
 		fclose(f);
 	}
 	guard_budget = maxmap / 3;
+	f = fopen("/proc/sys/vm/overcommit_memory", "re");
+	if (f) {
+		int mode = 0;
+		strict = fscanf(f, "%d", &mode) == 1 && mode == 2;
+		fclose(f);
+	}
 	markers = false;
 	void *probe = gs_cfg.noguardmarkers ? MAP_FAILED :
 		      mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
@@ -159,19 +177,39 @@ static void set_stack(struct g *g, void *map, size_t maplen, size_t guard, size_
 	g->stack_hi = g->stack_lo + size;
 }
 
-/* Carves a slot of slot bytes from pool p's chunk. stack_lock held. */
+/* How many slots of slot bytes a new chunk should hold: many, so that stacks
+ * share VMAs and page-table pages, but within the limits (see the top). */
+static size_t chunk_slots(size_t slot)
+{
+	size_t n = PACK_SLOTS;
+	if (n * slot < CHUNK_MIN)
+		n = CHUNK_MIN / slot;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    n > rl.rlim_cur / AS_SHARE / slot)
+		n = rl.rlim_cur / AS_SHARE / slot;
+	if (strict && n > STRICT_CHUNK / slot)
+		n = STRICT_CHUNK / slot;
+	return n ? n : 1;
+}
+
+/* Carves a slot of slot bytes from pool p's chunk; NULL (errno set) if the
+ * kernel refuses even a chunk of one slot. stack_lock held. */
 static void *carve(struct pool *p, size_t slot)
 {
 	if (p->chunk_left < slot) {
-		size_t len = slot * PACK_SLOTS;
-		if (len < CHUNK_MIN)
-			len = (CHUNK_MIN / slot) * slot;
-		void *c = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		void *c = MAP_FAILED;
+		size_t n = chunk_slots(slot);
+		for (;; n /= 2) {
+			c = mmap(NULL, n * slot, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+			if (c != MAP_FAILED || n == 1)
+				break;
+		}
 		if (c == MAP_FAILED)
 			return NULL;
 		p->chunk = c;
-		p->chunk_left = len;
+		p->chunk_left = n * slot;
 	}
 	void *map = p->chunk;
 	p->chunk += slot;
@@ -215,8 +253,15 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 		gs_unlock(&stack_lock);
 		if (!map)
 			return -EAGAIN;
-		if (madvise(map, mark, MADV_GUARD_INSTALL) != 0 && mprotect(map, mark, PROT_NONE) != 0)
-			gs_throw("cannot guard a stack: %s", strerror(errno));
+		if (madvise(map, mark, MADV_GUARD_INSTALL) != 0 && mprotect(map, mark, PROT_NONE) != 0) {
+			/* Out of VMAs (vm.max_map_count): as glibc when it cannot
+			 * protect a guard. The slot goes back to the kernel. */
+			munmap(map, mark + size);
+			gs_lock(&stack_lock);
+			live_guarded--;
+			gs_unlock(&stack_lock);
+			return -EAGAIN;
+		}
 		set_stack(g, map, mark + size, mark, size, kind);
 		return 0;
 	}
