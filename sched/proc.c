@@ -1013,8 +1013,15 @@ void gs_init(void)
 		gs_cfg.maxthreads = gs_cfg.maxthreads / 2 > gs_cfg.procs + 4 ?
 				    gs_cfg.maxthreads / 2 : gs_cfg.procs + 4;
 	}
-	if (gs_allm == MAP_FAILED)
-		gs_throw("out of memory at start-up");
+	if (gs_allm == MAP_FAILED) {	/* no memory at all: a small static table */
+		static struct m allm_spare[16];
+		gs_allm = allm_spare;
+		gs_cfg.maxthreads = 16;
+		if (gs_cfg.procs > 12)
+			gs_cfg.procs = 12;
+		gs_printf("out of memory at start-up: at most %d OS threads, GOSHIM_PROCS=%d",
+			  gs_cfg.maxthreads, gs_cfg.procs);
+	}
 	gs_lock(&mslock);
 	struct m *m0 = alloc_m();
 	gs_unlock(&mslock);
@@ -1027,10 +1034,13 @@ void gs_init(void)
 	atomic_store(&gs_stats.threads, 1);
 	atomic_store(&pfree, gs_cfg.procs - 1);
 	gs_preempt_init();
+	/* Out of memory this early, main's scheduler stack is a static one: the
+	 * program would have run natively, so it runs here too. */
+	static char g0_spare[G0_STACK] __attribute__((aligned(64)));
 	void *g0 = mmap(NULL, G0_STACK, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (g0 == MAP_FAILED)
-		gs_throw("cannot map the scheduler stack");
+		g0 = g0_spare;
 	gs_ctx_make(&m0->g0, (char *)g0 + G0_STACK, g0_entry, m0);
 
 	/* main() becomes G 1, on the native main stack. */
