@@ -20,8 +20,9 @@
 # /proc/PID/fd), threads (Threads: of /proc/PID/status), gs (green threads:
 # preloaded, the count in the dump the runtime prints on GOSHIM_DUMP_SIGNAL;
 # natively the OS threads; Go: not visible from outside, "-"). "settled"
-# means fds and threads unchanged over three samples 0.2 s apart (a closed
-# connection's thread may still be finishing when the client has its reset).
+# means fds, threads and RSS unchanged over three samples 0.2 s apart (a
+# closed connection's thread may still be finishing when the client has its
+# reset; pooled stacks give their pages back when the runtime goes idle).
 #
 # Verdicts, per server, over the churn samples from the first EVERY on (the
 # first EVERY is the warm-up: pools, arenas and tables reach their size):
@@ -98,11 +99,12 @@ gs() {
 	esac
 }
 
-# Waits (up to 20 s) until fds and threads have not moved over three samples.
+# Waits (up to 20 s) until fds, threads and RSS have not moved over three samples
+# (the runtime gives pooled stacks' pages back when its monitor goes idle).
 settle() {
 	local last="" same=0 i cur
 	for ((i = 0; i < 100; i++)); do
-		cur="$(fds) $(threads)"
+		cur="$(fds) $(threads) $(rss)"
 		if [[ $cur == "$last" ]]; then
 			((++same >= 2)) && return 0
 		else
@@ -111,7 +113,7 @@ settle() {
 		last=$cur
 		sleep 0.2
 	done
-	say "$server: fds/threads still moving after 20 s"
+	say "$server: fds/threads/rss still moving after 20 s"
 }
 
 # row LABEL RATE: one CSV row of the server's figures.

@@ -23,7 +23,7 @@
  *
  * SPEC: comma-separated rules CALL[@any]:N[+] -- the N-th such call fails
  * (N+: the N-th and every later one). CALL is one of mmap (ENOMEM),
- * epoll_create1 (EMFILE), epoll_ctl (ENOSPC: fs.epoll.max_user_watches),
+ * mprotect (ENOMEM: a guard page past vm.max_map_count), epoll_create1 (EMFILE), epoll_ctl (ENOSPC: fs.epoll.max_user_watches),
  * eventfd (EMFILE), pthread_create (EAGAIN: RLIMIT_NPROC) or timerfd_create
  * (EMFILE). A program may also call fault_arm(SPEC) (found with dlsym, so that
  * it runs natively without this library too): counts start again from zero,
@@ -48,10 +48,10 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-enum { F_MMAP, F_EPOLL_CREATE1, F_EPOLL_CTL, F_EVENTFD, F_PTHREAD_CREATE, F_TIMERFD, NF };
-static const char *const names[NF] = { "mmap", "epoll_create1", "epoll_ctl", "eventfd",
+enum { F_MMAP, F_MPROTECT, F_EPOLL_CREATE1, F_EPOLL_CTL, F_EVENTFD, F_PTHREAD_CREATE, F_TIMERFD, NF };
+static const char *const names[NF] = { "mmap", "mprotect", "epoll_create1", "epoll_ctl", "eventfd",
 				       "pthread_create", "timerfd_create" };
-static const int errs[NF] = { ENOMEM, EMFILE, ENOSPC, EMFILE, EAGAIN, EMFILE };
+static const int errs[NF] = { ENOMEM, ENOMEM, EMFILE, ENOSPC, EMFILE, EAGAIN, EMFILE };
 
 struct rule {
 	_Atomic long n;		/* the call that fails first; 0: none */
@@ -133,7 +133,7 @@ EXPORT void fault_arm(const char *spec)
 		atomic_store(&rules[f].n, n);
 		continue;
 bad:
-		say("fault: GOSHIM_FAULT: expected CALL[@any]:N[+],... with CALL one of mmap, "
+		say("fault: GOSHIM_FAULT: expected CALL[@any]:N[+],... with CALL one of mmap, mprotect, "
 		    "epoll_create1, epoll_ctl, eventfd, pthread_create, timerfd_create\n");
 		_exit(2);
 	}
@@ -172,6 +172,13 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	if (hit(F_MMAP, __builtin_return_address(0)))
 		return MAP_FAILED;
 	return NEXT(mmap)(addr, len, prot, flags, fd, off);
+}
+
+EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	if (hit(F_MPROTECT, __builtin_return_address(0)))
+		return -1;
+	return NEXT(mprotect)(addr, len, prot);
 }
 
 EXPORT int epoll_create1(int flags)

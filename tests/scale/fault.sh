@@ -29,11 +29,12 @@ fail=0
 tmp=$(mktemp -d /tmp/goshim-fault.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# case SCENARIO SPEC STDERR_RE [EXPECT]: EXPECT "native" (default) takes the native run's
-# stdout and status; "stack" the native one with glibc's own mmap failing; "nothread"
-# no thread can be made (status 1, no output).
+# case SCENARIO SPEC STDERR_RE [EXPECT [ENV]]: EXPECT "native" (default) takes the native
+# run's stdout and status; "stack" the native one with glibc's own mmap failing;
+# "nothread" no thread can be made (status 1, no output). ENV: VAR=value for the
+# preloaded runs.
 case_() {
-	local sc=$1 spec=$2 want_err=$3 expect=${4:-native} p rc nrc want got
+	local sc=$1 spec=$2 want_err=$3 expect=${4:-native} extra=${5:-GOSHIM_FAULT_NONE=} p rc nrc want got
 	nrc=0
 	timeout -k 5 30 env LD_PRELOAD="$FAULT" GOSHIM_FAULT="$spec" "$PROG" "$sc" > "$tmp/native" 2> /dev/null || nrc=$?
 	case $expect in
@@ -42,9 +43,9 @@ case_() {
 	esac
 	for p in 1 4; do
 		rc=0
-		timeout -k 5 30 env LD_PRELOAD="$LIB $FAULT" GOSHIM_PROCS=$p GOSHIM_FAULT="$spec" \
+		timeout -k 5 30 env LD_PRELOAD="$LIB $FAULT" GOSHIM_PROCS=$p GOSHIM_FAULT="$spec" "$extra" \
 			"$PROG" "$sc" > "$tmp/out" 2> "$tmp/err" || rc=$?
-		local label="$sc ${spec:-(armed in the program)} procs=$p"
+		local label="$sc ${spec:-(armed in the program)}${5:+ $5} procs=$p"
 		local why=""
 		((rc == 124 || rc == 137)) && why="hung (killed after 30 s)"
 		[[ -z $why && $rc != "$nrc" ]] && why="exit status $rc, natively $nrc"
@@ -74,6 +75,9 @@ case_ stack "" "" stack
 for n in 1 2 3 4 5; do case_ threads "mmap:$n" ""; done
 case_ threads "mmap:5+" "" nothread
 case_ threads "mmap:1+" "out of memory at start-up" nothread
+# A guard page past vm.max_map_count (mprotect fails: where the kernel has no guard
+# markers): EAGAIN, as glibc when it cannot protect a new stack's guard.
+case_ threads "mprotect:1+" "" nothread GOSHIM_DEBUG=guardmarkers=0
 # The netpoller: no epoll instance or eventfd (RLIMIT_NOFILE), no watch (max_user_watches):
 # the waits look again every 5 ms; once, or for good.
 for spec in epoll_create1:1 epoll_create1:1+ eventfd:1 eventfd:1+ epoll_ctl:1 epoll_ctl:2 epoll_ctl:1+; do
