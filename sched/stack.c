@@ -36,10 +36,11 @@
  * Exited stacks are pooled by (size, kind). A freed stack goes back as it is
  * (dirty): the next G of that size takes it with its pages still there, so a
  * thread that is created and joined again and again costs no madvise and no
- * page faults. sysmon gives back the pages below the top one of all but
+ * page faults. sysmon gives back every page of all but
  * POOL_KEEP dirty stacks of each pool every TRIM_NS, and of all of them before
  * it parks (gs_stack_trim_pools; MADV_DONTNEED keeps guard markers), so a
- * pooled stack soon costs one page. */
+ * pooled stack soon costs no page at all: it is then an entry of its pool's
+ * array of clean stacks. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -63,8 +64,13 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-struct freestack {			/* in the top page of a free stack */
+struct freestack {			/* in the top page of a free dirty stack */
 	struct freestack *next;
+	void *map;
+	size_t maplen, guard;
+};
+
+struct cleanstack {			/* a free stack without pages: no room for a node in it */
 	void *map;
 	size_t maplen, guard;
 };
@@ -73,8 +79,10 @@ struct pool {				/* free stacks of one size and kind */
 	size_t size;			/* usable bytes */
 	size_t guard;
 	int kind;
-	struct freestack *dirty, *clean;	/* pages kept / given back */
+	struct freestack *dirty;	/* pages kept, the node in the top one */
 	int ndirty;
+	struct cleanstack *clean;	/* every page given back; an array, malloc'ed */
+	size_t nclean, capclean;
 	char *chunk;			/* STACK_PACKED: the chunk being carved */
 	size_t chunk_left;
 	struct pool *next;
@@ -230,18 +238,20 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 		gs_unlock(&stack_lock);
 		return -EAGAIN;
 	}
-	struct freestack *fs = p->dirty ? p->dirty : p->clean;
-	if (fs) {
-		if (fs == p->dirty) {
+	if (p->dirty || p->nclean) {
+		struct cleanstack c;
+		struct freestack *fs = p->dirty;
+		if (fs) {
 			p->dirty = fs->next;
 			p->ndirty--;
+			c = (struct cleanstack){ fs->map, fs->maplen, fs->guard };
 		} else {
-			p->clean = fs->next;
+			c = p->clean[--p->nclean];
 		}
 		if (kind == STACK_GUARDED)
 			live_guarded++;
 		gs_unlock(&stack_lock);
-		set_stack(g, fs->map, fs->maplen, fs->guard, size, kind);
+		set_stack(g, c.map, c.maplen, c.guard, size, kind);
 		return 0;
 	}
 	if (kind == STACK_GUARDED && markers) {
@@ -292,8 +302,36 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 	return 0;
 }
 
-/* Gives back the pages below the top one of the dirty stacks of each pool
- * past the first keep. From sysmon; the stacks are out of the pool meanwhile. */
+/* Makes room for n more clean entries in p. From sysmon, which has no malloc
+ * arena of its own and should not get one (a heap of 64 MiB reserved, two VMAs):
+ * the array is mapped. stack_lock held. */
+static bool clean_room(struct pool *p, size_t n)
+{
+	if (p->nclean + n <= p->capclean)
+		return true;
+	size_t cap = p->capclean ? p->capclean : PAGE / sizeof *p->clean;
+	while (cap < p->nclean + n)
+		cap *= 2;
+	struct cleanstack *v = mmap(NULL, cap * sizeof *v, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		return false;
+	if (p->clean) {
+		memcpy(v, p->clean, p->nclean * sizeof *v);
+		munmap(p->clean, p->capclean * sizeof *v);
+	}
+	p->clean = v;
+	p->capclean = cap;
+	return true;
+}
+
+/* Gives back every page of the dirty stacks of each pool past the first keep,
+ * the top one too: a clean stack is an entry of its pool's array, so the free
+ * stacks kept for reuse after a burst of threads cost 24 bytes each, not a
+ * page, and RSS does not creep up with the highest number of threads seen.
+ * From sysmon only (the room it makes at the array's end is its own until it
+ * fills it); the stacks are out of the pool meanwhile. With no memory for the
+ * array a batch stays dirty. */
 void gs_stack_trim_pools(int keep)
 {
 	for (struct pool *p = NULL;;) {
@@ -305,22 +343,31 @@ void gs_stack_trim_pools(int keep)
 			gs_unlock(&stack_lock);
 			return;
 		}
+		size_t n = (size_t)(p->ndirty - keep);
+		if (!clean_room(p, n)) {
+			gs_unlock(&stack_lock);
+			continue;
+		}
 		struct freestack **cut = &p->dirty;
 		for (int i = 0; i < keep; i++)
 			cut = &(*cut)->next;
-		struct freestack *batch = *cut, *last = NULL;
+		struct freestack *batch = *cut;
 		*cut = NULL;
 		p->ndirty = keep;
+		/* Allocations only take entries from below nclean, and nothing
+		 * else adds any: the last n slots of the room stay ours. */
+		struct cleanstack *c = p->clean + p->capclean - n;
 		size_t size = p->size;
 		gs_unlock(&stack_lock);
-		for (struct freestack *fs = batch; fs; fs = fs->next) {
-			if (size > PAGE)
-				madvise((char *)fs->map + fs->guard, size - PAGE, MADV_DONTNEED);
-			last = fs;
-		}
+		size_t k = 0;
+		for (struct freestack *fs = batch; fs; fs = fs->next)
+			c[k++] = (struct cleanstack){ fs->map, fs->maplen, fs->guard };
+		gs_assert(k == n);
+		for (size_t i = 0; i < n; i++)	/* the nodes go with the pages */
+			madvise((char *)c[i].map + c[i].guard, size, MADV_DONTNEED);
 		gs_lock(&stack_lock);
-		last->next = p->clean;
-		p->clean = batch;
+		memmove(p->clean + p->nclean, c, n * sizeof *c);
+		p->nclean += n;
 		gs_unlock(&stack_lock);
 	}
 }

@@ -14,7 +14,8 @@
 #   -s      short: 20,000 connections, a sample every 2,000, 1,000 idle
 #   -n, -e, -i  TOTAL (1,000,000), EVERY (100,000), IDLE (10,000)
 # environment: BUILD (build/demo), GOSHIM_LIB ($PWD/build/libgoshim.so),
-#   SOAK_OUT (results/bench), PORT (a free port below 32768), INFLIGHT (200).
+#   SOAK_OUT (results/bench), PORT (a free port below 32768), INFLIGHT (200),
+#   SOAK_SMAPS (a directory: the server's /proc/PID/smaps at each sample goes there).
 #
 # Columns: rss (VmRSS, KiB), vmas (lines of /proc/PID/maps), fds (entries of
 # /proc/PID/fd), threads (Threads: of /proc/PID/status), gs (green threads:
@@ -121,6 +122,7 @@ row() {
 	settle
 	alive || { say "$server: the server died"; exit 1; }
 	echo "$1,$(rss),$(vmas),$(fds),$(threads),$(gs),$2" >> "$csv"
+	[[ -n ${SOAK_SMAPS-} ]] && cp "/proc/$spid/smaps" "$SOAK_SMAPS/$server-$1.smaps"
 	say "$server at $1: $(tail -1 "$csv")"
 }
 
