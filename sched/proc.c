@@ -483,21 +483,19 @@ bool gs_handoff(struct m *s)
 		gs_unlock(&mslock);
 		return false;
 	}
-	atomic_store(&s->has_p, 0);
+	bool sleeper = atomic_load(&t->state) == M_LIVE;
 	atomic_store(&t->has_p, 1);
+	if (!sleeper && start_m(t) != 0) {
+		gs_unlock(&mslock);	/* s keeps its P; sysmon tries again later */
+		return true;
+	}
+	/* A new M may run for a moment before s gives its P up: s is stuck
+	 * in the kernel meanwhile, and both are under mslock's eye. */
+	atomic_store(&s->has_p, 0);
 	atomic_fetch_add(&gs_stats.handoffs, 1);
-	if (atomic_load(&t->state) == M_LIVE) {
-		gs_unlock(&mslock);
-		wake_m(t);
-		return true;
-	}
-	if (start_m(t) != 0) {	/* s keeps its P; sysmon tries again later */
-		atomic_store(&s->has_p, 1);
-		atomic_fetch_sub(&gs_stats.handoffs, 1);
-		gs_unlock(&mslock);
-		return true;
-	}
 	gs_unlock(&mslock);
+	if (sleeper)
+		wake_m(t);
 	return true;
 }
 
