@@ -196,6 +196,7 @@ struct m {
 	_Atomic int has_p;		/* holds a P (see the glossary) */
 	int npinned;			/* live Gs started on it (owner only) */
 	_Atomic int preempt_req;	/* sysmon asked the running G to yield */
+	_Atomic int preempt_sent;	/* a request signal is queued, not yet handled */
 	uint32_t sm_tick;		/* sysmon's last look: schedtick, and since when */
 	uint64_t sm_since, sm_preempted;
 	int in_sched;			/* >0 inside the scheduler: hooks go native */

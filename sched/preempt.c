@@ -95,6 +95,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 			gs_preempt_forward(sig, si, uc);
 		return;
 	}
+	if (m)
+		atomic_store(&m->preempt_sent, 0);
 	if (!m || !atomic_exchange(&m->preempt_req, 0))
 		return;
 	struct g *g = m->curg;
@@ -126,7 +128,7 @@ void gs_preempt_init(void)
 		gs_preempt_sig = SIGRTMAX;
 }
 
-static void send(struct m *m, const char *what)
+static int send(struct m *m, const char *what)
 {
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
@@ -135,13 +137,22 @@ static void send(struct m *m, const char *what)
 	si.si_pid = (pid_t)syscall(SYS_getpid);
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = (void *)what;
-	syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
+	return (int)syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
 }
 
+/* At most one request signal is queued per M: real-time signals queue, and
+ * each one delivered pushes a frame of about 3 KiB (registers and vector
+ * state) on the G's stack, nested (SA_NODEFER) when several are pending as
+ * the thread gets a CPU again. On a loaded machine sysmon's ticks came faster
+ * than a descheduled M ran, and four frames overflowed a 16 KiB stack
+ * (tests/scale/barrier_1m). */
 void gs_preempt_m(struct m *m)
 {
 	atomic_store(&m->preempt_req, 1);
-	send(m, cookie);
+	if (atomic_exchange(&m->preempt_sent, 1))
+		return;
+	if (send(m, cookie) != 0)
+		atomic_store(&m->preempt_sent, 0);
 }
 
 /* The same signal with another cookie: the handler holds the thread while a
