@@ -15,13 +15,20 @@
 #include <stdio.h>
 #include "io.h"
 
+/* bits/stdio.h makes it a macro at -O2 for constant sizes. */
+#undef fread_unlocked
+
+extern int __underflow(FILE *);
+extern int _IO_getc(FILE *);
+
 /* glibc's FILE._flags bits (libio.h) */
 #define NO_READS 0x0004		/* opened for writing only */
 #define EOF_SEEN 0x0010		/* end of file is sticky: libc reads no more */
 #define ERR_SEEN 0x0020
 
-/* 0: make the call; -1: it fails with errno set (the FILE's error set). */
-static int wait_readable(FILE *f)
+/* 0: make the call; -1: it fails with errno set (the FILE's error set).
+ * The wait for every stdio read here and in fortify.c. */
+int gs_stdio_wait(FILE *f)
 {
 	struct g *g = gs_self();
 	if (!g || f->_IO_read_ptr < f->_IO_read_end || (f->_flags & (NO_READS | EOF_SEEN)))
@@ -58,37 +65,90 @@ static int wait_readable(FILE *f)
 
 GS_EXPORT char *fgets(char *s, int n, FILE *f)
 {
-	return wait_readable(f) ? NULL : REAL(fgets)(s, n, f);
+	return gs_stdio_wait(f) ? NULL : REAL(fgets)(s, n, f);
 }
 
 GS_EXPORT ssize_t getdelim(char **line, size_t *n, int delim, FILE *f)
 {
-	return wait_readable(f) ? -1 : REAL(getdelim)(line, n, delim, f);
+	return gs_stdio_wait(f) ? -1 : REAL(getdelim)(line, n, delim, f);
 }
 
 GS_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
 {
-	return wait_readable(f) ? -1 : REAL(getline)(line, n, f);
+	return gs_stdio_wait(f) ? -1 : REAL(getline)(line, n, f);
 }
 
 GS_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f)
 {
-	return wait_readable(f) ? 0 : REAL(fread)(p, size, n, f);
+	return gs_stdio_wait(f) ? 0 : REAL(fread)(p, size, n, f);
 }
 
 GS_EXPORT int fgetc(FILE *f)
 {
-	return wait_readable(f) ? EOF : REAL(fgetc)(f);
+	return gs_stdio_wait(f) ? EOF : REAL(fgetc)(f);
 }
 
 GS_EXPORT int getc(FILE *f)
 {
-	return wait_readable(f) ? EOF : REAL(getc)(f);
+	return gs_stdio_wait(f) ? EOF : REAL(getc)(f);
 }
 
 GS_EXPORT int getchar(void)
 {
-	return wait_readable(stdin) ? EOF : REAL(getchar)();
+	return gs_stdio_wait(stdin) ? EOF : REAL(getchar)();
+}
+
+/* The names a compiler emits for the calls above: glibc's <stdio.h> makes
+ * getline __getdelim under _GNU_SOURCE at -O2, and the getc_unlocked family's
+ * inline bodies call __uflow when the buffer is empty (__underflow to peek). */
+GS_EXPORT ssize_t __getdelim(char **line, size_t *n, int delim, FILE *f)
+{
+	return gs_stdio_wait(f) ? -1 : REAL(__getdelim)(line, n, delim, f);
+}
+
+GS_EXPORT int __uflow(FILE *f)
+{
+	return gs_stdio_wait(f) ? EOF : REAL(__uflow)(f);
+}
+
+GS_EXPORT int __underflow(FILE *f)
+{
+	return gs_stdio_wait(f) ? EOF : REAL(__underflow)(f);
+}
+
+GS_EXPORT int _IO_getc(FILE *f)
+{
+	return gs_stdio_wait(f) ? EOF : REAL(_IO_getc)(f);
+}
+
+GS_EXPORT char *fgets_unlocked(char *s, int n, FILE *f)
+{
+	return gs_stdio_wait(f) ? NULL : REAL(fgets_unlocked)(s, n, f);
+}
+
+GS_EXPORT size_t fread_unlocked(void *p, size_t size, size_t n, FILE *f)
+{
+	return gs_stdio_wait(f) ? 0 : REAL(fread_unlocked)(p, size, n, f);
+}
+
+GS_EXPORT int fgetc_unlocked(FILE *f)
+{
+	return gs_stdio_wait(f) ? EOF : REAL(fgetc_unlocked)(f);
+}
+
+GS_EXPORT int getc_unlocked(FILE *f)
+{
+	return gs_stdio_wait(f) ? EOF : REAL(getc_unlocked)(f);
+}
+
+GS_EXPORT int getchar_unlocked(void)
+{
+	return gs_stdio_wait(stdin) ? EOF : REAL(getchar_unlocked)();
+}
+
+GS_EXPORT int getw(FILE *f)
+{
+	return gs_stdio_wait(f) ? EOF : REAL(getw)(f);
 }
 
 /* Before libc closes the FILE's fd. */
