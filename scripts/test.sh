@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: the top-level test driver that `make test` runs after building. Runs, in order:
 #   1. every Check unit-test binary build/unit/* (each prints its own Check summary);
+#   1b. scripts/abi-check.py, the ABI list (counts as one);
 #   2. scripts/run-compat.sh over tests/compat (and tests/compat-io when it has tests)
 #      with GOSHIM_PROCS "1 4";
 #   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result).
@@ -47,6 +48,16 @@ for bin in "${UNIT_DIR:-build/unit}"/*; do
         failed=$((failed + 1))
     fi
 done
+
+# 1b. The ABI list: every glibc export that can wait is classified, hooked ones are
+# exported, no alias of a hooked call passes through (scripts/abi-check.py).
+echo "== abi: tests/abi/abi.list"
+if python3 scripts/abi-check.py --lib "$LIB"; then
+    passed=$((passed + 1))
+else
+    echo "FAIL abi: scripts/abi-check.py"
+    failed=$((failed + 1))
+fi
 
 # 2. Compat tests.
 for dir in tests/compat tests/compat-io; do

@@ -144,6 +144,17 @@ GS_EXPORT int open64(const char *path, int flags, ...)
 	return do_open(AT_FDCWD, path, flags, MODE_ARG(flags));
 }
 
+/* glibc's old exported names of open. */
+GS_EXPORT int __open(const char *path, int flags, ...)
+{
+	return do_open(AT_FDCWD, path, flags, MODE_ARG(flags));
+}
+
+GS_EXPORT int __open64(const char *path, int flags, ...)
+{
+	return do_open(AT_FDCWD, path, flags, MODE_ARG(flags));
+}
+
 GS_EXPORT int openat(int dir, const char *path, int flags, ...)
 {
 	return do_open(dir, path, flags, MODE_ARG(flags));

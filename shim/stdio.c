@@ -20,6 +20,7 @@
 
 extern int __underflow(FILE *);
 extern int _IO_getc(FILE *);
+extern char *gets(char *);	/* gone from the headers since C11 */
 
 /* glibc's FILE._flags bits (libio.h) */
 #define NO_READS 0x0004		/* opened for writing only */
@@ -144,6 +145,11 @@ GS_EXPORT int getc_unlocked(FILE *f)
 GS_EXPORT int getchar_unlocked(void)
 {
 	return gs_stdio_wait(stdin) ? EOF : REAL(getchar_unlocked)();
+}
+
+GS_EXPORT char *gets(char *s)
+{
+	return gs_stdio_wait(stdin) ? NULL : REAL(gets)(s);
 }
 
 GS_EXPORT int getw(FILE *f)
