@@ -1,11 +1,10 @@
 /* shim/alias.c: the other exported names of calls we hook. glibc still exports
- * the old internal names (__read, __connect, __pthread_mutex_lock, _IO_fgets,
- * ...) from its earliest versions, and a program or library linked against
+ * the old internal names (__read, __connect, _IO_fgets, ...) from its
+ * earliest versions, and a program or library linked against
  * them reaches libc's code without passing a hook. No header declares most of
  * them, so today's compilers do not emit them; scripts/abi-check.py (the ABI
  * list, tests/abi/abi.list) wants every alias of a hooked call hooked or
  * proven absent from the headers. Each is the hook of its plain name. */
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/select.h>
 #include <time.h>
@@ -31,10 +30,6 @@ ALIAS(int, __select, (int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timev
       (nfds, rd, wr, ex, tv))
 ALIAS(int, __nanosleep, (const struct timespec *req, struct timespec *rem), nanosleep, (req, rem))
 ALIAS(int, __sigsuspend, (const sigset_t *set), sigsuspend, (set))
-ALIAS(int, __pthread_mutex_lock, (pthread_mutex_t *m), pthread_mutex_lock, (m))
-ALIAS(int, __pthread_once, (pthread_once_t *once, void (*fn)(void)), pthread_once, (once, fn))
-ALIAS(int, __pthread_rwlock_rdlock, (pthread_rwlock_t *l), pthread_rwlock_rdlock, (l))
-ALIAS(int, __pthread_rwlock_wrlock, (pthread_rwlock_t *l), pthread_rwlock_wrlock, (l))
 ALIAS(char *, _IO_fgets, (char *s, int n, FILE *f), fgets, (s, n, f))
 ALIAS(size_t, _IO_fread, (void *p, size_t size, size_t n, FILE *f), fread, (p, size, n, f))
 ALIAS(char *, _IO_gets, (char *s), gets, (s))

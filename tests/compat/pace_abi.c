@@ -48,6 +48,32 @@ extern int __open64_2(const char *path, int flags);
 extern int __openat_2(int dir, const char *path, int flags);
 extern int __openat64_2(int dir, const char *path, int flags);
 #undef fread_unlocked
+#include <stdarg.h>
+#include <wchar.h>
+
+/* The scanf family by each exported name (the headers rename fscanf to
+ * __isoc99_fscanf; the plain names are reached by assembler name). */
+extern int __isoc99_fscanf(FILE *f, const char *fmt, ...);
+extern int __isoc99_scanf(const char *fmt, ...);
+extern int __isoc99_vfscanf(FILE *f, const char *fmt, va_list ap);
+extern int __isoc99_vscanf(const char *fmt, va_list ap);
+extern int __vfscanf(FILE *f, const char *fmt, va_list ap);
+extern int plain_fscanf(FILE *f, const char *fmt, ...) __asm__("fscanf");
+extern int plain_scanf(const char *fmt, ...) __asm__("scanf");
+extern int plain_vfscanf(FILE *f, const char *fmt, va_list ap) __asm__("vfscanf");
+extern int plain_vscanf(const char *fmt, va_list ap) __asm__("vscanf");
+extern int __isoc99_fwscanf(FILE *f, const wchar_t *fmt, ...);
+extern int __isoc99_wscanf(const wchar_t *fmt, ...);
+extern int __isoc99_vfwscanf(FILE *f, const wchar_t *fmt, va_list ap);
+extern int __isoc99_vwscanf(const wchar_t *fmt, va_list ap);
+extern int plain_fwscanf(FILE *f, const wchar_t *fmt, ...) __asm__("fwscanf");
+extern int plain_wscanf(const wchar_t *fmt, ...) __asm__("wscanf");
+extern int plain_vfwscanf(FILE *f, const wchar_t *fmt, va_list ap) __asm__("vfwscanf");
+extern int plain_vwscanf(const wchar_t *fmt, va_list ap) __asm__("vwscanf");
+extern wint_t __wuflow(FILE *f);
+extern wint_t __wunderflow(FILE *f);
+extern wchar_t *__fgetws_chk(wchar_t *s, size_t size, int n, FILE *f);
+extern wchar_t *__fgetws_unlocked_chk(wchar_t *s, size_t size, int n, FILE *f);
 
 #define LEAD 20			/* ticks between arming and providing */
 
@@ -58,6 +84,7 @@ static atomic_int stop;
 
 static int sv[2];		/* a socket pair: main reads sv[0] */
 static int pp[2];		/* a pipe: main reads pp[0] */
+static int wp[2];		/* a pipe for a wide-oriented FILE */
 static char fifo[64];		/* a FIFO in a directory of its own */
 static int peer = -1;		/* the counter's end of the FIFO */
 
@@ -94,6 +121,7 @@ static void report(const char *name, long t0, const char *got)
 
 static void sock_data(void) { CHECK_EQ(write(sv[1], "sock", 4), 4); }
 static void pipe_data(void) { CHECK_EQ(write(pp[1], "pipe line\nmore\n", 15), 15); }
+static void wide_data(void) { CHECK_EQ(write(wp[1], "pipe line\nmore\n", 15), 15); }
 static void fifo_writer(void)
 {
 	peer = open(fifo, O_WRONLY | O_NONBLOCK);	/* main waits as the reader */
@@ -291,6 +319,179 @@ static void t_getchar_unlocked(void)
 	buf[strcspn(buf, "\n")] = 0;
 	report("getchar_unlocked", t, buf);
 	CHECK_EQ(fread(buf, 1, 5, stdin), 5);
+}
+
+/* ---- the scanf family: "%9s" takes "pipe", fgets the rest of the line ---- */
+
+static void scanned(const char *name, long t, int r, const char *word, FILE *f)
+{
+	char rest[32] = "";
+	CHECK(fgets(rest, sizeof rest, f) != NULL);
+	rest[strcspn(rest, "\n")] = 0;
+	char got[64];
+	snprintf(got, sizeof got, "%d %s|%s", r, word, rest);
+	report(name, t, got);
+	CHECK_EQ(fread(rest, 1, 5, f), 5);	/* "more\n" */
+}
+
+static int via_vfscanf(int (*v)(FILE *, const char *, va_list), FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = v(f, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static int via_vscanf(int (*v)(const char *, va_list), const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = v(fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+
+#define SCAN_CASE(id, label, f, call)						\
+	static void t_##id(void)						\
+	{									\
+		char w[16] = "";						\
+		long t = arm(pipe_data);					\
+		int r = call;							\
+		scanned(label, t, r, w, f);					\
+	}
+SCAN_CASE(fscanf, "fscanf", in, plain_fscanf(in, "%9s", w))
+SCAN_CASE(isoc99_fscanf, "__isoc99_fscanf", in, __isoc99_fscanf(in, "%9s", w))
+SCAN_CASE(vfscanf, "vfscanf", in, via_vfscanf(plain_vfscanf, in, "%9s", w))
+SCAN_CASE(isoc99_vfscanf, "__isoc99_vfscanf", in, via_vfscanf(__isoc99_vfscanf, in, "%9s", w))
+SCAN_CASE(__vfscanf, "__vfscanf", in, via_vfscanf(__vfscanf, in, "%9s", w))
+SCAN_CASE(scanf, "scanf", stdin, plain_scanf("%9s", w))
+SCAN_CASE(isoc99_scanf, "__isoc99_scanf", stdin, __isoc99_scanf("%9s", w))
+SCAN_CASE(vscanf, "vscanf", stdin, via_vscanf(plain_vscanf, "%9s", w))
+SCAN_CASE(isoc99_vscanf, "__isoc99_vscanf", stdin, via_vscanf(__isoc99_vscanf, "%9s", w))
+
+/* ---- wide-character reads: a wide-oriented FILE on its own pipe ---- */
+
+static FILE *win;
+
+static void wide_got(const char *name, long t, const wchar_t *first, FILE *f)
+{
+	wchar_t rest[32] = L"";
+	CHECK(fgetws(rest, 32, f) != NULL);
+	char got[256];
+	snprintf(got, sizeof got, "%ls%ls", first, rest);
+	got[strcspn(got, "\n")] = 0;
+	report(name, t, got);
+	CHECK(fgetws(rest, 32, f) != NULL);	/* "more\n" */
+}
+
+#define WCHAR_CASE(id, label, f, call)						\
+	static void t_##id(void)						\
+	{									\
+		long t = arm(f == win ? wide_data : pipe_data);		\
+		wint_t c = call;						\
+		wchar_t first[2] = { (wchar_t)c, 0 };				\
+		wide_got(label, t, first, f);					\
+	}
+static wint_t by_wunderflow(FILE *f) { wint_t c = __wunderflow(f); if (c != WEOF) (void)fgetwc(f); return c; }
+WCHAR_CASE(fgetwc, "fgetwc", win, fgetwc(win))
+WCHAR_CASE(getwc, "getwc", win, getwc(win))
+WCHAR_CASE(fgetwc_unlocked, "fgetwc_unlocked", win, fgetwc_unlocked(win))
+WCHAR_CASE(getwc_unlocked, "getwc_unlocked", win, getwc_unlocked(win))
+WCHAR_CASE(wuflow, "__wuflow", win, __wuflow(win))
+WCHAR_CASE(wunderflow, "__wunderflow", win, by_wunderflow(win))
+WCHAR_CASE(getwchar, "getwchar", stdin, getwchar())
+WCHAR_CASE(getwchar_unlocked, "getwchar_unlocked", stdin, getwchar_unlocked())
+
+#define WLINE_CASE(id, label, call)						\
+	static void t_##id(void)						\
+	{									\
+		wchar_t line[32] = L"";						\
+		long t = arm(wide_data);					\
+		wchar_t *r = call;						\
+		char got[256];							\
+		snprintf(got, sizeof got, "%ls", r ? line : L"NULL");		\
+		got[strcspn(got, "\n")] = 0;					\
+		report(label, t, got);						\
+		CHECK(fgetws(line, 32, win) != NULL);				\
+	}
+WLINE_CASE(fgetws, "fgetws", fgetws(line, 32, win))
+WLINE_CASE(fgetws_unlocked, "fgetws_unlocked", fgetws_unlocked(line, 32, win))
+WLINE_CASE(fgetws_chk, "__fgetws_chk", __fgetws_chk(line, 32, 32, win))
+WLINE_CASE(fgetws_unlocked_chk, "__fgetws_unlocked_chk", __fgetws_unlocked_chk(line, 32, 32, win))
+
+static int via_vfwscanf(int (*v)(FILE *, const wchar_t *, va_list), FILE *f, const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = v(f, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static int via_vwscanf(int (*v)(const wchar_t *, va_list), const wchar_t *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = v(fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+#define WSCAN_CASE(id, label, f, call)						\
+	static void t_##id(void)						\
+	{									\
+		wchar_t w[16] = L"";						\
+		long t = arm(f == win ? wide_data : pipe_data);		\
+		int r = call;							\
+		char n[8];							\
+		snprintf(n, sizeof n, "%d ", r);				\
+		wchar_t first[24];						\
+		swprintf(first, 24, L"%s%ls", n, w);				\
+		wide_got(label, t, first, f);					\
+	}
+WSCAN_CASE(fwscanf, "fwscanf", win, plain_fwscanf(win, L"%9ls", w))
+WSCAN_CASE(isoc99_fwscanf, "__isoc99_fwscanf", win, __isoc99_fwscanf(win, L"%9ls", w))
+WSCAN_CASE(vfwscanf, "vfwscanf", win, via_vfwscanf(plain_vfwscanf, win, L"%9ls", w))
+WSCAN_CASE(isoc99_vfwscanf, "__isoc99_vfwscanf", win, via_vfwscanf(__isoc99_vfwscanf, win, L"%9ls", w))
+WSCAN_CASE(wscanf, "wscanf", stdin, plain_wscanf(L"%9ls", w))
+WSCAN_CASE(isoc99_wscanf, "__isoc99_wscanf", stdin, __isoc99_wscanf(L"%9ls", w))
+WSCAN_CASE(vwscanf, "vwscanf", stdin, via_vwscanf(plain_vwscanf, L"%9ls", w))
+WSCAN_CASE(isoc99_vwscanf, "__isoc99_vwscanf", stdin, via_vwscanf(__isoc99_vwscanf, L"%9ls", w))
+
+/* stdin is byte-oriented in this process (gets, getchar_unlocked, scanf): the
+ * wide reads of stdin run in a child, with a counter of its own. */
+static void t_wide_stdin(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int np[2];
+		CHECK_SYS(pipe(np));
+		CHECK(dup2(np[0], 0) == 0);
+		close(np[0]);
+		stdin = fdopen(0, "r");	/* not yet oriented: the old stdin reads bytes */
+		CHECK(stdin != NULL);
+		pp[1] = np[1];	/* pipe_data writes to the child's stdin */
+		atomic_store(&ticks, 0);
+		pthread_t c;
+		CHECK_RC(pthread_create(&c, NULL, counter, NULL), 0);
+		while (atomic_load(&ticks) < 3)
+			usleep(1000);
+		t_getwchar();
+		t_getwchar_unlocked();
+		t_wscanf();
+		t_isoc99_wscanf();
+		t_vwscanf();
+		t_isoc99_vwscanf();
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* ---- opens of a FIFO: main waits for the counter to open the other end ---- */
@@ -500,6 +701,16 @@ static const struct { const char *name; void (*fn)(void); } cases[] = {
 	{ "fgetc_unlocked", t_fgetc_unlocked }, { "fgets_unlocked", t_fgets_unlocked },
 	{ "fread_unlocked", t_fread_unlocked }, { "getw", t_getw },
 	{ "gets_chk", t_gets_chk }, { "getchar_unlocked", t_getchar_unlocked },
+	{ "fscanf", t_fscanf }, { "isoc99_fscanf", t_isoc99_fscanf }, { "vfscanf", t_vfscanf },
+	{ "isoc99_vfscanf", t_isoc99_vfscanf }, { "__vfscanf", t___vfscanf },
+	{ "scanf", t_scanf }, { "isoc99_scanf", t_isoc99_scanf },
+	{ "vscanf", t_vscanf }, { "isoc99_vscanf", t_isoc99_vscanf },
+	{ "fgetwc", t_fgetwc }, { "getwc", t_getwc }, { "fgetwc_unlocked", t_fgetwc_unlocked },
+	{ "getwc_unlocked", t_getwc_unlocked }, { "wuflow", t_wuflow }, { "wunderflow", t_wunderflow },
+	{ "fgetws", t_fgetws }, { "fgetws_unlocked", t_fgetws_unlocked }, { "fgetws_chk", t_fgetws_chk },
+	{ "fgetws_unlocked_chk", t_fgetws_unlocked_chk }, { "fwscanf", t_fwscanf },
+	{ "isoc99_fwscanf", t_isoc99_fwscanf }, { "vfwscanf", t_vfwscanf },
+	{ "isoc99_vfwscanf", t_isoc99_vfwscanf }, { "wide_stdin", t_wide_stdin },
 	{ "open", t_open }, { "open64", t_open64 }, { "openat", t_openat }, { "openat64", t_openat64 },
 	{ "open_2", t___open_2 }, { "open64_2", t___open64_2 }, { "openat_2", t___openat_2 },
 	{ "openat64_2", t___openat64_2 }, { "open_w", t_open_w }, { "creat", t_creat },
@@ -516,6 +727,9 @@ int main(int argc, char **argv)
 	CHECK(dup2(pp[0], 0) == 0);	/* stdin is the pipe too */
 	in = fdopen(pp[0], "r");
 	CHECK(in != NULL);
+	CHECK_SYS(pipe(wp));
+	win = fdopen(wp[0], "r");
+	CHECK(win != NULL && fwide(win, 1) > 0);
 	char dir[] = "/tmp/goshim-pace.XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
