@@ -10,7 +10,8 @@
 # counts as one. Ends with exactly one line `N passed, N failed`; exit 1 on any failure.
 # Environment: GOSHIM_LIB (as for run-compat.sh), TEST_SKIP_SCALE=1 skips step 3,
 # UNIT_TIMEOUT (default 300 s) and SCALE_TIMEOUT (default 900 s) bound each binary/script,
-# UNIT_DIR (default build/unit) is where the unit-test binaries are.
+# UNIT_DIR (default build/unit) is where the unit-test binaries are, COMPAT_PKG_PROCS
+# (default "1 4") the GOSHIM_PROCS values of the packaged build's runs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -70,7 +71,9 @@ for variant in plain pkg; do
         echo "== compat: $dir ($variant build)"
         log=$(mktemp)
         rc=0
-        scripts/run-compat.sh -d "$dir" -p "1 4" -b "$variant" | tee "$log" || rc=${PIPESTATUS[0]}
+        procs="1 4"
+        [[ $variant == pkg ]] && procs=${COMPAT_PKG_PROCS:-1 4}
+        scripts/run-compat.sh -d "$dir" -p "$procs" -b "$variant" | tee "$log" || rc=${PIPESTATUS[0]}
         line=$(grep -E '^compat: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
         progs=$(grep -E '^(ok  |FAIL) ' "$log" | sed -E 's/^(ok  |FAIL) ([^ ]+) .*/\2/' | sort -u | wc -l)
         rm -f "$log"
