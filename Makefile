@@ -1,5 +1,5 @@
 # goshim: build libgoshim.so, run its tests, demos and benchmarks.
-# Targets: all (the library), test, demo, bench, unit, compat, cross, install, clean.
+# Targets: all (the library), test, demo, bench, soak, unit, compat, cross, install, clean.
 ARCH    ?= $(shell uname -m)
 CC      ?= cc
 BUILD   := build
@@ -63,13 +63,19 @@ demo: all
 	@scripts/demo.sh
 
 # The full set: switch and spawn, the echo before/after up to 19,000 connections,
-# HTTP (wrk) and chat under load; everything under results/bench/.
+# HTTP (wrk) and chat under load, the soak; everything under results/bench/.
 bench: all
 	@scripts/deps.sh bench
 	@scripts/bench.sh
 	@FULL=1 DEMO_OUT=results/bench scripts/demo.sh
 	@scripts/bench_http.sh
 	@scripts/bench_chat.sh
+	@scripts/soak.sh
+
+# The soak alone (a million short connections, then 10,000 idle; scripts/soak.sh -s
+# is a 20,000-connection check).
+soak: all
+	@scripts/soak.sh
 
 PREFIX ?= /usr/local
 install: all
@@ -93,4 +99,4 @@ cross:
 		echo "cross: arch/$$a builds" || exit 1; \
 	done
 
-.PHONY: all deps unit test compat demo bench cross install clean
+.PHONY: all deps unit test compat demo bench soak cross install clean

@@ -101,11 +101,7 @@ static int *fd_base;
 static size_t fd_stride;
 #define FD(i) (*(int *)((char *)fd_base + (size_t)(i) * fd_stride))
 
-/*
- * Starts a non-blocking connect for connection i. Returns 1 if it is under
- * way (watched for EPOLLOUT), 0 if it failed in a way worth a retry.
- */
-static int start_connect(int i)
+int load_dial(void)
 {
 	struct linger lg = { 1, 0 };
 	int fd, one = 1;
@@ -122,10 +118,23 @@ static int start_connect(int i)
 		close(fd);
 		if (e == EAGAIN || e == ECONNREFUSED || e == ETIMEDOUT ||
 		    e == ECONNRESET || e == EADDRNOTAVAIL)
-			return 0;
+			return -1;
 		errno = e;
 		die("connect");
 	}
+	return fd;
+}
+
+/*
+ * Starts a non-blocking connect for connection i. Returns 1 if it is under
+ * way (watched for EPOLLOUT), 0 if it failed in a way worth a retry.
+ */
+static int start_connect(int i)
+{
+	int fd = load_dial();
+
+	if (fd < 0)
+		return 0;
 	FD(i) = fd;
 	load_watch(fd, (uint32_t)i, EPOLL_CTL_ADD, EPOLLOUT);
 	return 1;

@@ -43,6 +43,14 @@ void load_setup(const char *name, const char *host, const char *port);
 void load_watch(int fd, uint32_t tag, int op, unsigned events);
 
 /*
+ * Starts one non-blocking connect to HOST:PORT on a new socket with SO_LINGER
+ * 0 and TCP_NODELAY. Returns the fd (connecting or connected), or -1 after a
+ * failure worth a retry (EAGAIN, ECONNREFUSED, ETIMEDOUT, ECONNRESET,
+ * EADDRNOTAVAIL); dies on any other.
+ */
+int load_dial(void);
+
+/*
  * Opens connections 0..n-1 as the header comment says, batch_var (e.g.
  * "LOADGEN_BATCH") naming the batch size, and watches each established one
  * for up_events (0: for nothing). The fd of connection i goes to the int

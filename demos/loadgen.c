@@ -4,6 +4,7 @@
  *
  * usage: loadgen HOST PORT N idle
  *        loadgen HOST PORT N echo SECONDS [SIZE]
+ *        loadgen HOST PORT N churn TOTAL [EVERY]
  *
  * Opens N TCP connections to HOST:PORT in batches of LOADGEN_BATCH (default
  * 256) non-blocking connects, retrying a connection that fails with EAGAIN,
@@ -32,6 +33,12 @@
  *         that completed none (a server that serves some connections and
  *         starves the rest shows a low p50 and a low rate, see Little's law).
  *
+ *   churn TOTAL short connections, N in flight: connect, one 64-byte echo,
+ *         close; after each EVERY (default 100000) it drains, prints
+ *         "progress DONE conns_per_s=R" and waits for a line on stdin
+ *         (run_churn). Ends with "churn total= seconds= conns_per_s= errors=
+ *         mismatches=".
+ *
  * Exit status: 0 if all N connected and (echo) no mismatch and no error.
  */
 #define _GNU_SOURCE
@@ -42,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "loadcommon.h"
@@ -231,10 +239,126 @@ broken:
 		exit(1);
 }
 
+/*
+ * churn: TOTAL short connections, N at a time: connect, one 64-byte echo,
+ * close (a reset: SO_LINGER 0). A connection that fails before its echo came
+ * back whole is counted in errors and replaced. After every EVERY completed
+ * ones it lets those in flight finish, prints "progress DONE conns_per_s=R"
+ * and waits for a line on stdin before it goes on (a soak samples the server
+ * meanwhile; EOF on stdin: go on at once).
+ */
+#define CHURN_SIZE 64
+
+static void churn_start(int i, uint32_t seq)
+{
+	int fd;
+
+	while ((fd = load_dial()) < 0)
+		if (stop)
+			exit(1);
+	conns[i].fd = fd;
+	conns[i].seq = seq;
+	conns[i].sent = conns[i].got = 0;
+	watch(i, EPOLL_CTL_ADD, EPOLLOUT);
+}
+
+static void run_churn(long total, long every)
+{
+	struct epoll_event evs[MAXEV];
+	long launched = 0, done = 0, errors = 0, mismatches = 0, inflight = 0;
+	long pause_at = every;
+	uint64_t t0 = now_ns(), seg0 = t0;
+	int i;
+
+	for (i = 0; i < nconns && launched < total; i++, launched++, inflight++)
+		churn_start(i, (uint32_t)launched);
+	while (inflight > 0 && !stop) {
+		int n = epoll_wait(epfd, evs, MAXEV, -1), k;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("epoll_wait");
+		for (k = 0; k < n; k++) {
+			struct conn *c = &conns[evs[k].data.u32];
+			unsigned char buf[CHURN_SIZE];
+			int fail = 0, fin = 0;
+
+			i = (int)evs[k].data.u32;
+			if (c->sent < CHURN_SIZE) {
+				int err = 0;
+				socklen_t len = sizeof err;
+				ssize_t w;
+
+				for (uint32_t j = 0; j < CHURN_SIZE; j++)
+					buf[j] = msg_byte((uint32_t)i, c->seq, j);
+				if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err)
+					fail = 1;
+				else if ((w = write(c->fd, buf + c->sent, CHURN_SIZE - c->sent)) > 0)
+					c->sent += (uint32_t)w;
+				else if (w < 0 && errno != EAGAIN)
+					fail = 1;
+				if (!fail && c->sent == CHURN_SIZE)
+					watch(i, EPOLL_CTL_MOD, EPOLLIN | EPOLLRDHUP);
+			} else {
+				ssize_t r = read(c->fd, buf, CHURN_SIZE - c->got);
+
+				if (r > 0) {
+					for (ssize_t j = 0; j < r; j++)
+						if (buf[j] != msg_byte((uint32_t)i, c->seq, c->got + (uint32_t)j))
+							mismatches++;
+					c->got += (uint32_t)r;
+					fin = c->got == CHURN_SIZE;
+				} else if (r == 0 || errno != EAGAIN) {
+					fail = 1;
+				}
+			}
+			if (!fail && !fin)
+				continue;
+			close(c->fd);
+			c->fd = -1;
+			inflight--;
+			if (fail) {
+				if (++errors > 10000) {
+					fprintf(stderr, "loadgen: churn: too many failed connections\n");
+					exit(1);
+				}
+				launched--;	/* replaced: it did not count */
+			} else {
+				done++;
+			}
+			if (done >= pause_at && inflight == 0) {
+				uint64_t t = now_ns();
+				char line[256];
+
+				printf("progress %ld conns_per_s=%.0f\n", done,
+				       (double)every * 1e9 / (double)(t - seg0));
+				fflush(stdout);
+				if (!fgets(line, sizeof line, stdin))
+					clearerr(stdin);
+				pause_at += every;
+				seg0 = now_ns();
+				for (int j = 0; j < nconns && launched < total; j++, launched++, inflight++)
+					churn_start(j, (uint32_t)launched);
+			} else if (launched < total && launched < pause_at) {
+				churn_start(i, (uint32_t)launched);
+				launched++;
+				inflight++;
+			}
+		}
+	}
+	double el = (double)(now_ns() - t0) / 1e9;
+	printf("churn total=%ld seconds=%.2f conns_per_s=%.0f errors=%ld mismatches=%ld\n",
+	       done, el, (double)done / el, errors, mismatches);
+	if (mismatches != 0 || done != total)
+		exit(1);
+}
+
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s HOST PORT N idle\n"
-		"       %s HOST PORT N echo SECONDS [SIZE]\n", argv0, argv0);
+		"       %s HOST PORT N echo SECONDS [SIZE]\n"
+		"       %s HOST PORT N churn TOTAL [EVERY]\n", argv0, argv0, argv0);
 	exit(2);
 }
 
@@ -252,6 +376,15 @@ int main(int argc, char **argv)
 	conns = calloc((size_t)n, sizeof *conns);
 	if (conns == NULL)
 		die("calloc");
+	if (strcmp(argv[4], "churn") == 0 && (argc == 6 || argc == 7)) {
+		long total = atol(argv[5]);
+		long every = argc == 7 ? atol(argv[6]) : 100000;
+
+		if (total <= 0 || every <= 0)
+			usage(argv[0]);
+		run_churn(total, every);
+		return 0;
+	}
 	load_connect(&conns[0].fd, sizeof *conns, n, "LOADGEN_BATCH", EPOLLIN | EPOLLRDHUP);
 	printf("connected %d\n", n);
 

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include "netpoll.h"
 
@@ -45,6 +46,7 @@ struct np_desc {
 };
 
 #define PAGE_FDS 1024
+#define UNWATCHED_NS 5000000	/* how often a wait on an fd epoll refused looks again */
 #define NPAGES 1024			/* up to 1M fds */
 static struct np_desc *_Atomic pages[NPAGES];
 static _Atomic int nwaiting;		/* Gs parked on fds */
@@ -192,22 +194,37 @@ struct gs_np_snap gs_np_snap(int fd, int mode)
 	return s;
 }
 
+/* Watches fd for d. Returns 0; -EPERM when epoll cannot watch it (a regular
+ * file: the caller makes the real, blocking call, as natively; a closed fd
+ * too: the real call reports EBADF); or -EAGAIN when a kernel limit refuses
+ * (no epoll instance under RLIMIT_NOFILE or memory, fs.epoll.max_user_watches,
+ * ENOMEM): the waiter then looks again every UNWATCHED_NS instead (see
+ * gs_np_wait_many), never blocking its M on a socket nor failing a call that
+ * would not fail natively. A limit is told on stderr once. */
 static int arm(int fd, struct np_desc *d)
 {
+	static _Atomic int told;
 	if (d->registered)
 		return 0;
 	int r = ensure_init();
-	if (r)
-		return r;
-	gs_lock(&d->lock);
-	uint64_t key = (uint64_t)(uint32_t)fd | ((uint64_t)d->gen << 32);
-	if (!d->registered) {
-		r = gs_np_backend_add(fd, key);
-		if (!r)
-			d->registered = true;
+	if (!r) {
+		gs_lock(&d->lock);
+		uint64_t key = (uint64_t)(uint32_t)fd | ((uint64_t)d->gen << 32);
+		if (!d->registered) {
+			r = gs_np_backend_add(fd, key);
+			if (!r)
+				d->registered = true;
+		}
+		gs_unlock(&d->lock);
 	}
-	gs_unlock(&d->lock);
-	return r;
+	if (!r)
+		return 0;
+	if (r == -EPERM || r == -EBADF)
+		return -EPERM;
+	if (!atomic_exchange(&told, 1))
+		gs_printf("cannot watch fd %d (%s): waits on such fds look again every %d ms",
+			  fd, strerror(-r), UNWATCHED_NS / 1000000);
+	return -EAGAIN;
 }
 
 /* Queues w on d unless an event came since snap: 0 queued, 1 an event came,
@@ -230,6 +247,11 @@ static int enqueue(struct np_desc *d, struct np_waiter *w, struct gs_np_snap sna
 	return 0;
 }
 
+/* Parks the calling G until one of the n items may be ready (0: ask again),
+ * the deadline (-ETIMEDOUT; 0 none), a signal (-EINTR, per intr) or its fd
+ * is closed or reused (-EBADF). -EPERM: some fd cannot be watched (block
+ * natively). An fd a kernel limit keeps out of epoll (arm's -EAGAIN) is not
+ * queued: the G wakes after UNWATCHED_NS to ask again. */
 int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 {
 	struct g *g = gs_self();
@@ -238,37 +260,54 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 	if (!w)
 		return -ENOMEM;
 	int r = 0;
+	bool unwatched = false;
 	for (int i = 0; i < n; i++) {
 		struct np_desc *d = desc(it[i].fd);
-		if (!d) {
-			r = -EBADF;
-			goto out;
+		int a = !d ? (it[i].fd < 0 ? -EBADF : -EAGAIN) : arm(it[i].fd, d);
+		w[i] = (struct np_waiter){ .g = NULL };	/* not to be queued unless set below */
+		if (a == -EAGAIN) {
+			unwatched = true;
+			continue;
 		}
-		int a = arm(it[i].fd, d);
 		if (a) {
-			r = a == -EPERM ? -EPERM : a;
+			r = a;
 			goto out;
 		}
+		w[i].g = g;
 	}
 	if (intr && atomic_exchange(&g->interrupted, 0)) {
 		r = -EINTR;
 		goto out;
 	}
+	uint64_t wake = deadline;
+	bool tick = false;
+	if (unwatched) {
+		uint64_t t = gs_nanotime() + UNWATCHED_NS;
+		if (!wake || t < wake) {
+			wake = t;
+			tick = true;
+		}
+	}
 	g->interruptible = intr;	/* before the park word: see gs_interrupt */
 	uint64_t seq = gs_park_prepare(g, n > 1 ? "poll" : it[0].mode == NP_READ ? "fd read" :
 					  it[0].mode == NP_WRITE ? "fd write" : "fd read/write", NULL);
-	int queued = 0;
+	int queued = 0, nq = 0;
 	bool early = false;
 	for (int i = 0; i < n && !early; i++) {
+		queued = i + 1;
+		if (!w[i].g)
+			continue;
 		struct np_desc *d = desc(it[i].fd);
 		w[i] = (struct np_waiter){ .g = g, .seq = seq, .mode = it[i].mode };
 		gs_lock(&d->lock);
 		int e = enqueue(d, &w[i], it[i].snap);
 		gs_unlock(&d->lock);
-		if (e)
+		if (e) {
 			early = true;
-		else
-			queued = i + 1;
+			queued = i;
+		} else {
+			nq++;
+		}
 		if (e < 0)
 			r = e;
 	}
@@ -276,15 +315,15 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 		if (!gs_park_cancel(g, seq))
 			gs_park(g);	/* a waker got there first: take its wakeup */
 	} else {
-		if (deadline && gs_timer_add(&g->m->timers, deadline, g, seq) != 0)
-			deadline = 0;
+		if (wake && gs_timer_add(&g->m->timers, wake, g, seq) != 0)
+			wake = 0;
 		atomic_fetch_add(&nwaiting, 1);
 		g->waitaddr = (void *)(intptr_t)it[0].fd;
 		if (intr)
 			gs_park_check_intr(g, seq);
 		gs_park(g);
 		atomic_fetch_sub(&nwaiting, 1);
-		if (deadline)
+		if (wake)
 			gs_timer_del(&g->m->timers, g);
 	}
 	g->interruptible = 0;
@@ -303,11 +342,13 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 	if (!early) {
 		if (intr && gs_park_interrupted(g))
 			r = -EINTR;
-		else if (still == n)
-			r = -ETIMEDOUT;
-		for (int i = 0; i < n; i++)
-			if (desc(it[i].fd)->gen != it[i].snap.gen)
+		else if (still == nq)	/* nothing fired: the timer */
+			r = tick ? 0 : -ETIMEDOUT;
+		for (int i = 0; i < n; i++) {
+			struct np_desc *d = desc(it[i].fd);
+			if (d && d->gen != it[i].snap.gen)
 				r = -EBADF;
+		}
 	} else if (r > 0) {
 		r = 0;
 	}

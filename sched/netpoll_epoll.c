@@ -2,6 +2,7 @@
  * at the top of netpoll.c). One epoll instance for the process; an eventfd in
  * it lets any thread wake the M blocked in epoll_wait. */
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <fcntl.h>
@@ -14,31 +15,67 @@
 static int epfd = -1, evfd = -1;
 #define BREAK_KEY UINT64_MAX
 
-/* Our fds live at the top of the fd range: a program expects the lowest free
- * numbers to be its own (dup2 to a fixed number, "lowest fd" reuse). */
-static int move_high(int fd)
+/* Our two fds live above the numbers the program can reach, so that it gets
+ * EMFILE exactly where it would natively and the lowest free numbers are its
+ * own (dup2 to a fixed number, "lowest fd" reuse). That is above the hard
+ * RLIMIT_NOFILE where we may raise it for a moment (CAP_SYS_RESOURCE), else
+ * above the soft one, at the top of the hard one, which a program that raises
+ * its soft limit that far then shares with us; with soft = hard and no
+ * privilege, the top two numbers below the limit. Numbers are capped at
+ * TOP_MAX: the kernel sizes the fd table by the highest open number (8 bytes
+ * a slot). Linux keeps an fd open above a limit lowered after it was made.
+ * The limit is raised only for the two fcntl calls, once per process. */
+#define TOP_MAX 65536
+
+static void place_high(int *fds, int n)
 {
 	struct rlimit rl;
-	if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 256)
-		return fd;
-	int hi = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur) - 64);
-	if (hi < 0)
-		return fd;
-	REAL(close)(fd);
-	return hi;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rlim_t top = rl.rlim_max > TOP_MAX ? TOP_MAX : rl.rlim_max;
+	rlim_t base = top;
+	struct rlimit up = { top + n, rl.rlim_max > top + n ? rl.rlim_max : top + n };
+	bool raised = setrlimit(RLIMIT_NOFILE, &up) == 0;
+	if (!raised) {
+		base = top - n;
+		up = (struct rlimit){ top, rl.rlim_max };
+		raised = top > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0;
+		if (!raised && base + n > rl.rlim_cur)
+			base = rl.rlim_cur > (rlim_t)n ? rl.rlim_cur - n : 0;
+	}
+	for (int i = 0; i < n; i++) {
+		if (fds[i] < 0 || (rlim_t)fds[i] >= base)
+			continue;
+		int hi = REAL(fcntl)(fds[i], F_DUPFD_CLOEXEC, (int)base);
+		if (hi >= 0) {
+			REAL(close)(fds[i]);
+			fds[i] = hi;
+		}
+	}
+	if (raised)
+		setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 int gs_np_backend_init(void)
 {
 	int saved = errno;
-	epfd = move_high(epoll_create1(EPOLL_CLOEXEC));
-	evfd = move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-	if (epfd < 0 || evfd < 0)
-		return -errno;
-	errno = saved;
+	int fds[2] = { epoll_create1(EPOLL_CLOEXEC), eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+	int err = fds[0] < 0 || fds[1] < 0 ? errno : 0;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = BREAK_KEY };
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev) != 0)
-		return -errno;
+	if (!err)
+		place_high(fds, 2);
+	if (!err && epoll_ctl(fds[0], EPOLL_CTL_ADD, fds[1], &ev) != 0)
+		err = errno;
+	if (err) {	/* the caller blocks natively; a later wait tries again */
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				REAL(close)(fds[i]);
+		errno = saved;
+		return -err;
+	}
+	epfd = fds[0];
+	evfd = fds[1];
+	errno = saved;
 	return 0;
 }
 

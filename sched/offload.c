@@ -83,12 +83,28 @@ void gs_offload(struct gs_offload *job, const char *why)
 	if (start) {
 		int r = gs_start_thread(helper, NULL, OFFLOAD_STACK);
 		if (r != 0) {
+			/* No helper and none to be had (RLIMIT_NPROC, memory): the
+			 * call runs here, blocking this M as it would natively,
+			 * unless a helper has taken it meanwhile. */
 			gs_lock(&olock);
 			nhelpers--;
-			bool none = nhelpers == 0;
+			bool mine = false;
+			if (nhelpers == 0) {
+				struct gs_offload **pp = &qhead;
+				while (*pp && *pp != job)
+					pp = &(*pp)->next;
+				if ((mine = *pp == job)) {
+					*pp = job->next;
+					if (!*pp)
+						qtail = pp;
+				}
+			}
 			gs_unlock(&olock);
-			if (none)
-				gs_throw("cannot start a thread for %s: %s", why, strerror(r));
+			if (mine) {
+				errno = job->err;
+				job->fn(job);
+				return;
+			}
 		}
 	} else {
 		gs_sys_futex(&qword, FUTEX_WAKE_PRIVATE, 1, NULL);

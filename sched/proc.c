@@ -355,7 +355,7 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
  * about GOSHIM_PROCS plus the Ms that hold started Gs. */
 
 static _Atomic int pfree;		/* Ps held by no M */
-static void start_m(struct m *m);
+static int start_m(struct m *m);
 
 static bool m_empty(struct m *m)
 {
@@ -483,16 +483,19 @@ bool gs_handoff(struct m *s)
 		gs_unlock(&mslock);
 		return false;
 	}
-	atomic_store(&s->has_p, 0);
+	bool sleeper = atomic_load(&t->state) == M_LIVE;
 	atomic_store(&t->has_p, 1);
-	atomic_fetch_add(&gs_stats.handoffs, 1);
-	if (atomic_load(&t->state) == M_LIVE) {
-		gs_unlock(&mslock);
-		wake_m(t);
+	if (!sleeper && start_m(t) != 0) {
+		gs_unlock(&mslock);	/* s keeps its P; sysmon tries again later */
 		return true;
 	}
-	start_m(t);
+	/* A new M may run for a moment before s gives its P up: s is stuck
+	 * in the kernel meanwhile, and both are under mslock's eye. */
+	atomic_store(&s->has_p, 0);
+	atomic_fetch_add(&gs_stats.handoffs, 1);
 	gs_unlock(&mslock);
+	if (sleeper)
+		wake_m(t);
 	return true;
 }
 
@@ -710,9 +713,23 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 
 static void *m_thread(void *arg);
 
-/* Starts an OS thread for the free slot m (its has_p already set). Under mslock
- * or start_lock. */
-static void start_m(struct m *m)
+/* Reports, once per run of failures, that the kernel would not give the
+ * runtime an OS thread (RLIMIT_NPROC, memory, threads-max): nobody asked for
+ * it, so nobody can take an error; the runtime goes on with the Ms it has. */
+static _Atomic int start_failing;
+
+static void m_start_failed(struct m *m, int err)
+{
+	if (!atomic_exchange(&start_failing, 1))
+		gs_printf("cannot start an OS thread (%s): going on with %d", strerror(err),
+			  atomic_load(&gs_stats.threads));
+	(void)m;
+}
+
+/* Starts an OS thread for the free slot m (its has_p already set). Returns 0,
+ * or an error number with m back to M_FREE (the caller takes its P back).
+ * Under mslock. */
+static int start_m(struct m *m)
 {
 	m->runnext = NULL;
 	m->curg = m->tls_owner = m->gdead = NULL;
@@ -723,8 +740,16 @@ static void start_m(struct m *m)
 	atomic_fetch_add(&gs_stats.threads, 1);
 	m->started = 1;
 	int r = gs_start_thread(m_thread, m, G0_STACK);
-	if (r != 0)
-		gs_throw("cannot start OS thread %d: %s", m->id, strerror(r));
+	if (r == 0) {
+		atomic_store(&start_failing, 0);
+		return 0;
+	}
+	atomic_fetch_sub(&gs_stats.threads, 1);
+	m->started = 0;
+	atomic_store(&m->has_p, 0);
+	atomic_store(&m->state, M_FREE);
+	m_start_failed(m, r);
+	return r;
 }
 
 int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
@@ -754,7 +779,10 @@ void gs_ensure_ms(void)
 				break;
 			atomic_fetch_sub(&pfree, 1);
 			atomic_store(&m->has_p, 1);
-			start_m(m);
+			if (start_m(m) != 0) {
+				atomic_fetch_add(&pfree, 1);	/* runs on the Ms there are */
+				break;
+			}
 		}
 		gs_unlock(&mslock);
 		gs_sysmon_start();
@@ -979,11 +1007,26 @@ void gs_init(void)
 	gs_dump_init();
 	read_comm(main_name);
 
-	/* Slots for every M there may be; untouched ones cost no memory. */
-	gs_allm = mmap(NULL, (size_t)gs_cfg.maxthreads * sizeof *gs_allm, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (gs_allm == MAP_FAILED)
-		gs_throw("out of memory at start-up");
+	/* Slots for every M there may be; untouched ones cost no memory.
+	 * Under a tight RLIMIT_AS or strict overcommit, fewer slots rather than
+	 * none (the table is about 2.7 KiB a slot). */
+	for (;;) {
+		gs_allm = mmap(NULL, (size_t)gs_cfg.maxthreads * sizeof *gs_allm, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (gs_allm != MAP_FAILED || gs_cfg.maxthreads <= gs_cfg.procs + 4)
+			break;
+		gs_cfg.maxthreads = gs_cfg.maxthreads / 2 > gs_cfg.procs + 4 ?
+				    gs_cfg.maxthreads / 2 : gs_cfg.procs + 4;
+	}
+	if (gs_allm == MAP_FAILED) {	/* no memory at all: a small static table */
+		static struct m allm_spare[16];
+		gs_allm = allm_spare;
+		gs_cfg.maxthreads = 16;
+		if (gs_cfg.procs > 12)
+			gs_cfg.procs = 12;
+		gs_printf("out of memory at start-up: at most %d OS threads, GOSHIM_PROCS=%d",
+			  gs_cfg.maxthreads, gs_cfg.procs);
+	}
 	gs_lock(&mslock);
 	struct m *m0 = alloc_m();
 	gs_unlock(&mslock);
@@ -996,10 +1039,13 @@ void gs_init(void)
 	atomic_store(&gs_stats.threads, 1);
 	atomic_store(&pfree, gs_cfg.procs - 1);
 	gs_preempt_init();
+	/* Out of memory this early, main's scheduler stack is a static one: the
+	 * program would have run natively, so it runs here too. */
+	static char g0_spare[G0_STACK] __attribute__((aligned(64)));
 	void *g0 = mmap(NULL, G0_STACK, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (g0 == MAP_FAILED)
-		gs_throw("cannot map the scheduler stack");
+		g0 = g0_spare;
 	gs_ctx_make(&m0->g0, (char *)g0 + G0_STACK, g0_entry, m0);
 
 	/* main() becomes G 1, on the native main stack. */

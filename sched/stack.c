@@ -25,19 +25,29 @@
  * stack pointer is checked against its bottom at every switch), and cannot
  * reach the neighbour unless one frame jumps the whole gap (README, Limits).
  *
+ * A chunk fits the limits the process runs under: it is at most a sixteenth
+ * of RLIMIT_AS (so its unused tail takes little of the address space the
+ * program may use), and under strict overcommit (vm.overcommit_memory=2,
+ * where MAP_NORESERVE is ignored and every reserved byte is charged) at most
+ * STRICT_CHUNK bytes, about one native default stack. A reservation the kernel
+ * still refuses is tried again at half the slots, down to one stack, before
+ * pthread_create reports EAGAIN: as glibc, which maps one stack at a time.
+ *
  * Exited stacks are pooled by (size, kind). A freed stack goes back as it is
  * (dirty): the next G of that size takes it with its pages still there, so a
  * thread that is created and joined again and again costs no madvise and no
- * page faults. sysmon gives back the pages below the top one of all but
+ * page faults. sysmon gives back every page of all but
  * POOL_KEEP dirty stacks of each pool every TRIM_NS, and of all of them before
  * it parks (gs_stack_trim_pools; MADV_DONTNEED keeps guard markers), so a
- * pooled stack soon costs one page. */
+ * pooled stack soon costs no page at all: it is then an entry of its pool's
+ * array of clean stacks. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "gs.h"
 #include "real.h"
@@ -48,12 +58,19 @@
 #define MARK_GAP GS_STACK_MARK_GAP
 #define DEFAULT_STACK (256 * 1024UL)
 #define CHUNK_MIN (64UL << 20)	/* a chunk holds at least 256 slots and 64 MiB */
+#define STRICT_CHUNK (8UL << 20)	/* glibc's default stack: what one native thread charges */
+#define AS_SHARE 16		/* a chunk takes at most 1/AS_SHARE of RLIMIT_AS */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
 
-struct freestack {			/* in the top page of a free stack */
+struct freestack {			/* in the top page of a free dirty stack */
 	struct freestack *next;
+	void *map;
+	size_t maplen, guard;
+};
+
+struct cleanstack {			/* a free stack without pages: no room for a node in it */
 	void *map;
 	size_t maplen, guard;
 };
@@ -62,8 +79,10 @@ struct pool {				/* free stacks of one size and kind */
 	size_t size;			/* usable bytes */
 	size_t guard;
 	int kind;
-	struct freestack *dirty, *clean;	/* pages kept / given back */
+	struct freestack *dirty;	/* pages kept, the node in the top one */
 	int ndirty;
+	struct cleanstack *clean;	/* every page given back; an array, malloc'ed */
+	size_t nclean, capclean;
 	char *chunk;			/* STACK_PACKED: the chunk being carved */
 	size_t chunk_left;
 	struct pool *next;
@@ -74,6 +93,7 @@ static struct pool *pools;
 static long live_guarded, guard_budget;
 static size_t default_size;
 static bool markers;			/* the kernel has MADV_GUARD_INSTALL */
+static bool strict;			/* vm.overcommit_memory=2: reservations are charged */
 
 static size_t round_page(size_t n)
 {
@@ -90,6 +110,12 @@ void gs_stack_init(void)
 		fclose(f);
 	}
 	guard_budget = maxmap / 3;
+	f = fopen("/proc/sys/vm/overcommit_memory", "re");
+	if (f) {
+		int mode = 0;
+		strict = fscanf(f, "%d", &mode) == 1 && mode == 2;
+		fclose(f);
+	}
 	markers = false;
 	void *probe = gs_cfg.noguardmarkers ? MAP_FAILED :
 		      mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
@@ -159,19 +185,39 @@ static void set_stack(struct g *g, void *map, size_t maplen, size_t guard, size_
 	g->stack_hi = g->stack_lo + size;
 }
 
-/* Carves a slot of slot bytes from pool p's chunk. stack_lock held. */
+/* How many slots of slot bytes a new chunk should hold: many, so that stacks
+ * share VMAs and page-table pages, but within the limits (see the top). */
+static size_t chunk_slots(size_t slot)
+{
+	size_t n = PACK_SLOTS;
+	if (n * slot < CHUNK_MIN)
+		n = CHUNK_MIN / slot;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    n > rl.rlim_cur / AS_SHARE / slot)
+		n = rl.rlim_cur / AS_SHARE / slot;
+	if (strict && n > STRICT_CHUNK / slot)
+		n = STRICT_CHUNK / slot;
+	return n ? n : 1;
+}
+
+/* Carves a slot of slot bytes from pool p's chunk; NULL (errno set) if the
+ * kernel refuses even a chunk of one slot. stack_lock held. */
 static void *carve(struct pool *p, size_t slot)
 {
 	if (p->chunk_left < slot) {
-		size_t len = slot * PACK_SLOTS;
-		if (len < CHUNK_MIN)
-			len = (CHUNK_MIN / slot) * slot;
-		void *c = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		void *c = MAP_FAILED;
+		size_t n = chunk_slots(slot);
+		for (;; n /= 2) {
+			c = mmap(NULL, n * slot, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+			if (c != MAP_FAILED || n == 1)
+				break;
+		}
 		if (c == MAP_FAILED)
 			return NULL;
 		p->chunk = c;
-		p->chunk_left = len;
+		p->chunk_left = n * slot;
 	}
 	void *map = p->chunk;
 	p->chunk += slot;
@@ -192,18 +238,20 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 		gs_unlock(&stack_lock);
 		return -EAGAIN;
 	}
-	struct freestack *fs = p->dirty ? p->dirty : p->clean;
-	if (fs) {
-		if (fs == p->dirty) {
+	if (p->dirty || p->nclean) {
+		struct cleanstack c;
+		struct freestack *fs = p->dirty;
+		if (fs) {
 			p->dirty = fs->next;
 			p->ndirty--;
+			c = (struct cleanstack){ fs->map, fs->maplen, fs->guard };
 		} else {
-			p->clean = fs->next;
+			c = p->clean[--p->nclean];
 		}
 		if (kind == STACK_GUARDED)
 			live_guarded++;
 		gs_unlock(&stack_lock);
-		set_stack(g, fs->map, fs->maplen, fs->guard, size, kind);
+		set_stack(g, c.map, c.maplen, c.guard, size, kind);
 		return 0;
 	}
 	if (kind == STACK_GUARDED && markers) {
@@ -215,8 +263,15 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 		gs_unlock(&stack_lock);
 		if (!map)
 			return -EAGAIN;
-		if (madvise(map, mark, MADV_GUARD_INSTALL) != 0 && mprotect(map, mark, PROT_NONE) != 0)
-			gs_throw("cannot guard a stack: %s", strerror(errno));
+		if (madvise(map, mark, MADV_GUARD_INSTALL) != 0 && mprotect(map, mark, PROT_NONE) != 0) {
+			/* Out of VMAs (vm.max_map_count): as glibc when it cannot
+			 * protect a guard. The slot goes back to the kernel. */
+			munmap(map, mark + size);
+			gs_lock(&stack_lock);
+			live_guarded--;
+			gs_unlock(&stack_lock);
+			return -EAGAIN;
+		}
 		set_stack(g, map, mark + size, mark, size, kind);
 		return 0;
 	}
@@ -247,8 +302,36 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 	return 0;
 }
 
-/* Gives back the pages below the top one of the dirty stacks of each pool
- * past the first keep. From sysmon; the stacks are out of the pool meanwhile. */
+/* Makes room for n more clean entries in p. From sysmon, which has no malloc
+ * arena of its own and should not get one (a heap of 64 MiB reserved, two VMAs):
+ * the array is mapped. stack_lock held. */
+static bool clean_room(struct pool *p, size_t n)
+{
+	if (p->nclean + n <= p->capclean)
+		return true;
+	size_t cap = p->capclean ? p->capclean : PAGE / sizeof *p->clean;
+	while (cap < p->nclean + n)
+		cap *= 2;
+	struct cleanstack *v = mmap(NULL, cap * sizeof *v, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		return false;
+	if (p->clean) {
+		memcpy(v, p->clean, p->nclean * sizeof *v);
+		munmap(p->clean, p->capclean * sizeof *v);
+	}
+	p->clean = v;
+	p->capclean = cap;
+	return true;
+}
+
+/* Gives back every page of the dirty stacks of each pool past the first keep,
+ * the top one too: a clean stack is an entry of its pool's array, so the free
+ * stacks kept for reuse after a burst of threads cost 24 bytes each, not a
+ * page, and RSS does not creep up with the highest number of threads seen.
+ * From sysmon only (the room it makes at the array's end is its own until it
+ * fills it); the stacks are out of the pool meanwhile. With no memory for the
+ * array a batch stays dirty. */
 void gs_stack_trim_pools(int keep)
 {
 	for (struct pool *p = NULL;;) {
@@ -260,22 +343,31 @@ void gs_stack_trim_pools(int keep)
 			gs_unlock(&stack_lock);
 			return;
 		}
+		size_t n = (size_t)(p->ndirty - keep);
+		if (!clean_room(p, n)) {
+			gs_unlock(&stack_lock);
+			continue;
+		}
 		struct freestack **cut = &p->dirty;
 		for (int i = 0; i < keep; i++)
 			cut = &(*cut)->next;
-		struct freestack *batch = *cut, *last = NULL;
+		struct freestack *batch = *cut;
 		*cut = NULL;
 		p->ndirty = keep;
+		/* Allocations only take entries from below nclean, and nothing
+		 * else adds any: the last n slots of the room stay ours. */
+		struct cleanstack *c = p->clean + p->capclean - n;
 		size_t size = p->size;
 		gs_unlock(&stack_lock);
-		for (struct freestack *fs = batch; fs; fs = fs->next) {
-			if (size > PAGE)
-				madvise((char *)fs->map + fs->guard, size - PAGE, MADV_DONTNEED);
-			last = fs;
-		}
+		size_t k = 0;
+		for (struct freestack *fs = batch; fs; fs = fs->next)
+			c[k++] = (struct cleanstack){ fs->map, fs->maplen, fs->guard };
+		gs_assert(k == n);
+		for (size_t i = 0; i < n; i++)	/* the nodes go with the pages */
+			madvise((char *)c[i].map + c[i].guard, size, MADV_DONTNEED);
 		gs_lock(&stack_lock);
-		last->next = p->clean;
-		p->clean = batch;
+		memmove(p->clean + p->nclean, c, n * sizeof *c);
+		p->nclean += n;
 		gs_unlock(&stack_lock);
 	}
 }

@@ -184,8 +184,9 @@ void gs_sysmon_start(void)
 {
 	if (atomic_exchange(&started, 1))
 		return;
-	if (gs_start_thread(sysmon, NULL, 64 * 1024) != 0)
-		gs_throw("cannot start the monitor thread");
+	int r = gs_start_thread(sysmon, NULL, 64 * 1024);
+	if (r != 0)	/* nobody to tell but the user: no preemption, no hand-off */
+		gs_printf("cannot start the monitor thread (%s): going on without it", strerror(r));
 }
 
 void gs_sysmon_fork_child(void)
