@@ -291,6 +291,7 @@ GS_HIDDEN bool gs_m_has_work(struct g *g);
 /* Parks the calling G until the monotonic time deadline (ns) or an
  * interruption; returns 0 or -EINTR. */
 GS_HIDDEN int gs_sleep_until(uint64_t deadline);
+GS_HIDDEN int gs_sleep_until_intr(uint64_t deadline, int intr);
 GS_HIDDEN void gs_interrupt(struct g *g);
 GS_HIDDEN void gs_fork_child(void);
 GS_HIDDEN void gs_ensure_ms(void);

@@ -620,10 +620,17 @@ void gs_yield(void)
 
 int gs_sleep_until(uint64_t deadline)
 {
+	return gs_sleep_until_intr(deadline, GS_INTR_ALWAYS);
+}
+
+/* As gs_sleep_until, for a wait that a handler interrupts as intr says
+ * (GS_INTR_NORESTART: g->intr_restart tells whether the call goes on). */
+int gs_sleep_until_intr(uint64_t deadline, int intr)
+{
 	struct g *g = gs_self();
 	if (atomic_exchange(&g->interrupted, 0))
 		return -EINTR;
-	g->interruptible = GS_INTR_ALWAYS;	/* before the park word: see gs_interrupt */
+	g->interruptible = intr;	/* before the park word: see gs_interrupt */
 	uint64_t seq = gs_park_prepare(g, "sleep", NULL);
 	if (gs_timer_add(&g->m->timers, deadline, g, seq) != 0) {
 		g->interruptible = 0;

@@ -3,7 +3,7 @@
 # with apt-get when run as root, otherwise one line saying what to install.
 set -euo pipefail
 what=${1:-test}
-pkgs="build-essential check pkg-config libunwind-dev strace"
+pkgs="build-essential check pkg-config libunwind-dev strace dpkg-dev binutils python3"
 [ "$what" = demo ] && pkgs="$pkgs golang-go gnuplot-nox"
 [ "$what" = bench ] && pkgs="$pkgs golang-go gnuplot-nox wrk"
 missing=""

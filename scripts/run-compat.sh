@@ -4,9 +4,15 @@
 # and compares stdout and exit status with the native run (DESIGN.md §2: a program must
 # behave under the shim exactly as natively).
 #
-# Usage: scripts/run-compat.sh [-d DIR] [-p "1 4"] [-q] [NAME...]
+# Usage: scripts/run-compat.sh [-d DIR] [-p "1 4"] [-b plain|pkg] [-q] [NAME...]
 #   -d DIR   directory of tests (default tests/compat, relative to the repository root);
-#            binaries go to build/$(basename DIR)/
+#            binaries go to build/$(basename DIR)/ (build/$(basename DIR)-pkg/ for -b pkg)
+#   -b pkg   build as Debian builds packages: with `dpkg-buildflags --get` CPPFLAGS, CFLAGS
+#            and LDFLAGS (-O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong ...) plus
+#            -D_FILE_OFFSET_BITS=64, so that the programs call libc by the names packaged
+#            binaries use (__read_chk, open64, __getdelim, ...); verdicts name the test
+#            NAME[pkg]. dpkg-buildflags is required (package dpkg-dev; scripts/deps.sh).
+#            Default plain: -O2 -g.
 #   -p LIST  GOSHIM_PROCS values for the preloaded runs (default "1 4")
 #   -q       quiet: print only the one-line verdicts, no details
 #   NAME     run only these tests (NAME or NAME.c)
@@ -35,13 +41,15 @@ cd "$ROOT"
 DIR=tests/compat
 PROCS="1 4"
 QUIET=0
-while getopts "d:p:qh" opt; do
+VARIANT=plain
+while getopts "d:p:b:qh" opt; do
     case $opt in
         d) DIR=${OPTARG%/} ;;
         p) PROCS=$OPTARG ;;
+        b) VARIANT=$OPTARG ;;
         q) QUIET=1 ;;
         h) sed -n '2,30p' "$0"; exit 0 ;;
-        *) echo "usage: $0 [-d DIR] [-p \"1 4\"] [-q] [NAME...]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-d DIR] [-p \"1 4\"] [-b plain|pkg] [-q] [NAME...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -59,7 +67,23 @@ if [[ ! -d $DIR ]]; then
     exit 2
 fi
 
-OUT=$ROOT/build/$(basename "$DIR")
+# The build flags of the variant: VFLAGS for compiling, VLDFLAGS for linking, TAG after names.
+VFLAGS="" VLDFLAGS="" TAG=""
+case $VARIANT in
+    plain) ;;
+    pkg)
+        if ! command -v dpkg-buildflags >/dev/null; then
+            echo "compat: -b pkg needs dpkg-buildflags (apt-get install dpkg-dev; scripts/deps.sh does)"
+            exit 2
+        fi
+        VFLAGS="$(dpkg-buildflags --get CPPFLAGS) $(dpkg-buildflags --get CFLAGS) -D_FILE_OFFSET_BITS=64"
+        VLDFLAGS=$(dpkg-buildflags --get LDFLAGS)
+        TAG="[pkg]"
+        ;;
+    *) echo "compat: -b takes plain or pkg, not $VARIANT" >&2; exit 2 ;;
+esac
+
+OUT=$ROOT/build/$(basename "$DIR")${TAG:+-pkg}
 mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/goshim-compat.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -104,7 +128,7 @@ fi
 
 # report_fail NAME PROCS WHY [DETAILFILE]: one FAIL line and at most 20 lines of detail.
 report_fail() {
-    echo "FAIL $1 procs=$2: $3"
+    echo "FAIL $1$TAG procs=$2: $3"
     if [[ $QUIET == 0 && -n ${4:-} && -s $4 ]]; then
         head -n 20 "$4" | sed 's/^/    /'
     fi
@@ -132,7 +156,7 @@ build() {
     for l in $libs; do
         l=${l%.c}
         # shellcheck disable=SC2086
-        $CC -O2 -g -pthread -Wall -fPIC -shared $cflags -o "$OUT/.lib$l.so.$$" "$DIR/$l.c" \
+        $CC -O2 -g -pthread -Wall -fPIC -shared $VFLAGS $cflags $VLDFLAGS -o "$OUT/.lib$l.so.$$" "$DIR/$l.c" \
             >>"$WORK/$n.build" 2>&1 || return 1
         mv -f "$OUT/.lib$l.so.$$" "$OUT/lib$l.so"
         lflags+=("-L$OUT" "-l$l" "-Wl,-rpath,$OUT")
@@ -140,12 +164,12 @@ build() {
     for l in $(directive "$src" dlopen); do
         l=${l%.c}
         # shellcheck disable=SC2086
-        $CC -O2 -g -pthread -Wall -fPIC -shared $cflags -o "$OUT/.lib$l.so.$$" "$DIR/$l.c" \
+        $CC -O2 -g -pthread -Wall -fPIC -shared $VFLAGS $cflags $VLDFLAGS -o "$OUT/.lib$l.so.$$" "$DIR/$l.c" \
             >>"$WORK/$n.build" 2>&1 || return 1
         mv -f "$OUT/.lib$l.so.$$" "$OUT/lib$l.so"
     done
     # shellcheck disable=SC2086
-    $CC -O2 -g -pthread -Wall $cflags -o "$OUT/.$n.$$" "$src" "${lflags[@]}" $ldlibs \
+    $CC -O2 -g -pthread -Wall $VFLAGS $cflags $VLDFLAGS -o "$OUT/.$n.$$" "$src" "${lflags[@]}" $ldlibs \
         >>"$WORK/$n.build" 2>&1 || return 1
     mv -f "$OUT/.$n.$$" "$OUT/$n"
 }
@@ -212,7 +236,7 @@ for n in "${names[@]}"; do
         elif ! cmp -s "$WORK/$n.native.out" "$WORK/$n.p$p.out"; then
             report_fail "$n" "$p" "stdout differs from native" "$det"
         else
-            echo "ok   $n procs=$p"
+            echo "ok   $n$TAG procs=$p"
             passed=$((passed + 1))
         fi
     done

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # test.sh: the top-level test driver that `make test` runs after building. Runs, in order:
 #   1. every Check unit-test binary build/unit/* (each prints its own Check summary);
+#   1b. scripts/abi-check.py, the ABI list (counts as one);
 #   2. scripts/run-compat.sh over tests/compat (and tests/compat-io when it has tests)
-#      with GOSHIM_PROCS "1 4";
+#      with GOSHIM_PROCS "1 4", each built twice: plain and as packages (-b pkg);
 #   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result).
 # Counts: a unit binary contributes its Checks (failures = Failures + Errors, or 1 if it
 # died without a summary); a compat run counts per test per procs value; a scale script
 # counts as one. Ends with exactly one line `N passed, N failed`; exit 1 on any failure.
 # Environment: GOSHIM_LIB (as for run-compat.sh), TEST_SKIP_SCALE=1 skips step 3,
 # UNIT_TIMEOUT (default 300 s) and SCALE_TIMEOUT (default 900 s) bound each binary/script,
-# UNIT_DIR (default build/unit) is where the unit-test binaries are.
+# UNIT_DIR (default build/unit) is where the unit-test binaries are, COMPAT_PKG_PROCS
+# (default "1 4") the GOSHIM_PROCS values of the packaged build's runs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,23 +50,42 @@ for bin in "${UNIT_DIR:-build/unit}"/*; do
     fi
 done
 
+# 1b. The ABI list: every glibc export that can wait is classified, hooked ones are
+# exported, no alias of a hooked call passes through (scripts/abi-check.py).
+echo "== abi: tests/abi/abi.list"
+if python3 scripts/abi-check.py --self-test --lib "$LIB"; then
+    passed=$((passed + 1))
+else
+    echo "FAIL abi: scripts/abi-check.py"
+    failed=$((failed + 1))
+fi
+
 # 2. Compat tests.
-for dir in tests/compat tests/compat-io; do
-    srcs=("$dir"/*.c)
-    ((${#srcs[@]} > 0)) || continue
-    echo "== compat: $dir"
-    log=$(mktemp)
-    rc=0
-    scripts/run-compat.sh -d "$dir" -p "1 4" | tee "$log" || rc=${PIPESTATUS[0]}
-    line=$(grep -E '^compat: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
-    rm -f "$log"
-    if [[ $line =~ ^compat:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-        passed=$((passed + BASH_REMATCH[1]))
-        failed=$((failed + BASH_REMATCH[2]))
-    else
-        echo "FAIL compat $dir: runner exit status $rc without a summary"
-        failed=$((failed + 1))
-    fi
+# Each directory twice: as built here (-O2 -g), and as Debian builds packages
+# (dpkg-buildflags, -D_FORTIFY_SOURCE=2, -D_FILE_OFFSET_BITS=64: run-compat.sh -b pkg).
+compat_counts=()
+for variant in plain pkg; do
+    for dir in tests/compat tests/compat-io; do
+        srcs=("$dir"/*.c)
+        ((${#srcs[@]} > 0)) || continue
+        echo "== compat: $dir ($variant build)"
+        log=$(mktemp)
+        rc=0
+        procs="1 4"
+        [[ $variant == pkg ]] && procs=${COMPAT_PKG_PROCS:-1 4}
+        scripts/run-compat.sh -d "$dir" -p "$procs" -b "$variant" | tee "$log" || rc=${PIPESTATUS[0]}
+        line=$(grep -E '^compat: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+        progs=$(grep -E '^(ok  |FAIL) ' "$log" | sed -E 's/^(ok  |FAIL) ([^ ]+) .*/\2/' | sort -u | wc -l)
+        rm -f "$log"
+        compat_counts+=("$dir $variant: $progs programs")
+        if [[ $line =~ ^compat:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+            passed=$((passed + BASH_REMATCH[1]))
+            failed=$((failed + BASH_REMATCH[2]))
+        else
+            echo "FAIL compat $dir ($variant): runner exit status $rc without a summary"
+            failed=$((failed + 1))
+        fi
+    done
 done
 
 # 3. Scale tests.
@@ -82,5 +103,6 @@ if [[ ${TEST_SKIP_SCALE:-0} != 1 ]]; then
     done
 fi
 
+printf 'compat programs: %s\n' "$(IFS=';'; echo "${compat_counts[*]}" | sed 's/;/, /g')"
 echo "$passed passed, $failed failed"
 ((failed == 0))

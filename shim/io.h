@@ -22,6 +22,9 @@ GS_HIDDEN void gs_testcancel(struct g *g);
 GS_HIDDEN int gs_fd_kind(int fd);
 GS_HIDDEN bool gs_fd_user_nonblock(int fd);
 GS_HIDDEN uint64_t gs_fd_timeout(int fd, int mode);
+typedef struct _IO_FILE FILE;
+GS_HIDDEN int gs_stdio_wait(FILE *f);	/* stdio.c: before a stdio read */
+GS_HIDDEN int gs_fd_made(int fd, int kind, int nonblock);	/* net.c: a new fd */
 
 struct io_wait {
 	uint64_t deadline;	/* 0 none */

@@ -7,7 +7,9 @@
 #include <unistd.h>
 #include "io.h"
 
-static int made(int fd, int kind, int nonblock)
+/* fd was just made (kind and the program's O_NONBLOCK if known, 0 / -1 if
+ * not): the netpoller forgets what it knew of the number. */
+int gs_fd_made(int fd, int kind, int nonblock)
 {
 	if (fd >= 0) {
 		gs_np_close(fd);	/* a new file at this number */
@@ -21,15 +23,15 @@ static int made(int fd, int kind, int nonblock)
 
 GS_EXPORT int socket(int domain, int type, int proto)
 {
-	return made(REAL(socket)(domain, type, proto), GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
+	return gs_fd_made(REAL(socket)(domain, type, proto), GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
 }
 
 GS_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
 	int r = REAL(socketpair)(domain, type, proto, sv);
 	if (r == 0) {
-		made(sv[0], GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
-		made(sv[1], GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
+		gs_fd_made(sv[0], GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
+		gs_fd_made(sv[1], GS_FD_SOCKET, !!(type & SOCK_NONBLOCK));
 	}
 	return r;
 }
@@ -38,8 +40,8 @@ GS_EXPORT int pipe2(int fds[2], int flags)
 {
 	int r = REAL(pipe2)(fds, flags);
 	if (r == 0) {
-		made(fds[0], GS_FD_FIFO, !!(flags & O_NONBLOCK));
-		made(fds[1], GS_FD_FIFO, !!(flags & O_NONBLOCK));
+		gs_fd_made(fds[0], GS_FD_FIFO, !!(flags & O_NONBLOCK));
+		gs_fd_made(fds[1], GS_FD_FIFO, !!(flags & O_NONBLOCK));
 	}
 	return r;
 }
@@ -51,7 +53,7 @@ GS_EXPORT int pipe(int fds[2])
 
 GS_EXPORT int dup(int fd)
 {
-	return made(REAL(dup)(fd), 0, -1);
+	return gs_fd_made(REAL(dup)(fd), 0, -1);
 }
 
 GS_EXPORT int dup2(int fd, int to)
@@ -64,7 +66,7 @@ GS_EXPORT int dup2(int fd, int to)
 		gs_np_backend_evict(to);
 	if (fd != to)
 		gs_np_close(to);
-	return made(REAL(dup2)(fd, to), 0, -1);
+	return gs_fd_made(REAL(dup2)(fd, to), 0, -1);
 }
 
 GS_EXPORT int dup3(int fd, int to, int flags)
@@ -77,7 +79,7 @@ GS_EXPORT int dup3(int fd, int to, int flags)
 		gs_np_backend_evict(to);
 	if (fd != to)
 		gs_np_close(to);
-	return made(REAL(dup3)(fd, to, flags), 0, -1);
+	return gs_fd_made(REAL(dup3)(fd, to, flags), 0, -1);
 }
 
 /* Waiters on fd are woken with EBADF, before the number can be reused. */
@@ -91,24 +93,6 @@ GS_EXPORT int close(int fd)
 	return REAL(close)(fd);
 }
 
-GS_EXPORT int open(const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
-	va_end(ap);
-	return made(REAL(open)(path, flags, mode), 0, !!(flags & O_NONBLOCK));
-}
-
-GS_EXPORT int openat(int dir, const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
-	va_end(ap);
-	return made(REAL(openat)(dir, path, flags, mode), 0, !!(flags & O_NONBLOCK));
-}
-
 GS_EXPORT int fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
@@ -119,7 +103,7 @@ GS_EXPORT int fcntl(int fd, int cmd, ...)
 		gs_np_invalidate_all();
 	int r = REAL(fcntl)(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		made(r, 0, -1);
+		gs_fd_made(r, 0, -1);
 	return r;
 }
 
@@ -158,19 +142,19 @@ IO_HOOK(int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct g *g = gs_self();
 	if (!g || gs_fd_kind(fd) != GS_FD_SOCKET || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)))
-		return made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
+		return gs_fd_made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
 	gs_testcancel(g);
 	struct io_wait w = { .sock = true };
 	for (;;) {
 		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
 		int r = ANON_CALL(fd, REAL(accept4)(fd, addr, len, flags));
 		if (r >= 0 || errno != EAGAIN)
-			return made(r, GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
+			return gs_fd_made(r, GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
 		int b = io_block(g, fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
 		if (b == IO_BLOCKING)
-			return made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
+			return gs_fd_made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
 	}
 }
 
