@@ -1,5 +1,6 @@
 # goshim: build libgoshim.so, run its tests, demos and benchmarks.
-# Targets: all (the library), test, demo, bench, unit, compat, cross, install, clean.
+# Targets: all (the library and the command), test, demo, bench, unit, compat, cross,
+# install, uninstall, deb, clean. Every goal that compiles runs scripts/deps.sh first.
 ARCH    ?= $(shell uname -m)
 CC      ?= cc
 BUILD   := build
@@ -21,11 +22,23 @@ LIB := $(BUILD)/libgoshim.so
 
 all: $(LIB) $(BUILD)/goshim
 
-$(BUILD)/obj/%.c.o: %.c $(HDRS)
+# Dependencies first: every rule that compiles has `| deps` (order-only), so on a
+# fresh machine the Debian packages are installed (as root) or named (otherwise)
+# before the first compiler call, whatever the goal and with -j too. The set
+# follows the goals: build (compiler, libunwind) < test < demo < bench.
+# NODEPS=1 skips the check (packaging, where Build-Depends already did it).
+DEPS_SH  ?= scripts/deps.sh
+DEPS_SET := $(or $(if $(filter bench,$(MAKECMDGOALS)),bench),$(if $(filter demo,$(MAKECMDGOALS)),demo),$(if $(filter test unit compat,$(MAKECMDGOALS)),test),build)
+deps:
+ifneq ($(NODEPS),1)
+	@$(DEPS_SH) $(DEPS_SET)
+endif
+
+$(BUILD)/obj/%.c.o: %.c $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.S.o: %.S $(HDRS)
+$(BUILD)/obj/%.S.o: %.S $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
@@ -33,7 +46,7 @@ $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
 # The wrapper command: goshim [-p N] prog args...
-$(BUILD)/goshim: scripts/goshim.in
+$(BUILD)/goshim: scripts/goshim.in | deps
 	@mkdir -p $(BUILD)
 	sed 's|@LIBDIR@|$(abspath $(BUILD))|' $< > $@ && chmod +x $@
 
@@ -42,30 +55,25 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 SCHED_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC) shim/real.c)
 
-$(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS)
+$(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -D_GNU_SOURCE -Isched -Ishim -Iarch/$(ARCH) $(shell pkg-config --cflags check 2>/dev/null) \
 		-o $@ $< $(SCHED_OBJ) $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -lunwind -ldl -lpthread
 
-deps:
-	@scripts/deps.sh test
+unit: $(UNIT_BIN)
 
-unit: deps $(UNIT_BIN)
-
-test: deps all $(UNIT_BIN)
+test: all $(UNIT_BIN)
 	@scripts/test.sh
 
 compat: all
 	@scripts/run-compat.sh
 
 demo: all
-	@scripts/deps.sh demo
 	@scripts/demo.sh
 
 # The full set: switch and spawn, the echo before/after up to 19,000 connections,
 # HTTP (wrk) and chat under load; everything under results/bench/.
 bench: all
-	@scripts/deps.sh bench
 	@scripts/bench.sh
 	@FULL=1 DEMO_OUT=results/bench scripts/demo.sh
 	@scripts/bench_http.sh

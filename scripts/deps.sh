@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what `make test` / `make demo` / `make bench` need on Debian 12 when it is missing:
-# with apt-get when run as root, otherwise one line saying what to install.
+# Installs what the library (build), `make test` (test), `make demo` (demo) or `make bench`
+# (bench) needs on Debian 12 when it is missing: with apt-get when run as root, otherwise one
+# line saying what to install. The Makefile runs it before the first compiler call.
 set -euo pipefail
 what=${1:-test}
-pkgs="build-essential check pkg-config libunwind-dev strace"
+pkgs="build-essential pkg-config libunwind-dev"
+[ "$what" = build ] || pkgs="$pkgs check strace"
 [ "$what" = demo ] && pkgs="$pkgs golang-go gnuplot-nox"
 [ "$what" = bench ] && pkgs="$pkgs golang-go gnuplot-nox wrk"
 missing=""
