@@ -45,10 +45,18 @@ $(BUILD)/obj/%.S.o: %.S $(HDRS) | deps
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
-# The wrapper command: goshim [-p N] prog args...
-$(BUILD)/goshim: scripts/goshim.in | deps
+# The command (cmd/goshim.c): goshim [-p N] [-s S] prog args..., goshim dump PID.
+# It finds the library at LIB_FROM_BIN relative to its own directory: beside it in
+# build/, $(LIBDIR) seen from $(BINDIR) when installed.
+VERSION := $(shell cat VERSION)
+CMD_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DGOSHIM_VERSION='"$(VERSION)"'
+$(BUILD)/goshim: cmd/goshim.c VERSION | deps
 	@mkdir -p $(BUILD)
-	sed 's|@LIBDIR@|$(abspath $(BUILD))|' $< > $@ && chmod +x $@
+	$(CC) $(CMD_CFLAGS) -DLIB_FROM_BIN='"."' -o $@ $<
+
+$(BUILD)/install/goshim: cmd/goshim.c VERSION | deps
+	@mkdir -p $(BUILD)/install
+	$(CC) $(CMD_CFLAGS) -DLIB_FROM_BIN='"$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))"' -o $@ $<
 
 # Unit tests: Check suites linked against the runtime objects (not the .so).
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -79,11 +87,32 @@ bench: all
 	@scripts/bench_http.sh
 	@scripts/bench_chat.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]; LIBDIR, BINDIR, MANDIR may be set
+# apart (debian/rules puts the library in the multiarch directory).
 PREFIX ?= /usr/local
-install: all
-	install -D -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/goshim/libgoshim.so
-	sed 's|@LIBDIR@|$(PREFIX)/lib/goshim|' scripts/goshim.in > $(DESTDIR)$(PREFIX)/bin/goshim
-	chmod 755 $(DESTDIR)$(PREFIX)/bin/goshim
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib/goshim
+MANDIR ?= $(PREFIX)/share/man
+INSTALLED := $(DESTDIR)$(LIBDIR)/libgoshim.so $(DESTDIR)$(BINDIR)/goshim $(DESTDIR)$(MANDIR)/man1/goshim.1
+install: $(LIB) $(BUILD)/install/goshim
+	install -D -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libgoshim.so
+	install -D -m 755 $(BUILD)/install/goshim $(DESTDIR)$(BINDIR)/goshim
+	install -D -m 644 man/goshim.1 $(DESTDIR)$(MANDIR)/man1/goshim.1
+
+# Removes what install put there and goshim's own library directory; with DESTDIR, also
+# the directories below DESTDIR left empty.
+uninstall:
+	rm -f $(INSTALLED)
+	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
+	@if [ -n "$(DESTDIR)" ]; then for d in $(dir $(INSTALLED)); do \
+		while [ "$${d%/}" != "$(patsubst %/,%,$(DESTDIR))" ] && rmdir "$$d" 2>/dev/null; do d=$$(dirname "$$d"); done; \
+	done; fi
+
+# The Debian package (debian/), ../goshim_$(VERSION)-1_amd64.deb, and lintian on it.
+deb:
+	@scripts/deps.sh deb
+	dpkg-buildpackage -us -uc -b
+	lintian ../goshim_$(VERSION)-*_$(shell dpkg --print-architecture).deb
 
 clean:
 	rm -rf $(BUILD)
@@ -101,4 +130,4 @@ cross:
 		echo "cross: arch/$$a builds" || exit 1; \
 	done
 
-.PHONY: all deps unit test compat demo bench cross install clean
+.PHONY: all deps unit test compat demo bench cross install uninstall deb clean

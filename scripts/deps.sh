@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the library (build), `make test` (test), `make demo` (demo) or `make bench`
-# (bench) needs on Debian 12 when it is missing: with apt-get when run as root, otherwise one
-# line saying what to install. The Makefile runs it before the first compiler call.
+# Installs what the library (build), `make test` (test), `make demo` (demo), `make bench`
+# (bench) or `make deb` (deb) needs on Debian 12 when it is missing: with apt-get when
+# run as root, otherwise one line saying what to install. The Makefile runs it before
+# the first compiler call.
 set -euo pipefail
 what=${1:-test}
 pkgs="build-essential pkg-config libunwind-dev"
-[ "$what" = build ] || pkgs="$pkgs check strace"
+[ "$what" = deb ] && pkgs="$pkgs debhelper devscripts lintian groff-base"
+[ "$what" = build ] || [ "$what" = deb ] || pkgs="$pkgs check strace"
 [ "$what" = demo ] && pkgs="$pkgs golang-go gnuplot-nox"
 [ "$what" = bench ] && pkgs="$pkgs golang-go gnuplot-nox wrk"
 missing=""
