@@ -11,8 +11,9 @@
 #include "netpoll.h"
 #include "real.h"
 
-static int epfd = -1, evfd = -1;
+static int epfd = -1, evfd = -1, watchfd = -1;
 #define BREAK_KEY UINT64_MAX
+#define WATCH_KEY (UINT64_MAX - 1)	/* fd keys have a 32-bit fd number below */
 
 /* Our fds live at the top of the fd range: a program expects the lowest free
  * numbers to be its own (dup2 to a fixed number, "lowest fd" reuse). */
@@ -73,6 +74,10 @@ int gs_np_backend_wait(int timeout_ms)
 	errno = saved;
 	int k = 0;
 	for (int i = 0; i < n; i++) {
+		if (ev[i].data.u64 == WATCH_KEY) {
+			gs_dumpsock_ready();
+			continue;
+		}
 		if (ev[i].data.u64 == BREAK_KEY) {
 			/* Only the blocking poller drains it: a non-blocking poll of
 			 * another M would swallow the wake-up meant for the blocker. */
@@ -106,7 +111,7 @@ void gs_np_backend_break(void)
 
 bool gs_np_backend_owns(int fd)
 {
-	return fd >= 0 && (fd == epfd || fd == evfd);
+	return fd >= 0 && (fd == epfd || fd == evfd || fd == watchfd);
 }
 
 /* Moves our fd away from a number the program is about to dup2 onto. */
@@ -116,6 +121,8 @@ void gs_np_backend_evict(int fd)
 		epfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1), REAL(close)(fd);
 	else if (fd == evfd)
 		evfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1), REAL(close)(fd);
+	else if (fd == watchfd)
+		watchfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1), REAL(close)(fd);
 }
 
 /* A forked child gets its own poller: the parent's is shared otherwise. */
@@ -125,5 +132,25 @@ void gs_np_backend_fork_child(void)
 		REAL(close)(epfd);
 	if (evfd >= 0)
 		REAL(close)(evfd);
-	epfd = evfd = -1;
+	if (watchfd >= 0)
+		REAL(close)(watchfd);
+	epfd = evfd = watchfd = -1;
+}
+
+int gs_np_backend_watch(int fd)
+{
+	fd = move_high(fd);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = WATCH_KEY };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		int e = errno;
+		REAL(close)(fd);
+		return -e;
+	}
+	watchfd = fd;
+	return fd;
+}
+
+int gs_np_backend_watched(void)
+{
+	return watchfd;
 }
