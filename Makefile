@@ -105,7 +105,8 @@ uninstall:
 	rm -f $(INSTALLED)
 	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
 	@if [ -n "$(DESTDIR)" ]; then for d in $(dir $(INSTALLED)); do \
-		while [ "$${d%/}" != "$(patsubst %/,%,$(DESTDIR))" ] && rmdir "$$d" 2>/dev/null; do d=$$(dirname "$$d"); done; \
+		d=$${d%/}; while [ "$$d" != "$(patsubst %/,%,$(DESTDIR))" ]; do \
+			[ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || break; d=$$(dirname "$$d"); done; \
 	done; fi
 
 # The Debian package (debian/), ../goshim_$(VERSION)-1_amd64.deb, and lintian on it.
