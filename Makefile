@@ -43,7 +43,7 @@ $(BUILD)/obj/%.S.o: %.S $(HDRS) | deps
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
-	$(CC) $(LIB_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
 # The command (cmd/goshim.c): goshim [-p N] [-s S] prog args..., goshim dump PID.
 # It finds the library at LIB_FROM_BIN relative to its own directory: beside it in
@@ -52,11 +52,11 @@ VERSION := $(shell cat VERSION)
 CMD_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DGOSHIM_VERSION='"$(VERSION)"'
 $(BUILD)/goshim: cmd/goshim.c VERSION | deps
 	@mkdir -p $(BUILD)
-	$(CC) $(CMD_CFLAGS) -DLIB_FROM_BIN='"."' -o $@ $<
+	$(CC) $(CPPFLAGS) $(CMD_CFLAGS) $(LDFLAGS) -DLIB_FROM_BIN='"."' -o $@ $<
 
 $(BUILD)/install/goshim: cmd/goshim.c VERSION | deps
 	@mkdir -p $(BUILD)/install
-	$(CC) $(CMD_CFLAGS) -DLIB_FROM_BIN='"$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))"' -o $@ $<
+	$(CC) $(CPPFLAGS) $(CMD_CFLAGS) $(LDFLAGS) -DLIB_FROM_BIN='"$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))"' -o $@ $<
 
 # Unit tests: Check suites linked against the runtime objects (not the .so).
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -109,11 +109,15 @@ uninstall:
 			[ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || break; d=$$(dirname "$$d"); done; \
 	done; fi
 
-# The Debian package (debian/), ../goshim_$(VERSION)-1_amd64.deb, and lintian on it.
+# The Debian package (debian/): built from a copy of the tree in $(BUILD)/deb/ (where
+# dpkg-buildpackage leaves the .deb beside it), then lintian on it.
+DEB := $(BUILD)/deb/goshim_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
 deb:
 	@scripts/deps.sh deb
-	dpkg-buildpackage -us -uc -b
-	lintian ../goshim_$(VERSION)-*_$(shell dpkg --print-architecture).deb
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/goshim-$(VERSION)
+	tar -cf - --exclude=./$(BUILD) --exclude=./results --exclude=./.git . | tar -C $(BUILD)/deb/goshim-$(VERSION) -xf -
+	cd $(BUILD)/deb/goshim-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian $(if $(filter 0,$(shell id -u)),--allow-root) -I --pedantic $(DEB)
 
 clean:
 	rm -rf $(BUILD)

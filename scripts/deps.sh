@@ -6,7 +6,7 @@
 set -euo pipefail
 what=${1:-test}
 pkgs="build-essential pkg-config libunwind-dev"
-[ "$what" = deb ] && pkgs="$pkgs debhelper devscripts lintian groff-base"
+[ "$what" = deb ] && pkgs="$pkgs dpkg-dev debhelper lintian"
 [ "$what" = build ] || [ "$what" = deb ] || pkgs="$pkgs check strace"
 [ "$what" = demo ] && pkgs="$pkgs golang-go gnuplot-nox"
 [ "$what" = bench ] && pkgs="$pkgs golang-go gnuplot-nox wrk"
