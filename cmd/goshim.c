@@ -1,15 +1,16 @@
 /* cmd/goshim.c: the goshim command (man/goshim.1).
  *   goshim [-p PROCS] [-s STACK] [--] program [args...]
  *   goshim dump PID [--json]
+ *   goshim stat PID [--json] [--watch SECONDS]
  *   goshim --help | --version
  * Running a program is LD_PRELOAD=<the library> GOSHIM_PROCS=PROCS
  * GOSHIM_STACK=STACK program args: the settings are checked by the library when
  * the program starts (one line and exit 2 if malformed). The library is found
  * relative to this executable (LIB_FROM_BIN, set by the Makefile: "." in the
  * build tree, "../lib/goshim" when installed), so an unpacked package works
- * wherever it is unpacked. A dump asks the process on its socket @goshim-PID
- * (sched/dumpsock.c).
- * Exit statuses: the program's; 1 a dump that failed or a missing library;
+ * wherever it is unpacked. A dump or stat asks the process on its socket
+ * @goshim-PID (sched/dumpsock.c).
+ * Exit statuses: the program's; 1 a dump or stat that failed or a missing library;
  * 2 a usage error; 126 a program that cannot be executed, 127 one not found. */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef GOSHIM_VERSION
@@ -35,6 +37,7 @@
 static const char usage_text[] =
 	"usage: goshim [-p PROCS] [-s STACK] [--] program [args...]\n"
 	"       goshim dump PID [--json]\n"
+	"       goshim stat PID [--json] [--watch SECONDS]\n"
 	"       goshim --help | --version\n";
 
 static void usage(void)
@@ -52,6 +55,8 @@ static void help(void)
 	       "  -s STACK      default thread stack, bytes or with K/M suffix (GOSHIM_STACK)\n"
 	       "  dump PID      every green thread of process PID: state, wait, OS thread,\n"
 	       "                stack, backtrace; --json as one JSON document\n"
+	       "  stat PID      the scheduler's figures, green threads by wait reason,\n"
+	       "                stacks; --json as JSON, --watch S every S seconds\n"
 	       "  -h, --help    this text\n"
 	       "  -V, --version the version\n\n"
 	       "Other settings (GOSHIM_DEBUG, GOSHIM_MAXTHREADS, ...) are taken from the\n"
@@ -127,28 +132,9 @@ static int run(int argc, char **argv)
 	return e == ENOENT ? 127 : 126;
 }
 
-static int dump(int argc, char **argv)
+/* Sends req to process p's dump socket and copies the answer to stdout. */
+static int ask(const char *cmd, long p, const char *req)
 {
-	const char *pid = NULL;
-	int json = 0;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			help();
-		else if (!pid && argv[i][0] != '-')
-			pid = argv[i];
-		else {
-			fprintf(stderr, "goshim: dump: unexpected argument %s\n", argv[i]);
-			usage();
-		}
-	}
-	char *end;
-	long p = pid ? strtol(pid, &end, 10) : 0;
-	if (!pid || *end || p <= 0 || p > INT_MAX) {
-		fprintf(stderr, "goshim: dump: expected a process id, got %s\n", pid ? pid : "nothing");
-		usage();
-	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int n = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "goshim-%ld", p);
@@ -158,24 +144,26 @@ static int dump(int argc, char **argv)
 		struct stat st;
 		snprintf(proc, sizeof proc, "/proc/%ld", p);
 		if (stat(proc, &st) != 0)
-			fprintf(stderr, "goshim: dump: no process %ld\n", p);
+			fprintf(stderr, "goshim: %s: no process %ld\n", cmd, p);
 		else
-			fprintf(stderr, "goshim: dump: process %ld does not run the goshim library "
-				"(no socket @goshim-%ld: %s)\n", p, p, strerror(errno));
+			fprintf(stderr, "goshim: %s: process %ld does not run the goshim library "
+				"(no socket @goshim-%ld: %s)\n", cmd, p, p, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
-	const char *req = json ? "json\n" : "text\n";
+	int rc = 1;
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		fprintf(stderr, "goshim: dump: process %ld: %s\n", p, strerror(errno));
-		return 1;
+		fprintf(stderr, "goshim: %s: process %ld: %s\n", cmd, p, strerror(errno));
+		goto out;
 	}
 	struct pollfd pf = { .fd = fd, .events = POLLIN };
 	if (poll(&pf, 1, ANSWER_MS) == 0) {
-		fprintf(stderr, "goshim: dump: process %ld did not answer within %d s (it answers "
-			"when one of its OS threads polls for I/O)\n", p, ANSWER_MS / 1000);
-		return 1;
+		fprintf(stderr, "goshim: %s: process %ld did not answer within %d s (it answers "
+			"when one of its OS threads polls for I/O)\n", cmd, p, ANSWER_MS / 1000);
+		goto out;
 	}
-	/* "OK\n" then the dump, or "ERR reason\n". */
+	/* "OK\n" then the answer, or "ERR reason\n". */
 	char buf[65536];
 	size_t have = 0;
 	int head = 1;
@@ -192,28 +180,71 @@ static int dump(int argc, char **argv)
 				continue;
 			if (!nl || strncmp(buf, "OK\n", 3)) {
 				int l = nl ? (int)(nl - buf) : (int)have;
-				fprintf(stderr, "goshim: dump: process %ld: %.*s\n", p, l > 4 ? l - 4 : l,
+				fprintf(stderr, "goshim: %s: process %ld: %.*s\n", cmd, p, l > 4 ? l - 4 : l,
 					l > 4 && !strncmp(buf, "ERR ", 4) ? buf + 4 : buf);
-				return 1;
+				goto out;
 			}
 			head = 0;
 			memmove(buf, buf + 3, have - 3);
 			have -= 3;
 		}
 		if (fwrite(buf, 1, have, stdout) != have)
-			return 1;
+			goto out;
 		have = 0;
 	}
-	if (head) {
-		fprintf(stderr, "goshim: dump: process %ld closed the connection without an answer\n", p);
-		return 1;
+	if (head)
+		fprintf(stderr, "goshim: %s: process %ld closed the connection without an answer\n", cmd, p);
+	else
+		rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+	close(fd);
+	return rc;
+}
+
+/* goshim dump PID [--json], goshim stat PID [--json] [--watch SECONDS] */
+static int query(int argc, char **argv)
+{
+	const char *cmd = argv[1], *pid = NULL;
+	int json = 0, stat = !strcmp(cmd, "stat");
+	double watch = 0;
+	for (int i = 2; i < argc; i++) {
+		char *e;
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			help();
+		} else if (stat && !strcmp(argv[i], "--watch") && i + 1 < argc) {
+			watch = strtod(argv[++i], &e);
+			if (*e || !(watch > 0) || watch > 86400) {
+				fprintf(stderr, "goshim: stat: --watch expects seconds, got %s\n", argv[i]);
+				usage();
+			}
+		} else if (!pid && argv[i][0] != '-') {
+			pid = argv[i];
+		} else {
+			fprintf(stderr, "goshim: %s: unexpected argument %s\n", cmd, argv[i]);
+			usage();
+		}
 	}
-	return fflush(stdout) == 0 ? 0 : 1;
+	char *end;
+	long p = pid ? strtol(pid, &end, 10) : 0;
+	if (!pid || *end || p <= 0 || p > INT_MAX) {
+		fprintf(stderr, "goshim: %s: expected a process id, got %s\n", cmd, pid ? pid : "nothing");
+		usage();
+	}
+	const char *req = stat ? (json ? "stat json\n" : "stat\n") : json ? "json\n" : "text\n";
+	int rc = ask(cmd, p, req);
+	while (watch > 0 && rc == 0) {
+		struct timespec ts = { (time_t)watch, (long)((watch - (time_t)watch) * 1e9) };
+		nanosleep(&ts, NULL);
+		rc = ask(cmd, p, req);
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "dump"))
-		return dump(argc, argv);
+	if (argc > 1 && (!strcmp(argv[1], "dump") || !strcmp(argv[1], "stat")))
+		return query(argc, argv);
 	return run(argc, argv);
 }

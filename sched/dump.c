@@ -341,12 +341,10 @@ static void g_tail(struct out *o)
 	}
 }
 
-/* Every G but skip (the one serving a dump request), into o. */
-static void dump_all(struct out *o, struct g *skip)
+/* In a handler the list's lock may be held by the code it interrupted: try,
+ * and say so in o after a while. */
+static bool lock_allg(struct out *o)
 {
-	struct m *self = gs_curm;
-	struct g *me = self ? self->curg : NULL;
-	/* In a handler the list's lock may be held by the code it interrupted. */
 	int tries = 0;
 	uint32_t z = 0;
 	while (!atomic_compare_exchange_weak(&gs_allg_lock.v, &z, 1)) {
@@ -354,9 +352,19 @@ static void dump_all(struct out *o, struct g *skip)
 		if (++tries > 1000000) {
 			put(o, o->json ? "{\"error\": \"the thread list is busy\"}\n" :
 			    "goshim: dump: the thread list is busy\n");
-			return;
+			return false;
 		}
 	}
+	return true;
+}
+
+/* Every G but skip (the one serving a dump request), into o. */
+static void dump_all(struct out *o, struct g *skip)
+{
+	struct m *self = gs_curm;
+	struct g *me = self ? self->curg : NULL;
+	if (!lock_allg(o))
+		return;
 	int n = 0;
 	for (struct g *g = gs_allg; g; g = g->allnext)
 		n += g != skip;
@@ -404,14 +412,76 @@ void gs_dump(int fd)
 	flush(&o);
 }
 
-char *gs_dump_mem(bool json, struct g *skip, size_t *len)
+/* The schedtrace figures, then the Gs (but skip) by state and wait reason
+ * and their stacks: `goshim stat`. */
+static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 {
-	struct out *o = calloc(1, sizeof *o);	/* its buffer is large for a G's stack */
-	if (!o)
-		return NULL;
-	o->fd = -1;
-	o->json = json;
-	dump_all(o, skip);
+	struct gs_sched_stat st;
+	char rq[320];
+	gs_sched_stat(&st, rq, sizeof rq, o->json ? ", " : " ");
+	enum { NWHY = 32 };
+	const char *why[NWHY];
+	int nwhy[NWHY], nw = 0, nstate[G_DEAD + 1] = { 0 }, n = 0;
+	size_t committed = 0, reserved = 0;
+	if (!lock_allg(o))
+		return;
+	for (struct g *g = gs_allg; g; g = g->allnext) {
+		if (g == skip)
+			continue;
+		n++;
+		int s = atomic_load(&g->status);
+		if (s >= 0 && s <= G_DEAD)
+			nstate[s]++;
+		const char *w = s == G_WAITING ? g->waitreason : NULL;
+		if (w) {
+			int i = 0;
+			while (i < nw && strcmp(why[i], w))
+				i++;
+			if (i == nw && nw < NWHY) {
+				why[nw] = w;
+				nwhy[nw++] = 0;
+			}
+			if (i < nw)
+				nwhy[i]++;
+		}
+		if (g->stack_kind == STACK_GUARDED || g->stack_kind == STACK_PACKED) {
+			committed += gs_stack_committed(g);
+			reserved += (size_t)(g->stack_hi - g->stack_lo);
+		}
+	}
+	gs_unlock(&gs_allg_lock);
+	if (o->json) {
+		put(o, "{\"pid\": %d, \"uptime_ms\": %llu, \"procs\": %d, \"os_threads\": %d, "
+		    "\"idle_procs\": %d, \"global_runqueue\": %d, \"local_runqueues\": [%s], "
+		    "\"green_threads\": %d, \"preempts\": %llu, \"handoffs\": %llu, \"states\": {",
+		    (int)getpid(), (unsigned long long)(uptime_ns / 1000000), st.procs, st.threads,
+		    st.idleprocs, st.runqueue, rq, n, st.preempts, st.handoffs);
+		for (int s = 0; s < G_DEAD; s++)
+			put(o, "%s\"%s\": %d", s ? ", " : "", state(s), nstate[s]);
+		put(o, "}, \"waiting\": {");
+		for (int i = 0; i < nw; i++) {
+			put(o, "%s", i ? ", " : "");
+			put_str(o, why[i]);
+			put(o, ": %d", nwhy[i]);
+		}
+		put(o, "}, \"stack_committed\": %zu, \"stack_reserved\": %zu}\n", committed, reserved);
+		return;
+	}
+	put(o, "goshim: SCHED %llums: procs=%d threads=%d idleprocs=%d runqueue=%d gs=%d preempts=%llu "
+	    "handoffs=%llu [%s]\n", (unsigned long long)(uptime_ns / 1000000), st.procs, st.threads,
+	    st.idleprocs, st.runqueue, n, st.preempts, st.handoffs, rq);
+	put(o, "goshim: green threads:");
+	for (int s = 0; s < G_DEAD; s++)
+		put(o, " %s=%d", state(s), nstate[s]);
+	put(o, "; waiting in:");
+	for (int i = 0; i < nw; i++)
+		put(o, " %s=%d", why[i], nwhy[i]);
+	put(o, "%s; stacks: %zu KiB committed of %zu KiB reserved\n", nw ? "" : " nothing",
+	    committed / 1024, reserved / 1024);
+}
+
+static char *to_mem(struct out *o, size_t *len)
+{
 	flush(o);
 	char *mem = o->mem;
 	*len = o->mlen;
@@ -421,6 +491,34 @@ char *gs_dump_mem(bool json, struct g *skip, size_t *len)
 	}
 	free(o);
 	return mem;
+}
+
+static struct out *mem_out(bool json)
+{
+	struct out *o = calloc(1, sizeof *o);	/* its buffer is large for a G's stack */
+	if (o) {
+		o->fd = -1;
+		o->json = json;
+	}
+	return o;
+}
+
+char *gs_dump_mem(bool json, struct g *skip, size_t *len)
+{
+	struct out *o = mem_out(json);
+	if (!o)
+		return NULL;
+	dump_all(o, skip);
+	return to_mem(o, len);
+}
+
+char *gs_stat_mem(bool json, struct g *skip, uint64_t uptime_ns, size_t *len)
+{
+	struct out *o = mem_out(json);
+	if (!o)
+		return NULL;
+	stat_all(o, skip, uptime_ns);
+	return to_mem(o, len);
 }
 
 static void on_dump_signal(int sig)

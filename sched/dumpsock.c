@@ -9,8 +9,10 @@
  * netpoller), so a slow reader holds no OS thread, and formats the dump in
  * memory (gs_dump_mem) so that no lock is held while it writes.
  *
- * Protocol: the client sends "text\n" or "json\n"; the answer is "OK\n" and the
- * dump, or "ERR reason\n"; then the server closes. Only a peer with the
+ * Protocol: the client sends "text\n" or "json\n" (the dump), "stat\n" or
+ * "stat json\n" (the schedtrace figures, Gs by wait reason, stacks: `goshim
+ * stat`); the answer is "OK\n" and that, or "ERR reason\n"; then the server
+ * closes. Only a peer with the
  * process's effective uid, or root, is answered (SO_PEERCRED).
  * A forked child makes its own socket, named after its pid; exec closes it
  * (SOCK_CLOEXEC) and the new image's library makes one again.
@@ -32,6 +34,7 @@
 #define SEND_NS (60 * 1000000000ull)	/* and this long to read the answer */
 
 static _Atomic int serving;	/* a G is serving the socket */
+static uint64_t t0;		/* when the library started (stat's uptime) */
 
 /* Waits on fd in the netpoller until deadline: 0 to try again, -1 timeout or error. */
 static int wait_fd(int fd, int mode, struct gs_np_snap snap, uint64_t deadline)
@@ -80,7 +83,8 @@ static void answer(int c)
 		}
 	}
 	req[n] = 0;
-	bool json = !strcmp(req, "json\n");
+	bool stat = !strncmp(req, "stat", 4);
+	bool json = !strcmp(req, "json\n") || !strcmp(req, "stat json\n");
 	char line[128];
 	struct ucred cr;
 	socklen_t len = sizeof cr;
@@ -90,11 +94,12 @@ static void answer(int c)
 	} else if (cr.uid != 0 && cr.uid != me) {
 		snprintf(line, sizeof line, "ERR uid %u may not dump process %d (only uid %u or root)\n",
 			 (unsigned)cr.uid, (int)getpid(), (unsigned)me);
-	} else if (!json && strcmp(req, "text\n")) {
-		snprintf(line, sizeof line, "ERR expected \"text\" or \"json\"\n");
+	} else if (!json && strcmp(req, "text\n") && strcmp(req, "stat\n")) {
+		snprintf(line, sizeof line, "ERR expected text, json, stat or stat json\n");
 	} else {
 		size_t dlen = 0;
-		char *d = gs_dump_mem(json, gs_self(), &dlen);
+		char *d = stat ? gs_stat_mem(json, gs_self(), gs_nanotime() - t0, &dlen) :
+				 gs_dump_mem(json, gs_self(), &dlen);
 		deadline = gs_nanotime() + SEND_NS;
 		if (!d)
 			snprintf(line, sizeof line, "ERR out of memory\n");
@@ -184,6 +189,7 @@ void gs_dumpsock_init(void)
 		}
 		return;
 	}
+	t0 = gs_nanotime();
 	open_socket();
 	pthread_atfork(NULL, NULL, fork_child);
 }

@@ -47,6 +47,6 @@ check 0 '^kept$' '' env LD_PRELOAD=libm.so.6 "$GOSHIM" sh -c 'case $LD_PRELOAD i
 "$GOSHIM" -p abc true 2>"$tmp/e"
 [[ $(wc -l <"$tmp/e") == 1 ]] || { echo "FAIL goshim_cmd: -p abc gave $(wc -l <"$tmp/e") lines"; fails=$((fails + 1)); }
 "$GOSHIM" -x 2>"$tmp/e"
-[[ $(wc -l <"$tmp/e") == 4 ]] || { echo "FAIL goshim_cmd: -x gave $(wc -l <"$tmp/e") lines, want the option's and the usage's 3"; fails=$((fails + 1)); }
+[[ $(wc -l <"$tmp/e") == 5 ]] || { echo "FAIL goshim_cmd: -x gave $(wc -l <"$tmp/e") lines, want the option's and the usage's 4"; fails=$((fails + 1)); }
 ((fails == 0)) && echo "goshim_cmd: all passed"
 exit $((fails > 0))

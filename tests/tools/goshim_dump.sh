@@ -12,6 +12,8 @@
 #   - the dump socket adds no OS thread: Threads: in /proc/PID/status is the same with
 #     GOSHIM_DUMP_SOCKET=0;
 #   - another uid (nobody, via setpriv, when run as root) is refused, exit 1;
+#   - `goshim stat PID`: gs=5, waiting=5 of which fd read=3, cond=1, sleep=1; --json parses
+#     with the same counts; --watch 0.2 for 1 s prints at least 3 samples;
 #   - a process without the library, a pid that does not exist: one line, exit 1;
 #     GOSHIM_DUMP_SOCKET=0: no socket; a malformed GOSHIM_DUMP_SOCKET: exit 2;
 #     bad dump arguments: usage, exit 2.
@@ -102,6 +104,17 @@ start wait GOSHIM_PROCS=4 GOSHIM_DUMP_SIGNAL=USR2 && {
 	[[ $(idstates <"$tmp/text") == "$(idstates <"$tmp/err")" ]] ||
 		fail "signal and socket dumps differ: $(idstates <"$tmp/err" | tr '\n' ' ') / $(idstates <"$tmp/text" | tr '\n' ' ')"
 	th_on=$(awk '/^Threads:/ {print $2}' "/proc/$tpid/status")
+	st=$("$GOSHIM" stat "$tpid") || fail "stat: exit $?"
+	sgot="$(grep -o 'gs=[0-9]*' <<<"$st") $(grep -o 'waiting=[0-9]*' <<<"$st") $(grep -o 'fd read=[0-9]*' <<<"$st") $(grep -o 'cond=[0-9]*' <<<"$st") $(grep -o 'sleep=[0-9]*' <<<"$st")"
+	[[ $sgot == "gs=5 waiting=5 fd read=3 cond=1 sleep=1" ]] || fail "stat: $sgot: $st"
+	jst=$("$GOSHIM" stat "$tpid" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["green_threads"], d["states"]["waiting"], d["waiting"].get("fd read"), d["waiting"].get("cond"), d["waiting"].get("sleep"), d["stack_committed"] > 0)')
+	[[ $jst == "5 5 3 1 1 True" ]] || fail "stat --json: $jst"
+	samples=$(timeout 1 "$GOSHIM" stat "$tpid" --watch 0.2 | grep -c SCHED)
+	((samples >= 3)) || fail "stat --watch 0.2 for 1 s: $samples samples"
+	echo "ok   goshim_dump: stat $sgot; --json $jst; --watch 0.2 for 1 s: $samples samples"
 	if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
 		setpriv --reuid=nobody --regid=nogroup --clear-groups "$GOSHIM" dump "$tpid" >"$tmp/o" 2>"$tmp/e"
 		rc=$?
@@ -134,6 +147,8 @@ check() {	# check WANT_RC PATTERN cmd...: exit status and a line of stderr
 		fail "$*: exit $rc (want $want), stdout $(wc -c <"$tmp/o") bytes, stderr: $(head -2 "$tmp/e")"
 }
 check 1 'does not run the goshim library' "$GOSHIM" dump $$
+check 1 'stat: process .* does not run the goshim library' "$GOSHIM" stat $$
+check 2 '^usage: goshim' "$GOSHIM" stat 1 --watch x
 check 1 'no process' "$GOSHIM" dump $(($(cat /proc/sys/kernel/pid_max) + 1))
 check 2 '^usage: goshim' "$GOSHIM" dump
 check 2 '^usage: goshim' "$GOSHIM" dump abc

@@ -19,7 +19,7 @@ fi
 for v in $(grep -ohE '"GOSHIM_[A-Z_]+"' sched/*.c shim/*.c | tr -d '"' | sort -u); do
 	grep -q "^\.B $v\$" man/goshim.1 || fail "$v is not documented under ENVIRONMENT"
 done
-for o in '\-p' '\-s' '\-\-help' '\-\-version' '\-\-json' 'goshim dump'; do
+for o in '\-p' '\-s' '\-\-help' '\-\-version' '\-\-json' '\-\-watch' 'goshim dump' 'goshim stat'; do
 	grep -qF -- "$o" man/goshim.1 || fail "the option $o is not documented"
 done
 grep -q "\"goshim $(cat VERSION)\"" man/goshim.1 || fail "the .TH line does not carry version $(cat VERSION)"
