@@ -71,6 +71,12 @@ GS_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
 	return wait_readable(f) ? -1 : REAL(getline)(line, n, f);
 }
 
+/* <stdio.h>'s inline getline (gcc -O1 and up) calls __getdelim. */
+GS_EXPORT ssize_t __getdelim(char **line, size_t *n, int delim, FILE *f)
+{
+	return wait_readable(f) ? -1 : REAL(__getdelim)(line, n, delim, f);
+}
+
 GS_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f)
 {
 	return wait_readable(f) ? 0 : REAL(fread)(p, size, n, f);
