@@ -451,7 +451,7 @@ static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 	}
 	gs_unlock(&gs_allg_lock);
 	if (o->json) {
-		put(o, "{\"pid\": %d, \"uptime_ms\": %llu, \"procs\": %d, \"os_threads\": %d, "
+		put(o, "{\"pid\": %d, \"uptime_ms\": %llu, \"procs\": %d, \"threads\": %d, "
 		    "\"idle_procs\": %d, \"global_runqueue\": %d, \"local_runqueues\": [%s], "
 		    "\"green_threads\": %d, \"preempts\": %llu, \"handoffs\": %llu, \"states\": {",
 		    (int)getpid(), (unsigned long long)(uptime_ns / 1000000), st.procs, st.threads,
