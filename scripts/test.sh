@@ -68,32 +68,29 @@ for dir in tests/compat tests/compat-io; do
     fi
 done
 
+# run_script KIND SCRIPT: one scale or tool script, counted as one test.
+run_script() {
+    echo "== $1: $2"
+    local rc=0
+    timeout -k 10 "${SCALE_TIMEOUT:-900}" bash "$2" || rc=$?
+    if ((rc == 0)); then
+        passed=$((passed + 1))
+    else
+        echo "FAIL $2: exit status $rc"
+        failed=$((failed + 1))
+    fi
+}
+
 # 3. Scale tests.
 if [[ ${TEST_SKIP_SCALE:-0} != 1 ]]; then
     for s in tests/scale/*.sh; do
-        echo "== scale: $s"
-        rc=0
-        timeout -k 10 "${SCALE_TIMEOUT:-900}" bash "$s" || rc=$?
-        if ((rc == 0)); then
-            passed=$((passed + 1))
-        else
-            echo "FAIL $s: exit status $rc"
-            failed=$((failed + 1))
-        fi
+        run_script scale "$s"
     done
 fi
 
 # 4. Tool tests: the Makefile, the goshim command, the man page, the package.
 for s in tests/tools/*.sh; do
-    echo "== tool: $s"
-    rc=0
-    timeout -k 10 "${SCALE_TIMEOUT:-900}" bash "$s" || rc=$?
-    if ((rc == 0)); then
-        passed=$((passed + 1))
-    else
-        echo "FAIL $s: exit status $rc"
-        failed=$((failed + 1))
-    fi
+    run_script tool "$s"
 done
 
 echo "$passed passed, $failed failed"
