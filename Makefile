@@ -1,5 +1,6 @@
 # goshim: build libgoshim.so, run its tests, demos and benchmarks.
-# Targets: all (the library), test, demo, bench, soak, unit, compat, cross, install, clean.
+# Targets: all (the library and the command), test, demo, bench, soak, unit, compat, cross,
+# install, uninstall, deb, clean. Every goal that compiles runs scripts/deps.sh first.
 ARCH    ?= $(shell uname -m)
 CC      ?= cc
 BUILD   := build
@@ -21,51 +22,66 @@ LIB := $(BUILD)/libgoshim.so
 
 all: $(LIB) $(BUILD)/goshim
 
-$(BUILD)/obj/%.c.o: %.c $(HDRS)
+# Dependencies first: every rule that compiles has `| deps` (order-only), so on a
+# fresh machine the Debian packages are installed (as root) or named (otherwise)
+# before the first compiler call, whatever the goal and with -j too. The set
+# follows the goals: build (compiler, libunwind) < test < demo < bench.
+# NODEPS=1 skips the check (packaging, where Build-Depends already did it).
+DEPS_SH  ?= scripts/deps.sh
+DEPS_SET := $(or $(if $(filter bench soak,$(MAKECMDGOALS)),bench),$(if $(filter demo,$(MAKECMDGOALS)),demo),$(if $(filter test unit compat,$(MAKECMDGOALS)),test),build)
+deps:
+ifneq ($(NODEPS),1)
+	@$(DEPS_SH) $(DEPS_SET)
+endif
+
+$(BUILD)/obj/%.c.o: %.c $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.S.o: %.S $(HDRS)
+$(BUILD)/obj/%.S.o: %.S $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
-	$(CC) $(LIB_LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
-# The wrapper command: goshim [-p N] prog args...
-$(BUILD)/goshim: scripts/goshim.in
+# The command (cmd/goshim.c): goshim [-p N] [-s S] prog args..., goshim dump PID.
+# It finds the library at LIB_FROM_BIN relative to its own directory: beside it in
+# build/, $(LIBDIR) seen from $(BINDIR) when installed.
+VERSION := $(shell cat VERSION)
+CMD_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DGOSHIM_VERSION='"$(VERSION)"'
+$(BUILD)/goshim: cmd/goshim.c VERSION | deps
 	@mkdir -p $(BUILD)
-	sed 's|@LIBDIR@|$(abspath $(BUILD))|' $< > $@ && chmod +x $@
+	$(CC) $(CPPFLAGS) $(CMD_CFLAGS) $(LDFLAGS) -DLIB_FROM_BIN='"."' -o $@ $<
+
+$(BUILD)/install/goshim: cmd/goshim.c VERSION | deps
+	@mkdir -p $(BUILD)/install
+	$(CC) $(CPPFLAGS) $(CMD_CFLAGS) $(LDFLAGS) -DLIB_FROM_BIN='"$(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))"' -o $@ $<
 
 # Unit tests: Check suites linked against the runtime objects (not the .so).
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 SCHED_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC) shim/real.c)
 
-$(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS)
+$(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -D_GNU_SOURCE -Isched -Ishim -Iarch/$(ARCH) $(shell pkg-config --cflags check 2>/dev/null) \
 		-o $@ $< $(SCHED_OBJ) $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -lunwind -ldl -lpthread
 
-deps:
-	@scripts/deps.sh test
+unit: $(UNIT_BIN)
 
-unit: deps $(UNIT_BIN)
-
-test: deps all $(UNIT_BIN)
+test: all $(UNIT_BIN)
 	@scripts/test.sh
 
 compat: all
 	@scripts/run-compat.sh
 
 demo: all
-	@scripts/deps.sh demo
 	@scripts/demo.sh
 
 # The full set: switch and spawn, the echo before/after up to 19,000 connections,
 # HTTP (wrk) and chat under load, the soak; everything under results/bench/.
 bench: all
-	@scripts/deps.sh bench
 	@scripts/bench.sh
 	@FULL=1 DEMO_OUT=results/bench scripts/demo.sh
 	@scripts/bench_http.sh
@@ -77,11 +93,37 @@ bench: all
 soak: all
 	@scripts/soak.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]; LIBDIR, BINDIR, MANDIR may be set
+# apart (debian/rules puts the library in the multiarch directory).
 PREFIX ?= /usr/local
-install: all
-	install -D -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/goshim/libgoshim.so
-	sed 's|@LIBDIR@|$(PREFIX)/lib/goshim|' scripts/goshim.in > $(DESTDIR)$(PREFIX)/bin/goshim
-	chmod 755 $(DESTDIR)$(PREFIX)/bin/goshim
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib/goshim
+MANDIR ?= $(PREFIX)/share/man
+INSTALLED := $(DESTDIR)$(LIBDIR)/libgoshim.so $(DESTDIR)$(BINDIR)/goshim $(DESTDIR)$(MANDIR)/man1/goshim.1
+install: $(LIB) $(BUILD)/install/goshim
+	install -D -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libgoshim.so
+	install -D -m 755 $(BUILD)/install/goshim $(DESTDIR)$(BINDIR)/goshim
+	install -D -m 644 man/goshim.1 $(DESTDIR)$(MANDIR)/man1/goshim.1
+
+# Removes what install put there and goshim's own library directory; with DESTDIR, also
+# the directories below DESTDIR left empty.
+uninstall:
+	rm -f $(INSTALLED)
+	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
+	@if [ -n "$(DESTDIR)" ]; then for d in $(dir $(INSTALLED)); do \
+		d=$${d%/}; while [ "$$d" != "$(patsubst %/,%,$(DESTDIR))" ]; do \
+			[ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || break; d=$$(dirname "$$d"); done; \
+	done; fi
+
+# The Debian package (debian/): built from a copy of the tree in $(BUILD)/deb/ (where
+# dpkg-buildpackage leaves the .deb beside it), then lintian on it.
+DEB := $(BUILD)/deb/goshim_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
+deb:
+	@scripts/deps.sh deb
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/goshim-$(VERSION)
+	tar -cf - --exclude=./$(BUILD) --exclude=./results --exclude=./.git . | tar -C $(BUILD)/deb/goshim-$(VERSION) -xf -
+	cd $(BUILD)/deb/goshim-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian $(if $(filter 0,$(shell id -u)),--allow-root) -I --pedantic $(DEB)
 
 clean:
 	rm -rf $(BUILD)
@@ -99,4 +141,4 @@ cross:
 		echo "cross: arch/$$a builds" || exit 1; \
 	done
 
-.PHONY: all deps unit test compat demo bench soak cross install clean
+.PHONY: all deps unit test compat demo bench soak cross install uninstall deb clean

@@ -9,7 +9,10 @@
  * (gs_dump_hold) publishes the interrupted registers and holds the thread
  * until the backtrace has been read from its still stack, here.
  *
- * Written with write(2) from a fixed buffer: it may run in a signal handler. */
+ * One formatter, two forms and two outputs: text (as below) or JSON (the
+ * schema is in man/goshim.1), written with write(2) from a fixed buffer (it
+ * may run in a signal handler) or gathered in memory for the dump socket
+ * (dumpsock.c, on a G of its own). */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <signal.h>
@@ -28,13 +31,39 @@
 int gs_dump_sig;
 
 struct out {
-	int fd;
-	char buf[4096];
+	int fd;			/* -1: into mem */
+	bool json;
+	char *mem;		/* malloc'ed, mlen bytes used of mcap */
+	size_t mlen, mcap;
+	bool lost;		/* mem could not grow */
+	int nframes;		/* of the G being written */
+	long syscall;		/* its system call when it is in one, else -1 */
+	const char *note;	/* why it has no backtrace, or NULL */
 	size_t n;
+	char buf[4096];
 };
 
 static void flush(struct out *o)
 {
+	if (o->fd < 0) {
+		if (o->mlen + o->n > o->mcap) {
+			size_t cap = o->mcap ? o->mcap * 2 : 65536;
+			while (cap < o->mlen + o->n)
+				cap *= 2;
+			char *m = realloc(o->mem, cap);
+			if (!m) {
+				o->lost = true;
+				o->n = 0;
+				return;
+			}
+			o->mem = m;
+			o->mcap = cap;
+		}
+		memcpy(o->mem + o->mlen, o->buf, o->n);
+		o->mlen += o->n;
+		o->n = 0;
+		return;
+	}
 	size_t off = 0;
 	while (off < o->n) {
 		ssize_t r = write(o->fd, o->buf + off, o->n - off);
@@ -56,6 +85,24 @@ static void put(struct out *o, const char *fmt, ...)
 	va_end(ap);
 	if (k > 0)
 		o->n += (size_t)k < sizeof o->buf - o->n ? (size_t)k : sizeof o->buf - o->n - 1;
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped. */
+static void put_str(struct out *o, const char *s)
+{
+	char e[256];
+	size_t k = 0;
+	for (; *s && k < sizeof e - 8; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			e[k++] = '\\', e[k++] = (char)c;
+		else if (c < 0x20)
+			k += (size_t)snprintf(e + k, sizeof e - k, "\\u%04x", c);
+		else
+			e[k++] = (char)c;
+	}
+	e[k] = 0;
+	put(o, "\"%s\"", e);
 }
 
 static const char *state(int s)
@@ -100,10 +147,21 @@ static void frames(struct out *o, unw_cursor_t *c)
 		if (!ip)
 			break;
 		const struct name *n = proc_name(c, ip);
-		if (n->ok)
+		if (o->json) {
+			put(o, "%s\n    {\"pc\": \"%#lx\", \"function\": ", o->nframes ? "," : "",
+			    (unsigned long)ip);
+			if (n->ok) {
+				put_str(o, n->name);
+				put(o, ", \"offset\": %lu}", (unsigned long)n->off);
+			} else {
+				put(o, "null, \"offset\": null}");
+			}
+		} else if (n->ok) {
 			put(o, "    %#lx %s+%#lx\n", (unsigned long)ip, n->name, (unsigned long)n->off);
-		else
+		} else {
 			put(o, "    %#lx ?\n", (unsigned long)ip);
+		}
+		o->nframes++;
 		if (unw_step(c) <= 0)
 			break;
 	}
@@ -166,16 +224,16 @@ static void running_frames(struct out *o, struct g *g)
 	long nr = -1;
 	int run = gs_thread_running(m->tid, &nr);
 	if (run == 0) {
-		put(o, "    (in system call %ld)\n", nr);
+		o->syscall = nr;
 		return;
 	}
 	if (!gs_preempt_sig) {
-		put(o, "    (no backtrace: asyncpreemptoff=1)\n");
+		o->note = "no backtrace: asyncpreemptoff=1";
 		return;
 	}
 	int idle = BT_IDLE;
 	if (!atomic_compare_exchange_strong(&m->bt_state, &idle, BT_ASKED)) {
-		put(o, "    (no backtrace: another dump is reading it)\n");
+		o->note = "no backtrace: another dump is reading it";
 		return;
 	}
 	gs_preempt_backtrace(m);
@@ -186,11 +244,11 @@ static void running_frames(struct out *o, struct g *g)
 	}
 	int asked = BT_ASKED;
 	if (atomic_compare_exchange_strong(&m->bt_state, &asked, BT_IDLE)) {
-		put(o, "    (no backtrace: its OS thread did not answer)\n");
+		o->note = "no backtrace: its OS thread did not answer";
 		return;
 	}
 	if (m->bt_g != g) {
-		put(o, "    (no backtrace: it stopped running meanwhile)\n");
+		o->note = "no backtrace: it stopped running meanwhile";
 	} else {
 		unw_context_t uc;
 		unw_cursor_t c;
@@ -202,64 +260,265 @@ static void running_frames(struct out *o, struct g *g)
 	atomic_store(&m->bt_state, BT_READ);	/* lets the thread go */
 }
 
-void gs_dump(int fd)
+/* One G's line (text) or object up to its frames (JSON). */
+static void g_head(struct out *o, struct g *g, int st, uint64_t now)
 {
-	struct out o = { .fd = fd };
-	struct m *self = gs_curm;
-	struct g *me = self ? self->curg : NULL;
-	/* In a handler the list's lock may be held by the code it interrupted. */
+	const char *why = st == G_WAITING ? g->waitreason : NULL;
+	int fd = why && (!strncmp(why, "fd ", 3) || !strcmp(why, "poll")) ? (int)(intptr_t)g->waitaddr : -1;
+	long long ms = why && g->waitsince && now >= g->waitsince ?
+		       (long long)((now - g->waitsince) / 1000000) : -1;
+	bool stack = g->stack_kind == STACK_GUARDED || g->stack_kind == STACK_PACKED;
+	if (o->json) {
+		put(o, "{\"id\": %d, \"state\": \"%s\", \"main\": %s, \"wait\": ", g->id, state(st),
+		    g == gs_maing ? "true" : "false");
+		if (why) {
+			put(o, "{\"reason\": ");
+			put_str(o, !strncmp(why, "fd ", 3) ? "fd" : why);
+			if (!strncmp(why, "fd ", 3)) {
+				put(o, ", \"direction\": ");
+				put_str(o, why + 3);
+			}
+			if (fd >= 0)
+				put(o, ", \"fd\": %d", fd);
+			else if (g->waitaddr)
+				put(o, ", \"address\": \"%p\"", g->waitaddr);
+			if (ms >= 0)
+				put(o, ", \"ms\": %lld", ms);
+			put(o, "}");
+		} else {
+			put(o, "null");
+		}
+		if (g->m)
+			put(o, ", \"m\": %d", g->m->id);
+		else
+			put(o, ", \"m\": null");
+		if (stack)
+			put(o, ", \"stack_committed\": %zu, \"stack_size\": %zu", gs_stack_committed(g),
+			    (size_t)(g->stack_hi - g->stack_lo));
+		else
+			put(o, ", \"stack_committed\": null, \"stack_size\": null");
+		put(o, ", \"frames\": [");
+		return;
+	}
+	put(o, "G%d %s", g->id, state(st));
+	if (why) {
+		if (!strncmp(why, "fd ", 3))
+			put(o, " on fd %d (%s)", fd, why + 3);
+		else if (!strcmp(why, "poll"))
+			put(o, " in poll, first fd %d", fd);
+		else if (g->waitaddr)
+			put(o, " in %s %p", why, g->waitaddr);
+		else
+			put(o, " in %s", why);
+		if (ms >= 0)
+			put(o, " for %lld ms", ms);
+	}
+	if (g->m)
+		put(o, ", M%d", g->m->id);
+	if (stack)
+		put(o, ", stack %zu KiB of %zu KiB committed", gs_stack_committed(g) / 1024,
+		    (size_t)(g->stack_hi - g->stack_lo) / 1024);
+	put(o, "%s\n", g == gs_maing ? " (main)" : "");
+}
+
+/* The end of a G: what stood for its backtrace, if anything. */
+static void g_tail(struct out *o)
+{
+	if (o->json) {
+		put(o, "%s]", o->nframes ? "\n   " : "");
+		put(o, ", \"syscall\": ");
+		put(o, o->syscall >= 0 ? "%ld" : "null", o->syscall);
+		put(o, ", \"note\": ");
+		if (o->note)
+			put_str(o, o->note);
+		else
+			put(o, "null");
+		put(o, "}");
+	} else if (o->syscall >= 0) {
+		put(o, "    (in system call %ld)\n", o->syscall);
+	} else if (o->note) {
+		put(o, "    (%s)\n", o->note);
+	}
+}
+
+/* In a handler the list's lock may be held by the code it interrupted: try,
+ * and say so in o after a while. */
+static bool lock_allg(struct out *o)
+{
 	int tries = 0;
 	uint32_t z = 0;
 	while (!atomic_compare_exchange_weak(&gs_allg_lock.v, &z, 1)) {
 		z = 0;
 		if (++tries > 1000000) {
-			put(&o, "goshim: dump: the thread list is busy\n");
-			flush(&o);
-			return;
+			put(o, o->json ? "{\"error\": \"the thread list is busy\"}\n" :
+			    "goshim: dump: the thread list is busy\n");
+			return false;
 		}
 	}
+	return true;
+}
+
+/* Every G but skip (the one serving a dump request), into o. */
+static void dump_all(struct out *o, struct g *skip)
+{
+	struct m *self = gs_curm;
+	struct g *me = self ? self->curg : NULL;
+	if (!lock_allg(o))
+		return;
 	int n = 0;
 	for (struct g *g = gs_allg; g; g = g->allnext)
-		n++;
-	put(&o, "goshim: %d green threads on %d OS threads (GOSHIM_PROCS=%d)\n", n,
-	    atomic_load(&gs_stats.threads), gs_cfg.procs);
+		n += g != skip;
+	if (o->json)
+		put(o, "{\"pid\": %d, \"green_threads_count\": %d, \"os_threads\": %d, \"procs\": %d, "
+		    "\"green_threads\": [", (int)getpid(), n, atomic_load(&gs_stats.threads), gs_cfg.procs);
+	else
+		put(o, "goshim: %d green threads on %d OS threads (GOSHIM_PROCS=%d)\n", n,
+		    atomic_load(&gs_stats.threads), gs_cfg.procs);
 	uint64_t now = gs_nanotime();	/* waits were stamped with gs_coarse_ns */
+	int k = 0;
 	for (struct g *g = gs_allg; g; g = g->allnext) {
+		if (g == skip)
+			continue;
 		int st = atomic_load(&g->status);
-		put(&o, "G%d %s", g->id, state(st));
-		if (st == G_WAITING && g->waitreason) {
-			const char *why = g->waitreason;
-			if (!strncmp(why, "fd ", 3))
-				put(&o, " on fd %d (%s)", (int)(intptr_t)g->waitaddr, why + 3);
-			else if (!strcmp(why, "poll"))
-				put(&o, " in poll, first fd %d", (int)(intptr_t)g->waitaddr);
-			else if (g->waitaddr)
-				put(&o, " in %s %p", why, g->waitaddr);
-			else
-				put(&o, " in %s", why);
-			if (g->waitsince && now >= g->waitsince)
-				put(&o, " for %llu ms", (unsigned long long)((now - g->waitsince) / 1000000));
-		}
-		if (g->m)
-			put(&o, ", M%d", g->m->id);
-		if (g->stack_kind == STACK_GUARDED || g->stack_kind == STACK_PACKED)
-			put(&o, ", stack %zu KiB of %zu KiB committed", gs_stack_committed(g) / 1024,
-			    (size_t)(g->stack_hi - g->stack_lo) / 1024);
-		put(&o, "%s\n", g == gs_maing ? " (main)" : "");
+		if (o->json)
+			put(o, "%s\n  ", k ? "," : "");
+		k++;
+		o->nframes = 0;
+		o->syscall = -1;
+		o->note = NULL;
+		g_head(o, g, st, now);
 		if (g == me) {
 			unw_context_t uc;
 			unw_cursor_t c;
 			unw_getcontext(&uc);
 			if (unw_init_local(&c, &uc) == 0)
-				frames(&o, &c);
+				frames(o, &c);
 		} else if (st == G_WAITING || st == G_RUNNABLE) {
-			parked_frames(&o, g);
+			parked_frames(o, g);
 		} else if (st == G_RUNNING && g->m && g->m != self) {
-			running_frames(&o, g);
+			running_frames(o, g);
+		}
+		g_tail(o);
+	}
+	gs_unlock(&gs_allg_lock);
+	if (o->json)
+		put(o, "\n]}\n");
+}
+
+void gs_dump(int fd)
+{
+	struct out o = { .fd = fd };
+	dump_all(&o, NULL);
+	flush(&o);
+}
+
+/* The schedtrace figures, then the Gs (but skip) by state and wait reason
+ * and their stacks: `goshim stat`. */
+static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
+{
+	struct gs_sched_stat st;
+	char rq[320];
+	gs_sched_stat(&st, rq, sizeof rq, o->json ? ", " : " ");
+	enum { NWHY = 32 };
+	const char *why[NWHY];
+	int nwhy[NWHY], nw = 0, nstate[G_DEAD + 1] = { 0 }, n = 0;
+	size_t committed = 0, reserved = 0;
+	if (!lock_allg(o))
+		return;
+	for (struct g *g = gs_allg; g; g = g->allnext) {
+		if (g == skip)
+			continue;
+		n++;
+		int s = atomic_load(&g->status);
+		if (s >= 0 && s <= G_DEAD)
+			nstate[s]++;
+		const char *w = s == G_WAITING ? g->waitreason : NULL;
+		if (w) {
+			int i = 0;
+			while (i < nw && strcmp(why[i], w))
+				i++;
+			if (i == nw && nw < NWHY) {
+				why[nw] = w;
+				nwhy[nw++] = 0;
+			}
+			if (i < nw)
+				nwhy[i]++;
+		}
+		if (g->stack_kind == STACK_GUARDED || g->stack_kind == STACK_PACKED) {
+			committed += gs_stack_committed(g);
+			reserved += (size_t)(g->stack_hi - g->stack_lo);
 		}
 	}
 	gs_unlock(&gs_allg_lock);
-	flush(&o);
+	if (o->json) {
+		put(o, "{\"pid\": %d, \"uptime_ms\": %llu, \"procs\": %d, \"threads\": %d, "
+		    "\"idle_procs\": %d, \"global_runqueue\": %d, \"local_runqueues\": [%s], "
+		    "\"green_threads\": %d, \"preempts\": %llu, \"handoffs\": %llu, \"states\": {",
+		    (int)getpid(), (unsigned long long)(uptime_ns / 1000000), st.procs, st.threads,
+		    st.idleprocs, st.runqueue, rq, n, st.preempts, st.handoffs);
+		for (int s = 0; s < G_DEAD; s++)
+			put(o, "%s\"%s\": %d", s ? ", " : "", state(s), nstate[s]);
+		put(o, "}, \"waiting\": {");
+		for (int i = 0; i < nw; i++) {
+			put(o, "%s", i ? ", " : "");
+			put_str(o, why[i]);
+			put(o, ": %d", nwhy[i]);
+		}
+		put(o, "}, \"stack_committed\": %zu, \"stack_reserved\": %zu}\n", committed, reserved);
+		return;
+	}
+	put(o, "goshim: SCHED %llums: procs=%d threads=%d idleprocs=%d runqueue=%d gs=%d preempts=%llu "
+	    "handoffs=%llu [%s]\n", (unsigned long long)(uptime_ns / 1000000), st.procs, st.threads,
+	    st.idleprocs, st.runqueue, n, st.preempts, st.handoffs, rq);
+	put(o, "goshim: green threads:");
+	for (int s = 0; s < G_DEAD; s++)
+		put(o, " %s=%d", state(s), nstate[s]);
+	put(o, "; waiting in:");
+	for (int i = 0; i < nw; i++)
+		put(o, " %s=%d", why[i], nwhy[i]);
+	put(o, "%s; stacks: %zu KiB committed of %zu KiB reserved\n", nw ? "" : " nothing",
+	    committed / 1024, reserved / 1024);
+}
+
+static char *to_mem(struct out *o, size_t *len)
+{
+	flush(o);
+	char *mem = o->mem;
+	*len = o->mlen;
+	if (o->lost) {
+		free(mem);
+		mem = NULL;
+	}
+	free(o);
+	return mem;
+}
+
+static struct out *mem_out(bool json)
+{
+	struct out *o = calloc(1, sizeof *o);	/* its buffer is large for a G's stack */
+	if (o) {
+		o->fd = -1;
+		o->json = json;
+	}
+	return o;
+}
+
+char *gs_dump_mem(bool json, struct g *skip, size_t *len)
+{
+	struct out *o = mem_out(json);
+	if (!o)
+		return NULL;
+	dump_all(o, skip);
+	return to_mem(o, len);
+}
+
+char *gs_stat_mem(bool json, struct g *skip, uint64_t uptime_ns, size_t *len)
+{
+	struct out *o = mem_out(json);
+	if (!o)
+		return NULL;
+	stat_all(o, skip, uptime_ns);
+	return to_mem(o, len);
 }
 
 static void on_dump_signal(int sig)

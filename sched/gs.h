@@ -433,11 +433,25 @@ GS_HIDDEN void gs_unlock(gs_lock_t *l);
 
 extern int gs_dump_sig GS_HIDDEN;	/* GOSHIM_DUMP_SIGNAL, 0 if none */
 GS_HIDDEN void gs_dump(int fd);
+/* The same dump gathered in memory (malloc), as text or JSON, without the G skip;
+ * NULL when out of memory. */
+GS_HIDDEN char *gs_dump_mem(bool json, struct g *skip, size_t *len);
 GS_HIDDEN void gs_dump_hold(struct m *m, void *uc);	/* in the signal handler */
 /* 1 if the OS thread tid is on a CPU or runnable, 0 if it is in the system
  * call *nr (may be NULL), -1 unknown (sysmon.c). */
 GS_HIDDEN int gs_thread_running(pid_t tid, long *nr);
+/* The schedtrace figures (sysmon.c). */
+struct gs_sched_stat {
+	int procs, threads, idleprocs, runqueue, gs;
+	unsigned long long preempts, handoffs;
+};
+GS_HIDDEN void gs_sched_stat(struct gs_sched_stat *st, char *rq, size_t rqn, const char *sep);
+/* Those and the green threads by state and wait reason, and their stacks, as
+ * text or JSON, in memory (dump.c; for `goshim stat`). */
+GS_HIDDEN char *gs_stat_mem(bool json, struct g *skip, uint64_t uptime_ns, size_t *len);
 GS_HIDDEN void gs_dump_init(void);
+/* The dump socket @goshim-PID (dumpsock.c): `goshim dump PID` asks it. */
+GS_HIDDEN void gs_dumpsock_init(void);
 
 /* ---- util ---- */
 

@@ -103,6 +103,22 @@ bool gs_np_waiting(void)
 	return atomic_load_explicit(&nwaiting, memory_order_relaxed) > 0;
 }
 
+bool gs_np_watching(void)
+{
+	return gs_np_waiting() || gs_np_backend_watched() >= 0;
+}
+
+int gs_np_watch(int fd)
+{
+	int r = ensure_init();
+	return r ? r : gs_np_backend_watch(fd);
+}
+
+int gs_np_watched_fd(void)
+{
+	return gs_np_backend_watched();
+}
+
 static _Atomic uint64_t lastpoll;	/* when a poll last returned (for sysmon) */
 
 int gs_np_poll(int timeout_ms)

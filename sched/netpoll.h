@@ -14,6 +14,8 @@ GS_HIDDEN void gs_np_backend_break(void);
 GS_HIDDEN bool gs_np_backend_owns(int fd);
 GS_HIDDEN void gs_np_backend_evict(int fd);
 GS_HIDDEN void gs_np_backend_fork_child(void);
+GS_HIDDEN int gs_np_backend_watch(int fd);	/* see gs_np_watch */
+GS_HIDDEN int gs_np_backend_watched(void);
 GS_HIDDEN void gs_np_ready(uint64_t key, int mode);	/* called by the backend */
 
 /* For the scheduler. */
@@ -21,6 +23,19 @@ GS_HIDDEN bool gs_np_waiting(void);		/* any G parked on an fd */
 GS_HIDDEN int gs_np_poll(int timeout_ms);	/* 0: don't block */
 GS_HIDDEN void gs_np_break(void);
 GS_HIDDEN uint64_t gs_np_lastpoll(void);	/* monotonic ns */
+/* gs_np_waiting(), or an fd of the runtime's is watched: an idle M should
+ * wait in the poller rather than on its futex (and sysmon poll for busy Ms). */
+GS_HIDDEN bool gs_np_watching(void);
+
+/* One fd of the runtime's own, the dump socket (dumpsock.c), watched for input
+ * for the life of the process: each edge calls gs_dumpsock_ready() on whichever
+ * thread polls. The fd is moved to the top of the fd range and, like the
+ * poller's own, is not open as far as the program knows. Returns the fd (the
+ * watched one is gs_np_watched_fd() from then on: a dup2 onto it moves it) or
+ * -errno. */
+GS_HIDDEN int gs_np_watch(int fd);
+GS_HIDDEN int gs_np_watched_fd(void);
+GS_HIDDEN void gs_dumpsock_ready(void);
 
 /* For the hooks. A wait is: snap = gs_np_snap(fd, mode); try the call; on
  * EAGAIN gs_np_wait(fd, mode, snap, ...): it returns at once if an event came

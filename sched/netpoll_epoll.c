@@ -12,20 +12,25 @@
 #include "netpoll.h"
 #include "real.h"
 
-static int epfd = -1, evfd = -1;
+static int epfd = -1, evfd = -1, watchfd = -1;
 #define BREAK_KEY UINT64_MAX
+#define WATCH_KEY (UINT64_MAX - 1)	/* fd keys have a 32-bit fd number below */
 
-/* Our two fds live above the numbers the program can reach, so that it gets
+/* Our fds (NHIGH) live above the numbers the program can reach, so that it gets
  * EMFILE exactly where it would natively and the lowest free numbers are its
  * own (dup2 to a fixed number, "lowest fd" reuse). That is above the hard
  * RLIMIT_NOFILE where we may raise it for a moment (CAP_SYS_RESOURCE), else
  * above the soft one, at the top of the hard one, which a program that raises
  * its soft limit that far then shares with us; with soft = hard and no
- * privilege, the top two numbers below the limit. Numbers are capped at
+ * privilege, the top NHIGH numbers below the limit. Numbers are capped at
  * TOP_MAX: the kernel sizes the fd table by the highest open number (8 bytes
  * a slot). Linux keeps an fd open above a limit lowered after it was made.
- * The limit is raised only for the two fcntl calls, once per process. */
+ * The limit is raised only for the fcntl calls. */
 #define TOP_MAX 65536
+
+/* The runtime's fds placed this way: the epoll fd, the eventfd, and the
+ * dump socket (dumpsock.c), each placed as it is made. */
+#define NHIGH 3
 
 static void place_high(int *fds, int n)
 {
@@ -34,14 +39,14 @@ static void place_high(int *fds, int n)
 		return;
 	rlim_t top = rl.rlim_max > TOP_MAX ? TOP_MAX : rl.rlim_max;
 	rlim_t base = top;
-	struct rlimit up = { top + n, rl.rlim_max > top + n ? rl.rlim_max : top + n };
+	struct rlimit up = { top + NHIGH, rl.rlim_max > top + NHIGH ? rl.rlim_max : top + NHIGH };
 	bool raised = setrlimit(RLIMIT_NOFILE, &up) == 0;
 	if (!raised) {
-		base = top - n;
+		base = top - NHIGH;
 		up = (struct rlimit){ top, rl.rlim_max };
 		raised = top > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0;
-		if (!raised && base + n > rl.rlim_cur)
-			base = rl.rlim_cur > (rlim_t)n ? rl.rlim_cur - n : 0;
+		if (!raised && base + NHIGH > rl.rlim_cur)
+			base = rl.rlim_cur > NHIGH ? rl.rlim_cur - NHIGH : 0;
 	}
 	for (int i = 0; i < n; i++) {
 		if (fds[i] < 0 || (rlim_t)fds[i] >= base)
@@ -110,6 +115,10 @@ int gs_np_backend_wait(int timeout_ms)
 	errno = saved;
 	int k = 0;
 	for (int i = 0; i < n; i++) {
+		if (ev[i].data.u64 == WATCH_KEY) {
+			gs_dumpsock_ready();
+			continue;
+		}
 		if (ev[i].data.u64 == BREAK_KEY) {
 			/* Only the blocking poller drains it: a non-blocking poll of
 			 * another M would swallow the wake-up meant for the blocker. */
@@ -143,7 +152,7 @@ void gs_np_backend_break(void)
 
 bool gs_np_backend_owns(int fd)
 {
-	return fd >= 0 && (fd == epfd || fd == evfd);
+	return fd >= 0 && (fd == epfd || fd == evfd || fd == watchfd);
 }
 
 /* Moves our fd away from a number the program is about to dup2 onto. */
@@ -153,6 +162,8 @@ void gs_np_backend_evict(int fd)
 		epfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1), REAL(close)(fd);
 	else if (fd == evfd)
 		evfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1), REAL(close)(fd);
+	else if (fd == watchfd)
+		watchfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1), REAL(close)(fd);
 }
 
 /* A forked child gets its own poller: the parent's is shared otherwise. */
@@ -162,5 +173,25 @@ void gs_np_backend_fork_child(void)
 		REAL(close)(epfd);
 	if (evfd >= 0)
 		REAL(close)(evfd);
-	epfd = evfd = -1;
+	if (watchfd >= 0)
+		REAL(close)(watchfd);
+	epfd = evfd = watchfd = -1;
+}
+
+int gs_np_backend_watch(int fd)
+{
+	place_high(&fd, 1);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = WATCH_KEY };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		int e = errno;
+		REAL(close)(fd);
+		return -e;
+	}
+	watchfd = fd;
+	return fd;
+}
+
+int gs_np_backend_watched(void)
+{
+	return watchfd;
 }

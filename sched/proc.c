@@ -501,7 +501,7 @@ bool gs_handoff(struct m *s)
 
 void gs_sysmon_netpoll(uint64_t now)
 {
-	if (gs_np_waiting() && !atomic_load(&np_blocker) && now - gs_np_lastpoll() > 10000000)
+	if (gs_np_watching() && !atomic_load(&np_blocker) && now - gs_np_lastpoll() > 10000000)
 		gs_np_poll(0);	/* readies the Gs into their Ms' inboxes */
 }
 
@@ -513,7 +513,7 @@ bool gs_all_idle(void)
 		if (atomic_load(&m->state) == M_LIVE && !atomic_load(&m->sleeping))
 			return false;
 	}
-	return !gs_np_waiting() || atomic_load(&np_blocker);
+	return !gs_np_watching() || atomic_load(&np_blocker);
 }
 
 /* The g0 loop of an M: find a G, sleeping when there is none, run it. */
@@ -527,7 +527,7 @@ static void m_loop(struct m *m)
 			if (idle_p(m))
 				continue;
 			int zero = 0;
-			if (gs_np_waiting() && atomic_compare_exchange_strong(&np_blocker, &zero, 1)) {
+			if (gs_np_watching() && atomic_compare_exchange_strong(&np_blocker, &zero, 1)) {
 				atomic_store(&m->sleeping, 2);
 				if (!work_visible(m)) {
 					uint64_t next = gs_timer_next(&m->timers);
@@ -1077,6 +1077,7 @@ void gs_init(void)
 	atomic_store(&nlive, 1);
 	pthread_atfork(NULL, NULL, gs_fork_child);
 	atomic_store(&gs_started, 1);
+	gs_dumpsock_init();	/* after gs_fork_child's registration: its child handler runs after it */
 }
 
 /* In a forked child only the calling OS thread exists, running the G that

@@ -23,6 +23,7 @@
 #include <string.h>
 #include "gs.h"
 #include "real.h"
+#include "netpoll.h"
 
 #define NSIGS 64
 static _Atomic int counted;			/* live Gs, whose masks are counted */
@@ -152,8 +153,18 @@ int gs_sig_send(struct g *g, int sig)
 	sigaction(sig, NULL, &sa);
 	if (sa.sa_handler == SIG_IGN)
 		return 0;
-	if (sa.sa_handler == SIG_DFL)	/* the default action is the process's */
-		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
+	if (sa.sa_handler == SIG_DFL) {	/* the default action is the process's */
+		int r = REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
+		/* A G that blocks sig and waits in the netpoller (a signalfd read)
+		 * must try again on its own OS thread: the kernel holds the signal
+		 * there, and a signalfd is ready only to the thread it is pending
+		 * on, not to the M that polls for everyone. */
+		const char *why = g->waitreason;
+		if (!r && atomic_load(&g->status) == G_WAITING && why &&
+		    (!strncmp(why, "fd ", 3) || !strcmp(why, "poll")))
+			gs_np_kick((int)(intptr_t)g->waitaddr);
+		return r;
+	}
 	atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
 	/* Wakes it; the G itself decides EINTR or SA_RESTART in gs_park's tail
 	 * (gs_sig_intr_self), from every signal pending then. */

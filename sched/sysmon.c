@@ -78,12 +78,13 @@ int gs_thread_running(pid_t tid, long *nr)
 	return 0;
 }
 
-static void schedtrace(uint64_t elapsed)
+/* The schedtrace figures; rq gets each P's local run queue length, sep apart
+ * (for schedtrace and `goshim stat`, dumpsock.c). */
+void gs_sched_stat(struct gs_sched_stat *st, char *rq, size_t rqn, const char *sep)
 {
-	char line[480];
 	int nm = atomic_load(&gs_nm), idle = 0, ps = 0;
-	char rq[320];
 	size_t k = 0;
+	rq[0] = 0;
 	for (int i = 0; i < nm; i++) {
 		struct m *m = &gs_allm[i];
 		if (atomic_load(&m->state) != M_LIVE || !atomic_load(&m->has_p))
@@ -91,20 +92,26 @@ static void schedtrace(uint64_t elapsed)
 		ps++;
 		if (atomic_load(&m->sleeping))
 			idle++;
-		if (k < sizeof rq - 16)
-			k += (size_t)snprintf(rq + k, sizeof rq - k, "%s%u", k ? " " : "",
-					      gs_runq_len(&m->runq));
+		if (k < rqn - 16)
+			k += (size_t)snprintf(rq + k, rqn - k, "%s%u", k ? sep : "", gs_runq_len(&m->runq));
 	}
-	rq[k] = 0;
-	snprintf(line, sizeof line,
-		 "SCHED %llums: procs=%d threads=%d idleprocs=%d runqueue=%d gs=%d preempts=%llu "
-		 "handoffs=%llu [%s]",
-		 (unsigned long long)(elapsed / 1000000), gs_cfg.procs,
-		 atomic_load(&gs_stats.threads) + 1, idle + (gs_cfg.procs - ps),
-		 atomic_load(&gs_stats.globq), atomic_load(&gs_stats.live_gs),
-		 (unsigned long long)atomic_load(&gs_stats.preempts),
-		 (unsigned long long)atomic_load(&gs_stats.handoffs), rq);
-	gs_printf("%s", line);
+	st->procs = gs_cfg.procs;
+	st->threads = atomic_load(&gs_stats.threads) + 1;
+	st->idleprocs = idle + (gs_cfg.procs - ps);
+	st->runqueue = atomic_load(&gs_stats.globq);
+	st->gs = atomic_load(&gs_stats.live_gs);
+	st->preempts = atomic_load(&gs_stats.preempts);
+	st->handoffs = atomic_load(&gs_stats.handoffs);
+}
+
+static void schedtrace(uint64_t elapsed)
+{
+	struct gs_sched_stat st;
+	char rq[320];
+	gs_sched_stat(&st, rq, sizeof rq, " ");
+	gs_printf("SCHED %llums: procs=%d threads=%d idleprocs=%d runqueue=%d gs=%d preempts=%llu "
+		  "handoffs=%llu [%s]", (unsigned long long)(elapsed / 1000000), st.procs, st.threads,
+		  st.idleprocs, st.runqueue, st.gs, st.preempts, st.handoffs, rq);
 }
 
 static void *sysmon(void *arg)

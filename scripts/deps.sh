@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs what `make test` / `make demo` / `make bench` need on Debian 12 when it is missing:
-# with apt-get when run as root, otherwise one line saying what to install.
+# Installs what the library (build), `make test` (test), `make demo` (demo), `make bench`
+# (bench) or `make deb` (deb) needs on Debian 12 when it is missing: with apt-get when
+# run as root, otherwise one line saying what to install. The Makefile runs it before
+# the first compiler call.
 set -euo pipefail
 what=${1:-test}
-pkgs="build-essential check pkg-config libunwind-dev strace dpkg-dev binutils python3"
+pkgs="build-essential pkg-config libunwind-dev"
+[ "$what" = deb ] && pkgs="$pkgs dpkg-dev debhelper lintian"
+[ "$what" = build ] || [ "$what" = deb ] || pkgs="$pkgs check strace dpkg-dev binutils python3"
 [ "$what" = demo ] && pkgs="$pkgs golang-go gnuplot-nox"
 [ "$what" = bench ] && pkgs="$pkgs golang-go gnuplot-nox wrk"
 missing=""

@@ -4,10 +4,11 @@
 #   1b. scripts/abi-check.py, the ABI list (counts as one);
 #   2. scripts/run-compat.sh over tests/compat (and tests/compat-io when it has tests)
 #      with GOSHIM_PROCS "1 4", each built twice: plain and as packages (-b pkg);
-#   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result).
+#   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result);
+#   4. the tool tests tests/tools/*.sh (build, command, man page; each asserts its own result).
 # Counts: a unit binary contributes its Checks (failures = Failures + Errors, or 1 if it
 # died without a summary); a compat run counts per test per procs value; a scale script
-# counts as one. Ends with exactly one line `N passed, N failed`; exit 1 on any failure.
+# counts as one, and so does a tool script. Ends with exactly one line `N passed, N failed`; exit 1 on any failure.
 # Environment: GOSHIM_LIB (as for run-compat.sh), TEST_SKIP_SCALE=1 skips step 3,
 # UNIT_TIMEOUT (default 300 s) and SCALE_TIMEOUT (default 900 s) bound each binary/script,
 # UNIT_DIR (default build/unit) is where the unit-test binaries are, COMPAT_PKG_PROCS
@@ -88,20 +89,30 @@ for variant in plain pkg; do
     done
 done
 
+# run_script KIND SCRIPT: one scale or tool script, counted as one test.
+run_script() {
+    echo "== $1: $2"
+    local rc=0
+    timeout -k 10 "${SCALE_TIMEOUT:-900}" bash "$2" || rc=$?
+    if ((rc == 0)); then
+        passed=$((passed + 1))
+    else
+        echo "FAIL $2: exit status $rc"
+        failed=$((failed + 1))
+    fi
+}
+
 # 3. Scale tests.
 if [[ ${TEST_SKIP_SCALE:-0} != 1 ]]; then
     for s in tests/scale/*.sh; do
-        echo "== scale: $s"
-        rc=0
-        timeout -k 10 "${SCALE_TIMEOUT:-900}" bash "$s" || rc=$?
-        if ((rc == 0)); then
-            passed=$((passed + 1))
-        else
-            echo "FAIL $s: exit status $rc"
-            failed=$((failed + 1))
-        fi
+        run_script scale "$s"
     done
 fi
+
+# 4. Tool tests: the Makefile, the goshim command, the man page, the package.
+for s in tests/tools/*.sh; do
+    run_script tool "$s"
+done
 
 printf 'compat programs: %s\n' "$(IFS=';'; echo "${compat_counts[*]}" | sed 's/;/, /g')"
 echo "$passed passed, $failed failed"

@@ -92,6 +92,7 @@ GS_EXPORT ssize_t getline(char **line, size_t *n, FILE *f)
 	return gs_stdio_wait(f) ? -1 : REAL(getline)(line, n, f);
 }
 
+
 GS_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f)
 {
 	return gs_stdio_wait(f) ? 0 : REAL(fread)(p, size, n, f);
