@@ -187,12 +187,24 @@ IO_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *mh, int flags), (fd, mh, flags
 }
 
 /* Blocks for the first message; without MSG_WAITFORONE it goes on until vlen
- * messages or the timeout, as the kernel does. */
+ * messages or the timeout, as the kernel does, which also writes the time
+ * left back to *timeout when messages came (and only then). */
+static int mmsg_done(int got, struct timespec *timeout, uint64_t until)
+{
+	if (got > 0 && timeout) {
+		uint64_t now = gs_nanotime(), left = until > now ? until - now : 0;
+		timeout->tv_sec = (time_t)(left / 1000000000u);
+		timeout->tv_nsec = (long)(left % 1000000000u);
+	}
+	return got;
+}
+
 IO_HOOK(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned int vlen, int flags, struct timespec *timeout), (fd, v, vlen, flags, timeout))
 {
 	struct g *g = gs_self();
-	if (!g || (flags & MSG_DONTWAIT))
-		return REAL(recvmmsg)(fd, v, vlen, flags, timeout);
+	if (!g || (flags & MSG_DONTWAIT) || (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
+						      timeout->tv_nsec >= 1000000000L)))
+		return REAL(recvmmsg)(fd, v, vlen, flags, timeout);	/* its own EINVAL */
 	gs_testcancel(g);
 	struct io_wait w = { .sock = true };
 	uint64_t until = timeout ? gs_nanotime() + (uint64_t)timeout->tv_sec * 1000000000u +
@@ -204,14 +216,15 @@ IO_HOOK(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned int vlen, int flags,
 		if (r > 0) {
 			got += (unsigned)r;
 			if (got == vlen || (flags & MSG_WAITFORONE) || (until && gs_nanotime() >= until))
-				return (int)got;
+				return mmsg_done((int)got, timeout, until);
 			continue;
 		}
 		if (r == 0 || errno != EAGAIN)
-			return got ? (int)got : r;
+			return got ? mmsg_done((int)got, timeout, until) : r;
 		int b = io_block(g, fd, NP_READ, snap, &w);
 		if (b != IO_RETRY)
-			return got ? (int)got : (b == IO_BLOCKING ? REAL(recvmmsg)(fd, v, vlen, flags, timeout) : -1);
+			return got ? mmsg_done((int)got, timeout, until) :
+				     (b == IO_BLOCKING ? REAL(recvmmsg)(fd, v, vlen, flags, timeout) : -1);
 	}
 }
 

@@ -114,34 +114,49 @@ IO_HOOK(int, ppoll, (struct pollfd *fds, nfds_t n, const struct timespec *ts, co
 	return r;
 }
 
+/* The caller's sets are copied (as the kernel reads them: nfds bits, in whole
+ * longs, so a program's own larger-than-FD_SETSIZE sets work); each ask gets
+ * fresh copies of them. On an error (EINTR, EBADF, ...) the caller's sets are
+ * left as passed, as Linux leaves them; on a timeout the last ask has cleared
+ * them, as Linux does. */
 static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, uint64_t deadline,
 		     bool forever)
 {
-	if (nfds < 0 || nfds > FD_SETSIZE) {
+	if (nfds < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	fd_set r0, w0, e0;
-	if (rd) r0 = *rd;
-	if (wr) w0 = *wr;
-	if (ex) e0 = *ex;
+	size_t bytes = ((size_t)nfds + 63) / 64 * 8;
+	fd_set *sets[3] = { rd, wr, ex };
+	unsigned long small[3][FD_SETSIZE / (8 * sizeof(unsigned long))];
+	unsigned long *orig = bytes <= sizeof small[0] ? &small[0][0] : malloc(3 * bytes);
 	struct gs_np_item *it = malloc((size_t)(nfds ? nfds : 1) * 2 * sizeof *it);
-	if (!it) {
+	if (!it || !orig) {
+		if (orig != &small[0][0])
+			free(orig);
+		free(it);
 		errno = ENOMEM;
 		return -1;
 	}
+	unsigned long *o3[3];
+	for (int s = 0; s < 3; s++) {
+		o3[s] = bytes <= sizeof small[0] ? small[s] : orig + s * (bytes / sizeof *orig);
+		if (sets[s])
+			memcpy(o3[s], sets[s], bytes);
+	}
+#define ISSET(s, fd) (sets[s] && (o3[s][(fd) / 64] >> ((fd) % 64) & 1))
 	int r;
 	for (;;) {
 		int k = 0;
 		for (int fd = 0; fd < nfds; fd++) {
-			if ((rd && FD_ISSET(fd, &r0)) || (ex && FD_ISSET(fd, &e0)))
+			if (ISSET(0, fd) || ISSET(2, fd))
 				it[k++] = (struct gs_np_item){ fd, NP_READ, gs_np_snap(fd, NP_READ) };
-			if (wr && FD_ISSET(fd, &w0))
+			if (ISSET(1, fd))
 				it[k++] = (struct gs_np_item){ fd, NP_WRITE, gs_np_snap(fd, NP_WRITE) };
 		}
-		if (rd) *rd = r0;
-		if (wr) *wr = w0;
-		if (ex) *ex = e0;
+		for (int s = 0; s < 3; s++)
+			if (sets[s])
+				memcpy(sets[s], o3[s], bytes);
 		struct timeval zero = { 0, 0 };
 		r = REAL(select)(nfds, rd, wr, ex, &zero);
 		if (r != 0 || (!forever && !deadline))
@@ -155,16 +170,23 @@ static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, 
 			break;
 		}
 		if (w == -ETIMEDOUT || w == -EPERM) {
-			if (rd) *rd = r0;
-			if (wr) *wr = w0;
-			if (ex) *ex = e0;
+			for (int s = 0; s < 3; s++)
+				if (sets[s])
+					memcpy(sets[s], o3[s], bytes);
 			r = REAL(select)(nfds, rd, wr, ex, &zero);
 			if (w == -EPERM && r == 0)
 				continue;
 			break;
 		}
 	}
+#undef ISSET
 	int saved = errno;
+	if (r < 0)	/* the zero-timeout asks may have cleared them */
+		for (int s = 0; s < 3; s++)
+			if (sets[s])
+				memcpy(sets[s], o3[s], bytes);
+	if (orig != &small[0][0])
+		free(orig);
 	free(it);
 	errno = saved;
 	return r;
