@@ -9,7 +9,8 @@
  * (gs_dump_hold) publishes the interrupted registers and holds the thread
  * until the backtrace has been read from its still stack, here.
  *
- * Written with write(2) from a fixed buffer: it may run in a signal handler. */
+ * Written with gs_write_all (libc's write, never our hook) from a fixed
+ * buffer: it may run in a signal handler, with the all-G lock held. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <signal.h>
@@ -35,13 +36,7 @@ struct out {
 
 static void flush(struct out *o)
 {
-	size_t off = 0;
-	while (off < o->n) {
-		ssize_t r = write(o->fd, o->buf + off, o->n - off);
-		if (r <= 0)
-			break;
-		off += (size_t)r;
-	}
+	gs_write_all(o->fd, o->buf, o->n);	/* libc's write, not our hook */
 	o->n = 0;
 }
 

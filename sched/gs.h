@@ -441,6 +441,8 @@ GS_HIDDEN void gs_dump_init(void);
 
 GS_HIDDEN _Noreturn void gs_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 GS_HIDDEN void gs_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* All of buf to fd with libc's write, never through our own hooks. */
+GS_HIDDEN void gs_write_all(int fd, const void *buf, size_t n);
 #define gs_assert(c) do { if (unlikely(!(c))) gs_throw("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
 
 #endif
