@@ -125,6 +125,9 @@ struct g {
 	_Atomic int interrupted;	/* set before the ready that ends the wait */
 	int intr_restart;		/* the interruption was a SA_RESTART handler */
 	int intr_self;			/* it found a signal pending as it parked */
+	int np_ghost;			/* a runtime-owned duplicate of an fd the program
+					 * closed while this G waited on it, + 1, that its
+					 * current call goes on with (netpoll.c); 0 none */
 
 	/* Thread identity. */
 	void *dtv;			/* its own dynamic TLS vector, NULL while it shares its M's (tls.c) */

@@ -15,12 +15,25 @@
  * count before trying its call; gs_np_wait() parks only if no event came since.
  *
  * Ms poll without blocking when they look for work; when nothing is runnable
- * at most one M blocks in the backend (proc.c), woken by gs_np_break(). */
+ * at most one M blocks in the backend (proc.c), woken by gs_np_break().
+ *
+ * close() of a number Gs are parked on (DESIGN.md §2.5): natively their calls
+ * hold the open file and go on with it; the number is free at once. So the
+ * closer first duplicates the fd to a "ghost" number of ours, high in the fd
+ * range (F_DUPFD_CLOEXEC), moves every parked waiter to it (each waiter record
+ * gets the ghost's number and holds a reference on it) and wakes them; each
+ * retries its call on the ghost and waits there. The old number's epoll entry
+ * is deleted before the close (an entry follows the open file, not the number,
+ * and would outlive it); the ghost gets its own. The last G to let go of a
+ * ghost (its call returned) closes it, and with it the file if that was the
+ * last reference, as natively. Without a free number (EMFILE) the waiters are
+ * woken with -EBADF instead. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include "netpoll.h"
+#include "real.h"
 
 struct np_waiter {
 	struct np_waiter *next, *prev;
@@ -28,6 +41,7 @@ struct np_waiter {
 	uint64_t seq;
 	int mode;		/* NP_READ or NP_WRITE list it is on */
 	bool queued;		/* desc lock */
+	int moved;		/* the ghost its fd went on as, + 1; 0 none (desc lock) */
 };
 
 struct np_desc {
@@ -42,6 +56,8 @@ struct np_desc {
 	uint32_t nb_epoch;
 	int64_t timeo[2];		/* SO_RCVTIMEO/SO_SNDTIMEO in ns, -1 unknown */
 	uint32_t timeo_epoch;
+	bool ghost;			/* a duplicate of ours of a closed fd (lock) */
+	_Atomic int ghost_refs;		/* Gs going on with it, + 1 while being made */
 };
 
 #define PAGE_FDS 1024
@@ -230,13 +246,27 @@ static int enqueue(struct np_desc *d, struct np_waiter *w, struct gs_np_snap sna
 	return 0;
 }
 
-int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
+static void ghost_put(int ghost);
+static void forget(struct np_desc *d);
+
+/* Parks g on the items (it[] may be rewritten: an item whose fd is closed
+ * meanwhile is moved to its ghost). movefd: a single wait whose call goes on
+ * with the ghost (*movefd becomes its number, the G holds it); NULL: the
+ * items go on waiting on their ghosts, released before returning. */
+static int wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr, int *movefd)
 {
 	struct g *g = gs_self();
 	struct np_waiter stackw[8];
+	int stackh[8] = { 0 };
 	struct np_waiter *w = n <= 8 ? stackw : calloc((size_t)n, sizeof *w);
-	if (!w)
+	int *held = n <= 8 ? stackh : calloc((size_t)n, sizeof *held);	/* ghosts + 1 */
+	if (!w || !held) {
+		if (w != stackw)
+			free(w);
+		if (held != stackh)
+			free(held);
 		return -ENOMEM;
+	}
 	int r = 0;
 	for (int i = 0; i < n; i++) {
 		struct np_desc *d = desc(it[i].fd);
@@ -250,6 +280,7 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 			goto out;
 		}
 	}
+again:
 	if (intr && atomic_exchange(&g->interrupted, 0)) {
 		r = -EINTR;
 		goto out;
@@ -289,38 +320,68 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 	}
 	g->interruptible = 0;
 	int still = 0;		/* waiters nobody took off: no event for them */
+	int moved = 0;		/* waiters the closer of their fd took off */
 	for (int i = 0; i < queued; i++) {
-		if (!w[i].queued)
-			continue;
 		struct np_desc *d = desc(it[i].fd);
 		gs_lock(&d->lock);
 		if (w[i].queued) {
 			unlink_w(d, &w[i]);
 			still++;
 		}
+		int m = w[i].moved;
 		gs_unlock(&d->lock);
+		if (m) {	/* go on with the same open file, at the ghost */
+			moved++;
+			if (movefd) {
+				*movefd = m - 1;
+				g->np_ghost = m;
+			} else {
+				if (held[i])
+					ghost_put(held[i] - 1);	/* cannot happen: ghosts are never closed by the program */
+				held[i] = m;
+				it[i].closed = true;
+				it[i].fd = m - 1;
+				it[i].snap = gs_np_snap(m - 1, it[i].mode);
+				int a = arm(m - 1, desc(m - 1));
+				if (a)
+					r = a == -EPERM ? -EPERM : a;
+			}
+		}
 	}
 	if (!early) {
 		if (intr && gs_park_interrupted(g))
 			r = -EINTR;
-		else if (still == n)
+		else if (!r && moved && !movefd && still + moved == n)
+			goto again;	/* only moves: natively the call sleeps on */
+		else if (!r && !moved && still == n)
 			r = -ETIMEDOUT;
-		for (int i = 0; i < n; i++)
-			if (desc(it[i].fd)->gen != it[i].snap.gen)
-				r = -EBADF;
+		if (!(movefd && moved))	/* a single moved wait retries on its ghost */
+			for (int i = 0; i < n; i++)
+				if (desc(it[i].fd)->gen != it[i].snap.gen)
+					r = -EBADF;
 	} else if (r > 0) {
 		r = 0;
 	}
 out:
+	for (int i = 0; i < n; i++)
+		if (held[i])
+			ghost_put(held[i] - 1);
 	if (w != stackw)
 		free(w);
+	if (held != stackh)
+		free(held);
 	return r;
 }
 
-int gs_np_wait(int fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr)
+int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 {
-	struct gs_np_item it = { fd, mode, snap };
-	return gs_np_wait_many(&it, 1, deadline, intr);
+	return wait_many(it, n, deadline, intr, NULL);
+}
+
+int gs_np_wait(int *fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr)
+{
+	struct gs_np_item it = { *fd, mode, snap, false };
+	return wait_many(&it, 1, deadline, intr, fd);
 }
 
 void gs_np_close(int fd)
@@ -330,15 +391,125 @@ void gs_np_close(int fd)
 		return;
 	gs_lock(&d->lock);
 	bool reg = d->registered;
+	forget(d);
+	gs_unlock(&d->lock);
+	if (reg)
+		gs_np_backend_del(fd);
+	wake_all(d, NP_READ | NP_WRITE, false);
+}
+
+/* A number for a ghost of fd: high, below the backend's own (netpoll_epoll.c),
+ * so the program keeps the low numbers it expects. -1 if none is free. */
+static int dup_high(int fd)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	long top = rl.rlim_cur > 65536 ? 65536 : (long)rl.rlim_cur;
+	long base = top >= 1024 ? top - 256 : top / 2;
+	int saved = errno;
+	int r = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, (int)base);
+	errno = saved;
+	return r;
+}
+
+/* Resets d for a number that now names nothing we know. Lock held. */
+static void forget(struct np_desc *d)
+{
 	d->gen++;
 	d->registered = false;
 	d->kind = GS_FD_UNKNOWN;
 	d->nonblock = -1;
 	d->timeo[0] = d->timeo[1] = -1;
-	gs_unlock(&d->lock);
+}
+
+static void ghost_put(int ghost)
+{
+	struct np_desc *gd = desc(ghost);
+	if (atomic_fetch_sub(&gd->ghost_refs, 1) != 1)
+		return;
+	gs_lock(&gd->lock);
+	bool reg = gd->registered;
+	forget(gd);
+	gd->ghost = false;
+	gs_unlock(&gd->lock);
 	if (reg)
-		gs_np_backend_del(fd);
-	wake_all(d, NP_READ | NP_WRITE, false);
+		gs_np_backend_del(ghost);
+	int saved = errno;
+	REAL(close)(ghost);	/* not our hook: it refuses ghosts */
+	errno = saved;
+}
+
+void gs_np_ghost_drop_slow(struct g *g)
+{
+	int ghost = g->np_ghost - 1;
+	g->np_ghost = 0;
+	ghost_put(ghost);
+}
+
+bool gs_np_is_ghost(int fd)
+{
+	struct np_desc *d = desc(fd);
+	return d && d->ghost;
+}
+
+void gs_np_close_waited(int fd)
+{
+	struct np_desc *d = desc(fd);
+	if (!d)
+		return;
+	gs_lock(&d->lock);
+	bool waited = d->head[0] || d->head[1];
+	gs_unlock(&d->lock);
+	int ghost = waited ? dup_high(fd) : -1;
+	struct np_desc *gd = ghost >= 0 ? desc(ghost) : NULL;
+	if (!gd) {
+		if (ghost >= 0)
+			REAL(close)(ghost);
+		gs_np_close(fd);
+		return;
+	}
+	gs_lock(&gd->lock);
+	forget(gd);
+	gd->ghost = true;
+	atomic_store(&gd->ghost_refs, 1);	/* ours, until the waiters hold theirs */
+	gs_unlock(&gd->lock);
+	struct { struct g *g; uint64_t seq; } batch[16];	/* small: this runs on G stacks */
+	bool first = true, more = true, reg = false;
+	while (more) {
+		int k = 0;
+		more = false;
+		gs_lock(&d->lock);
+		if (first) {	/* from here no event of the old file reaches d's waiters */
+			gd->kind = d->kind;
+			reg = d->registered;
+			forget(d);
+			first = false;
+		}
+		for (int m = 0; m < 2 && !more; m++) {
+			while (d->head[m]) {
+				if (k == 16) {
+					more = true;
+					break;
+				}
+				struct np_waiter *w = d->head[m];
+				unlink_w(d, w);
+				w->moved = ghost + 1;
+				atomic_fetch_add(&gd->ghost_refs, 1);
+				batch[k].g = w->g;
+				batch[k].seq = w->seq;
+				k++;
+			}
+		}
+		gs_unlock(&d->lock);
+		if (first == false && reg) {
+			gs_np_backend_del(fd);	/* the file's entry would outlive the number */
+			reg = false;
+		}
+		for (int i = 0; i < k; i++)
+			gs_ready(batch[i].g, batch[i].seq);
+	}
+	ghost_put(ghost);
 }
 
 void gs_np_kick(int fd)
@@ -438,6 +609,12 @@ void gs_np_fork_child(void)
 			atomic_store(&pg[i].flip.v, 0);
 			pg[i].registered = false;
 			pg[i].head[0] = pg[i].head[1] = pg[i].tail[0] = pg[i].tail[1] = NULL;
+			if (pg[i].ghost) {	/* its Gs are not in the child */
+				REAL(close)(p * PAGE_FDS + i);
+				forget(&pg[i]);
+				pg[i].ghost = false;
+				atomic_store(&pg[i].ghost_refs, 0);
+			}
 		}
 	}
 }

@@ -110,7 +110,7 @@ static ssize_t read_iov(int fd, const struct iovec *iov, int cnt)
 			return r;
 		if (kind == GS_FD_SOCKET && io_readable_anyway(fd, &w))
 			return real_readv(fd, iov, cnt);
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
 		if (b == IO_BLOCKING)
@@ -151,7 +151,7 @@ IO_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t n, int flags, struct socka
 			return got ? (ssize_t)got : -1;
 		if (io_readable_anyway(fd, &w))
 			return REAL(recvfrom)(fd, (char *)buf + got, n - got, flags & ~MSG_WAITALL, from, fromlen) + (ssize_t)got;
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return got ? (ssize_t)got : -1;
 		if (b == IO_BLOCKING)
@@ -178,7 +178,7 @@ IO_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *mh, int flags), (fd, mh, flags
 			return r;
 		if (io_readable_anyway(fd, &w))
 			return REAL(recvmsg)(fd, mh, flags);
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
 		if (b == IO_BLOCKING)
@@ -221,7 +221,7 @@ IO_HOOK(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned int vlen, int flags,
 		}
 		if (r == 0 || errno != EAGAIN)
 			return got ? mmsg_done((int)got, timeout, until) : r;
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b != IO_RETRY)
 			return got ? mmsg_done((int)got, timeout, until) :
 				     (b == IO_BLOCKING ? REAL(recvmmsg)(fd, v, vlen, flags, timeout) : -1);
@@ -273,7 +273,7 @@ IO_HOOK(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))
 		}
 		if (errno != EAGAIN)
 			return done ? (ssize_t)done : -1;
-		int b = io_block(g, fd, NP_WRITE, snap, &w);
+		int b = io_block(g, &fd, NP_WRITE, snap, &w);
 		if (b == IO_RETURN)
 			return done ? (ssize_t)done : -1;
 		if (b == IO_BLOCKING) {
@@ -337,7 +337,7 @@ IO_HOOK(ssize_t, sendto, (int fd, const void *buf, size_t n, int flags, const st
 		}
 		if (errno != EAGAIN)
 			return done ? (ssize_t)done : -1;
-		int b = io_block(g, fd, NP_WRITE, snap, &w);
+		int b = io_block(g, &fd, NP_WRITE, snap, &w);
 		if (b == IO_RETURN)
 			return done ? (ssize_t)done : -1;
 		if (b == IO_BLOCKING) {
@@ -399,7 +399,7 @@ IO_HOOK(ssize_t, sendmsg, (int fd, const struct msghdr *mh, int flags), (fd, mh,
 			ret = done ? (ssize_t)done : -1;
 			break;
 		}
-		int b = io_block(g, fd, NP_WRITE, snap, &w);
+		int b = io_block(g, &fd, NP_WRITE, snap, &w);
 		if (b == IO_RETURN) {
 			ret = done ? (ssize_t)done : -1;
 			break;
@@ -448,7 +448,7 @@ IO_HOOK(ssize_t, sendfile, (int out, int in, off_t *off, size_t count), (out, in
 	while (done < count) {
 		struct gs_np_snap snap = gs_np_snap(out, NP_WRITE);
 		if (!io_ready(out, NP_WRITE)) {
-			int b = io_block(g, out, NP_WRITE, snap, &w);
+			int b = io_block(g, &out, NP_WRITE, snap, &w);
 			if (b == IO_RETURN)
 				return done ? (ssize_t)done : -1;
 			if (b == IO_BLOCKING) {
