@@ -13,7 +13,7 @@
  * B must close N only once A is blocked in its call (else A's call would legitimately
  * use the new file). Natively that is read from /proc/self/task/TID/syscall; under
  * goshim (GOSHIM_TEST_PRELOADED=1), where A is a green thread with no task of its own,
- * B waits for A's "about to call" flag and then 10 ms, which is ample for A to park. */
+ * B waits for A's "about to call" flag and then 20 ms, which is ample for A to park. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,7 +80,7 @@ static void wait_blocked(struct a_state *a)
 	while (!atomic_load(&a->ready))
 		nap_us(100);
 	if (preloaded) {
-		nap_us(10000);
+		nap_us(20000);
 		return;
 	}
 	char path[64];
@@ -288,6 +288,19 @@ int main(void)
 	CHECK(bind(listener, (struct sockaddr *)&laddr, sizeof laddr) == 0);
 	CHECK(listen(listener, 16) == 0);
 	CHECK(getsockname(listener, (struct sockaddr *)&laddr, &len) == 0);
+
+	/* Warm-up: one read that waits, so that no round pays for first-time setup
+	 * (under goshim: the poller, more OS threads) between A's flag and its wait. */
+	struct a_state w;
+	int wp[2];
+	memset(&w, 0, sizeof w);
+	CHECK(pipe(wp) == 0);
+	w.fd = wp[0];
+	CHECK(pthread_create(&w.t, NULL, a_main, &w) == 0);
+	wait_blocked(&w);
+	CHECK(write(wp[1], "warm", 4) == 4);
+	CHECK(pthread_join(w.t, NULL) == 0 && w.ret == 4);
+	CHECK(close(wp[0]) == 0 && close(wp[1]) == 0);
 
 	for (int i = 0; i < READ_ROUNDS; i++)
 		read_round(i);
