@@ -19,7 +19,9 @@
  *  - nanosleep, relative clock_nanosleep: EINTR, rem = the time left (0 < rem <
  *    req); TIMER_ABSTIME: rem untouched; completed sleeps leave rem untouched;
  *  - recvmmsg with a timeout, after vlen datagrams: the timeout is updated to
- *    the time left.
+ *    the time left;
+ *  - pthread_cond_timedwait: signal handlers running during the wait do not end
+ *    it: ETIMEDOUT at the deadline.
  * Only exact facts are printed (no durations). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -340,6 +342,43 @@ static void *timeouts(void *arg)
 	return NULL;
 }
 
+/* pthread_cond_timedwait: a signal handler that runs during the wait does not
+ * end it (glibc waits on to the deadline): ETIMEDOUT, never a spurious 0. */
+static pthread_mutex_t cmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ccv = PTHREAD_COND_INITIALIZER;
+static atomic_int cdone;
+
+static void *cond_waiter(void *arg)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 300000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	CHECK(pthread_mutex_lock(&cmu) == 0);
+	*(int *)arg = pthread_cond_timedwait(&ccv, &cmu, &ts);
+	CHECK(pthread_mutex_unlock(&cmu) == 0);
+	atomic_store(&cdone, 1);
+	return NULL;
+}
+
+static void cond_interrupted(void)
+{
+	int r = -1;
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, cond_waiter, &r) == 0);
+	nap(30);
+	for (int i = 0; i < 100 && !atomic_load(&cdone); i++) {
+		CHECK(pthread_kill(t, SIGUSR1) == 0);
+		nap(20);
+	}
+	CHECK(pthread_join(t, NULL) == 0);
+	printf("pthread_cond_timedwait(300 ms), signal handlers during the wait: %s\n",
+	       r == ETIMEDOUT ? "ETIMEDOUT" : r == 0 ? "0 (woken early)" : strerror(r));
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -351,6 +390,7 @@ int main(void)
 
 	for (int k = 0; k < NKINDS; k++)
 		interrupted((enum kind)k);
+	cond_interrupted();
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, timeouts, NULL) == 0);
 	CHECK(pthread_join(t, NULL) == 0);
