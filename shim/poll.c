@@ -294,11 +294,18 @@ static int do_epoll(struct g *g, int epfd, struct epoll_event *ev, int max, uint
 		    const sigset_t *mask)
 {
 	for (;;) {
-		struct gs_np_item it = { epfd, NP_READ, gs_np_snap(epfd, NP_READ), false };
+		struct gs_np_snap snap = gs_np_snap(epfd, NP_READ);
 		int r = REAL(epoll_wait)(epfd, ev, max, 0);
 		if (r != 0 || (deadline && gs_nanotime() >= deadline))
 			return r;
-		int w = wait_items(g, &it, 1, deadline);
+		/* If another thread closes epfd meanwhile, this goes on with the
+		 * same epoll instance through the runtime's duplicate, as natively
+		 * (the hook's IO_HOOK wrapper lets go of it). */
+		int w = gs_np_wait(&epfd, NP_READ, snap, deadline, GS_INTR_ALWAYS);
+		if (w == -EBADF)
+			w = 0;	/* closed behind our back: the next ask reports it */
+		if (w == -EINTR)
+			gs_testcancel(g);
 		if (w == -EINTR) {
 			errno = EINTR;
 			return -1;

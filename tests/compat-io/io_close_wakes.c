@@ -19,7 +19,9 @@
  *  - send on a full TCP socket: completes when the peer drains;
  *  - accept on a listener: the next connection reaches it;
  *  - poll and select: they sleep on until the old file has an event, then look at the
- *    number again: poll reports POLLNVAL, select fails with EBADF;
+ *    number again: poll reports POLLNVAL, select the fd ready in every set it was in;
+ *  - epoll_wait, its epoll fd closed: it goes on with the epoll instance and returns
+ *    the next event of its set;
  *  - dup2 of another file onto the number: the same, the waiter keeps the old file.
  * The closer waits until the waiter is in its call: natively it reads
  * /proc/self/task/TID/syscall; under goshim (GOSHIM_TEST_PRELOADED=1), where the waiter
@@ -91,7 +93,8 @@ static void tcp_pair(int sv[2])
 	CHECK(close(l) == 0);
 }
 
-enum kind { K_RECV, K_READ, K_WAITALL, K_ACCEPT, K_SEND, K_RECVFROM, K_POLL, K_EPOLL, K_SELECT };
+enum kind { K_RECV, K_READ, K_WAITALL, K_ACCEPT, K_SEND, K_RECVFROM, K_POLL, K_EPOLL, K_SELECT,
+	    K_EPOLL_WAIT };
 
 struct op {
 	enum kind kind;
@@ -116,6 +119,11 @@ static void *run_op(void *arg)
 	atomic_store(&o->tid, (int)syscall(SYS_gettid));
 	atomic_store(&o->ready, 1);
 	switch (o->kind) {
+	case K_EPOLL_WAIT:	/* o->fd is the epoll fd */
+		e.data.u64 = 0;
+		o->ret = epoll_wait(o->fd, &e, 1, -1);
+		o->revents = (int)e.data.u64;
+		break;
 	case K_SELECT:
 		FD_ZERO(&rd);
 		FD_SET(o->fd, &rd);
@@ -342,6 +350,20 @@ static void test_close(void)
 	printf("poll blocked on tcp, close(its fd): %s; the peer sends: %ld, revents 0x%x\n",
 	       still ? "still waiting" : "returned", o.ret, o.revents);
 	CHECK(close(sv[1]) == 0);
+
+	CHECK(pipe(p) == 0);
+	int ep = epoll_create1(0);
+	struct epoll_event ee = { .events = EPOLLIN, .data.u64 = 42 };
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ee) == 0);
+	start_blocked(&o, K_EPOLL_WAIT, ep, SYS_epoll_wait);
+	CHECK(close(ep) == 0);
+	nap(30);
+	still = o.ret == -2;
+	CHECK(write(p[1], "x", 1) == 1);
+	join(&o);
+	printf("epoll_wait blocked, close(the epoll fd): %s; an event in its set: %ld, data %d\n",
+	       still ? "still waiting" : "returned", o.ret, o.revents);
+	CHECK(close(p[0]) == 0 && close(p[1]) == 0);
 
 	tcp_pair(sv);
 	start_blocked(&o, K_SELECT, sv[0], SYS_pselect6);
