@@ -423,11 +423,13 @@ static void forget(struct np_desc *d)
 	d->timeo[0] = d->timeo[1] = -1;
 }
 
+/* Lets go of one reference on a ghost; the last closes it. Keeps errno. */
 static void ghost_put(int ghost)
 {
 	struct np_desc *gd = desc(ghost);
 	if (atomic_fetch_sub(&gd->ghost_refs, 1) != 1)
 		return;
+	int saved = errno;
 	gs_lock(&gd->lock);
 	bool reg = gd->registered;
 	forget(gd);
@@ -435,7 +437,6 @@ static void ghost_put(int ghost)
 	gs_unlock(&gd->lock);
 	if (reg)
 		gs_np_backend_del(ghost);
-	int saved = errno;
 	REAL(close)(ghost);	/* not our hook: it refuses ghosts */
 	errno = saved;
 }
@@ -459,9 +460,16 @@ void gs_np_close_waited(int fd)
 	if (!d)
 		return;
 	gs_lock(&d->lock);
-	bool waited = d->head[0] || d->head[1];
+	if (likely(!d->head[0] && !d->head[1])) {	/* nobody waits: just forget it */
+		bool reg = d->registered;
+		forget(d);
+		gs_unlock(&d->lock);
+		if (reg)
+			gs_np_backend_del(fd);
+		return;
+	}
 	gs_unlock(&d->lock);
-	int ghost = waited ? dup_high(fd) : -1;
+	int ghost = dup_high(fd);
 	struct np_desc *gd = ghost >= 0 ? desc(ghost) : NULL;
 	if (!gd) {
 		if (ghost >= 0)

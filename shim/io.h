@@ -43,9 +43,9 @@ enum { IO_RETRY = 0, IO_RETURN = -1, IO_BLOCKING = 1 };
 	{									\
 		int e0_ = errno;						\
 		type r_ = name##_body args;					\
-		int e1_ = errno;						\
-		gs_np_ghost_drop(gs_self());					\
-		errno = r_ >= 0 ? e0_ : e1_;					\
+		gs_np_ghost_drop(gs_self());	/* keeps errno */		\
+		if (r_ >= 0)							\
+			errno = e0_;						\
 		return r_;							\
 	}									\
 	static type name##_body params

@@ -351,6 +351,31 @@ static void test_close(void)
 	       still ? "still waiting" : "returned", o.ret, o.revents);
 	CHECK(close(sv[1]) == 0);
 
+	/* Many readers of one socket (more than the runtime wakes in one batch). */
+	enum { NREADERS = 40 };
+	static struct op many[NREADERS];
+	tcp_pair(sv);
+	for (int i = 0; i < NREADERS; i++)
+		start_blocked(&many[i], K_RECV, sv[0], SYS_recvfrom);
+	CHECK(close(sv[0]) == 0);
+	CHECK(send(sv[1], "0123456789", 10, 0) == 10);
+	nap(30);
+	CHECK(shutdown(sv[1], SHUT_WR) == 0);
+	long total = 0;
+	int eofs = 0;
+	for (int i = 0; i < NREADERS; i++) {
+		join(&many[i]);
+		CHECK_OP(many[i], many[i].ret >= 0);
+		total += many[i].ret;
+		eofs += many[i].ret == 0;
+	}
+	nap(20);
+	printf("%d tcp recvs blocked on one fd, close(it): the peer's 10 bytes went to them (%ld "
+	       "in all), its shutdown gave the rest EOF; then the peer sees %s\n", NREADERS,
+	       total, peer_state(sv[1]));
+	CHECK(total == 10 && eofs >= NREADERS - 10);
+	CHECK(close(sv[1]) == 0);
+
 	CHECK(pipe(p) == 0);
 	int ep = epoll_create1(0);
 	struct epoll_event ee = { .events = EPOLLIN, .data.u64 = 42 };
