@@ -40,7 +40,9 @@ struct np_waiter {
 	struct g *g;
 	uint64_t seq;
 	int mode;		/* NP_READ or NP_WRITE list it is on */
-	bool queued;		/* desc lock */
+	_Atomic bool queued;	/* desc lock; cleared last (release) by whoever
+				 * takes it off, which then no longer touches it:
+				 * the G may read it without the lock (acquire) */
 	int moved;		/* the ghost its fd went on as, + 1; 0 none (desc lock) */
 };
 
@@ -150,7 +152,7 @@ static void unlink_w(struct np_desc *d, struct np_waiter *w)	/* lock held */
 		w->next->prev = w->prev;
 	else
 		d->tail[k] = w->prev;
-	w->queued = false;
+	atomic_store_explicit(&w->queued, false, memory_order_release);	/* w is the G's again */
 }
 
 /* Takes every waiter of the given directions off d; readies them after the
@@ -173,9 +175,9 @@ static void wake_all(struct np_desc *d, int mode, bool bump)
 					break;
 				}
 				struct np_waiter *w = d->head[dir(m)];
-				unlink_w(d, w);
 				batch[k].g = w->g;
 				batch[k].seq = w->seq;
+				unlink_w(d, w);	/* the last touch of w */
 				k++;
 			}
 		}
@@ -322,14 +324,16 @@ again:
 	int still = 0;		/* waiters nobody took off: no event for them */
 	int moved = 0;		/* waiters the closer of their fd took off */
 	for (int i = 0; i < queued; i++) {
-		struct np_desc *d = desc(it[i].fd);
-		gs_lock(&d->lock);
-		if (w[i].queued) {
-			unlink_w(d, &w[i]);
-			still++;
+		if (atomic_load_explicit(&w[i].queued, memory_order_acquire)) {
+			struct np_desc *d = desc(it[i].fd);
+			gs_lock(&d->lock);
+			if (w[i].queued) {
+				unlink_w(d, &w[i]);
+				still++;
+			}
+			gs_unlock(&d->lock);
 		}
-		int m = w[i].moved;
-		gs_unlock(&d->lock);
+		int m = w[i].moved;	/* written before queued was cleared */
 		if (m) {	/* go on with the same open file, at the ghost */
 			moved++;
 			if (movefd) {
@@ -501,11 +505,11 @@ void gs_np_close_waited(int fd)
 					break;
 				}
 				struct np_waiter *w = d->head[m];
-				unlink_w(d, w);
 				w->moved = ghost + 1;
 				atomic_fetch_add(&gd->ghost_refs, 1);
 				batch[k].g = w->g;
 				batch[k].seq = w->seq;
+				unlink_w(d, w);	/* the last touch of w */
 				k++;
 			}
 		}
