@@ -6,9 +6,10 @@
  * would park its green thread on the full pipe, and a thread being created or
  * ending (which takes that lock) would wait for it for good. So: a "churn" thread
  * creates and joins short threads without pause; main fills stderr (O_NONBLOCK
- * for the filling only), prints "stderr full" and sends itself SIGURG (natively
+ * for the filling only), prints "stderr full" and raises SIGURG (natively
  * ignored; preloaded the dump, which waits until the shell drains the pipe), then
- * stops the churn and prints "done". Counts are not printed (they vary). */
+ * stops the churn, prints "done" and ends stderr with a marker line. Counts are
+ * not printed (they vary). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -66,12 +67,14 @@ int main(void)
 	CHECK(write(2, "j", 1) == -1 && errno == EAGAIN);
 	CHECK(fcntl(2, F_SETFL, fl) == 0);
 	printf("stderr full\n");
-	CHECK(kill(getpid(), SIGURG) == 0);
+	/* raise: to this OS thread, so the dump runs (to its end) before it returns. */
+	CHECK(raise(SIGURG) == 0);
 	long before = atomic_load(&churned);
 	while (atomic_load(&churned) < before + 10)	/* thread creation still works */
 		sched_yield();
 	atomic_store(&stop, 1);
 	CHECK(pthread_join(c, NULL) == 0);
 	printf("done\n");
+	fprintf(stderr, "\nEND-OF-STDERR\n");	/* the shell drains up to here */
 	return 0;
 }

@@ -27,7 +27,7 @@ exec 3<>"$tmp/err"
 run=("$bin")
 traced=0
 if [ "${GOSHIM_TEST_PRELOADED:-}" = 1 ] && command -v strace >/dev/null; then
-	run=(env -u LD_PRELOAD strace -f -qq -o "$tmp/trace" -e trace=kill,poll,write
+	run=(env -u LD_PRELOAD strace -f -qq -o "$tmp/trace" -e trace=kill,tgkill,poll,write
 		env "LD_PRELOAD=$LD_PRELOAD" "$bin")
 	traced=1
 fi
@@ -46,7 +46,10 @@ echo "program: $line"
 status=0
 wait "$prog" || status=$?
 echo "program exit status: $status"
-sleep 0.2	# cat copies what it reads at once; this only lets it finish
+for _ in $(seq 200); do	# until cat has copied the program's last line
+	grep -q END-OF-STDERR "$tmp/drained" && break
+	sleep 0.05
+done
 if [ "${GOSHIM_TEST_PRELOADED:-}" = 1 ] && ! grep -q "goshim: [0-9]* green threads" "$tmp/drained"; then
 	echo "io_dump_full_stderr: FAIL: no dump in the drained stderr" >&2
 	exit 1
