@@ -125,9 +125,6 @@ struct g {
 	_Atomic int interrupted;	/* set before the ready that ends the wait */
 	int intr_restart;		/* the interruption was a SA_RESTART handler */
 	int intr_self;			/* it found a signal pending as it parked */
-	int np_ghost;			/* a runtime-owned duplicate of an fd the program
-					 * closed while this G waited on it, + 1, that its
-					 * current call goes on with (netpoll.c); 0 none */
 
 	/* Thread identity. */
 	void *dtv;			/* its own dynamic TLS vector, NULL while it shares its M's (tls.c) */
@@ -137,6 +134,10 @@ struct g {
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
 	unsigned nhandled;		/* handlers run in it (for sigsuspend) */
+	int np_ghost;			/* a runtime-owned duplicate of an fd the program
+					 * closed while this G waited on it, + 1, that its
+					 * current call goes on with (netpoll.c); 0 none.
+					 * (Here: it fills the hole before handler_sp.) */
 	void *handler_sp;		/* frame of the program handler it runs, if any */
 
 	/* Cancellation (deferred only). */
