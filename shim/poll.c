@@ -164,7 +164,8 @@ static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, 
 	fd_set *sets[3] = { rd, wr, ex };
 	unsigned long small[3][FD_SETSIZE / (8 * sizeof(unsigned long))];
 	unsigned long *orig = bytes <= sizeof small[0] ? &small[0][0] : malloc(3 * bytes);
-	struct gs_np_item *it = malloc((size_t)(nfds ? nfds : 1) * 2 * sizeof *it);
+	size_t cap = (size_t)(nfds ? nfds : 1) * 2;	/* items: two per fd at most */
+	struct gs_np_item *it = malloc(cap * (sizeof *it + sizeof(int)));
 	if (!it || !orig) {
 		if (orig != &small[0][0])
 			free(orig);
@@ -172,14 +173,7 @@ static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, 
 		errno = ENOMEM;
 		return -1;
 	}
-	int *fdof = malloc((size_t)(nfds ? nfds : 1) * 2 * sizeof *fdof);	/* each item's fd */
-	if (!fdof) {
-		if (orig != &small[0][0])
-			free(orig);
-		free(it);
-		errno = ENOMEM;
-		return -1;
-	}
+	int *fdof = (int *)(it + cap);			/* each item's fd, as asked */
 	unsigned long *o3[3];
 	for (int s = 0; s < 3; s++) {
 		o3[s] = bytes <= sizeof small[0] ? small[s] : orig + s * (bytes / sizeof *orig);
@@ -243,7 +237,6 @@ static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, 
 	if (orig != &small[0][0])
 		free(orig);
 	free(it);
-	free(fdof);
 	errno = saved;
 	return r;
 }
