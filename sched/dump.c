@@ -10,8 +10,9 @@
  * until the backtrace has been read from its still stack, here.
  *
  * One formatter, two forms and two outputs: text (as below) or JSON (the
- * schema is in man/goshim.1), written with write(2) from a fixed buffer (it
- * may run in a signal handler) or gathered in memory for the dump socket
+ * schema is in man/goshim.1), written with gs_write_all (libc's write, never our hook)
+ * from a fixed buffer (it may run in a signal handler, with the all-G lock
+ * held) or gathered in memory for the dump socket
  * (dumpsock.c, on a G of its own). */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -64,13 +65,7 @@ static void flush(struct out *o)
 		o->n = 0;
 		return;
 	}
-	size_t off = 0;
-	while (off < o->n) {
-		ssize_t r = write(o->fd, o->buf + off, o->n - off);
-		if (r <= 0)
-			break;
-		off += (size_t)r;
-	}
+	gs_write_all(o->fd, o->buf, o->n);	/* libc's write, not our hook */
 	o->n = 0;
 }
 

@@ -134,6 +134,10 @@ struct g {
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
 	unsigned nhandled;		/* handlers run in it (for sigsuspend) */
+	int np_ghost;			/* a runtime-owned duplicate of an fd the program
+					 * closed while this G waited on it, + 1, that its
+					 * current call goes on with (netpoll.c); 0 none.
+					 * (Here: it fills the hole before handler_sp.) */
 	void *handler_sp;		/* frame of the program handler it runs, if any */
 
 	/* Cancellation (deferred only). */
@@ -457,6 +461,8 @@ GS_HIDDEN void gs_dumpsock_init(void);
 
 GS_HIDDEN _Noreturn void gs_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 GS_HIDDEN void gs_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* All of buf to fd with libc's write, never through our own hooks. */
+GS_HIDDEN void gs_write_all(int fd, const void *buf, size_t n);
 #define gs_assert(c) do { if (unlikely(!(c))) gs_throw("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
 
 #endif

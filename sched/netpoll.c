@@ -15,20 +15,36 @@
  * count before trying its call; gs_np_wait() parks only if no event came since.
  *
  * Ms poll without blocking when they look for work; when nothing is runnable
- * at most one M blocks in the backend (proc.c), woken by gs_np_break(). */
+ * at most one M blocks in the backend (proc.c), woken by gs_np_break().
+ *
+ * close() of a number Gs are parked on (DESIGN.md §2.5): natively their calls
+ * hold the open file and go on with it; the number is free at once. So the
+ * closer first duplicates the fd to a "ghost" number of ours, high in the fd
+ * range (F_DUPFD_CLOEXEC), moves every parked waiter to it (each waiter record
+ * gets the ghost's number and holds a reference on it) and wakes them; each
+ * retries its call on the ghost and waits there. The old number's epoll entry
+ * is deleted before the close (an entry follows the open file, not the number,
+ * and would outlive it); the ghost gets its own. The last G to let go of a
+ * ghost (its call returned) closes it, and with it the file if that was the
+ * last reference, as natively. Without a free number (EMFILE) the waiters are
+ * woken with -EBADF instead. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include "netpoll.h"
+#include "real.h"
 
 struct np_waiter {
 	struct np_waiter *next, *prev;
 	struct g *g;
 	uint64_t seq;
 	int mode;		/* NP_READ or NP_WRITE list it is on */
-	bool queued;		/* desc lock */
+	_Atomic bool queued;	/* desc lock; cleared last (release) by whoever
+				 * takes it off, which then no longer touches it:
+				 * the G may read it without the lock (acquire) */
+	int moved;		/* the ghost its fd went on as, + 1; 0 none (desc lock) */
 };
 
 struct np_desc {
@@ -43,6 +59,8 @@ struct np_desc {
 	uint32_t nb_epoch;
 	int64_t timeo[2];		/* SO_RCVTIMEO/SO_SNDTIMEO in ns, -1 unknown */
 	uint32_t timeo_epoch;
+	bool ghost;			/* a duplicate of ours of a closed fd (lock) */
+	_Atomic int ghost_refs;		/* Gs going on with it, + 1 while being made */
 };
 
 #define PAGE_FDS 1024
@@ -152,7 +170,7 @@ static void unlink_w(struct np_desc *d, struct np_waiter *w)	/* lock held */
 		w->next->prev = w->prev;
 	else
 		d->tail[k] = w->prev;
-	w->queued = false;
+	atomic_store_explicit(&w->queued, false, memory_order_release);	/* w is the G's again */
 }
 
 /* Takes every waiter of the given directions off d; readies them after the
@@ -175,9 +193,9 @@ static void wake_all(struct np_desc *d, int mode, bool bump)
 					break;
 				}
 				struct np_waiter *w = d->head[dir(m)];
-				unlink_w(d, w);
 				batch[k].g = w->g;
 				batch[k].seq = w->seq;
+				unlink_w(d, w);	/* the last touch of w */
 				k++;
 			}
 		}
@@ -263,18 +281,31 @@ static int enqueue(struct np_desc *d, struct np_waiter *w, struct gs_np_snap sna
 	return 0;
 }
 
+static void ghost_put(int ghost);
+static void forget(struct np_desc *d);
+
 /* Parks the calling G until one of the n items may be ready (0: ask again),
  * the deadline (-ETIMEDOUT; 0 none), a signal (-EINTR, per intr) or its fd
- * is closed or reused (-EBADF). -EPERM: some fd cannot be watched (block
- * natively). An fd a kernel limit keeps out of epoll (arm's -EAGAIN) is not
- * queued: the G wakes after UNWATCHED_NS to ask again. */
-int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
+ * is reused (-EBADF). -EPERM: some fd cannot be watched (block natively). An
+ * fd a kernel limit keeps out of epoll (arm's -EAGAIN) is not queued: the G
+ * wakes after UNWATCHED_NS to ask again. it[] may be rewritten: an item whose
+ * fd is closed meanwhile is moved to its ghost. movefd: a single wait whose
+ * call goes on with the ghost (*movefd becomes its number, the G holds it);
+ * NULL: the items go on waiting on their ghosts, released before returning. */
+static int wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr, int *movefd)
 {
 	struct g *g = gs_self();
 	struct np_waiter stackw[8];
+	int stackh[8] = { 0 };
 	struct np_waiter *w = n <= 8 ? stackw : calloc((size_t)n, sizeof *w);
-	if (!w)
+	int *held = n <= 8 ? stackh : calloc((size_t)n, sizeof *held);	/* ghosts + 1 */
+	if (!w || !held) {
+		if (w != stackw)
+			free(w);
+		if (held != stackh)
+			free(held);
 		return -ENOMEM;
+	}
 	int r = 0;
 	bool unwatched = false;
 	for (int i = 0; i < n; i++) {
@@ -291,6 +322,7 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 		}
 		w[i].g = g;
 	}
+again:
 	if (intr && atomic_exchange(&g->interrupted, 0)) {
 		r = -EINTR;
 		goto out;
@@ -344,40 +376,73 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 	}
 	g->interruptible = 0;
 	int still = 0;		/* waiters nobody took off: no event for them */
+	int moved = 0;		/* waiters the closer of their fd took off */
 	for (int i = 0; i < queued; i++) {
-		if (!w[i].queued)
-			continue;
-		struct np_desc *d = desc(it[i].fd);
-		gs_lock(&d->lock);
-		if (w[i].queued) {
-			unlink_w(d, &w[i]);
-			still++;
+		if (atomic_load_explicit(&w[i].queued, memory_order_acquire)) {
+			struct np_desc *d = desc(it[i].fd);
+			gs_lock(&d->lock);
+			if (w[i].queued) {
+				unlink_w(d, &w[i]);
+				still++;
+			}
+			gs_unlock(&d->lock);
 		}
-		gs_unlock(&d->lock);
+		int m = w[i].moved;	/* written before queued was cleared */
+		if (m) {	/* go on with the same open file, at the ghost */
+			moved++;
+			if (movefd) {
+				*movefd = m - 1;
+				g->np_ghost = m;
+			} else {
+				if (held[i])
+					ghost_put(held[i] - 1);	/* cannot happen: ghosts are never closed by the program */
+				held[i] = m;
+				it[i].closed = true;
+				it[i].fd = m - 1;
+				it[i].snap = gs_np_snap(m - 1, it[i].mode);
+				struct np_desc *gd = desc(m - 1);
+				int a = gd ? arm(m - 1, gd) : -EPERM;
+				if (a)
+					r = a == -EPERM ? -EPERM : a;
+			}
+		}
 	}
 	if (!early) {
 		if (intr && gs_park_interrupted(g))
 			r = -EINTR;
-		else if (still == nq)	/* nothing fired: the timer */
+		else if (!r && moved && !movefd && still + moved == nq)
+			goto again;	/* only moves: natively the call sleeps on */
+		else if (!r && !moved && still == nq)	/* nothing fired: the timer */
 			r = tick ? 0 : -ETIMEDOUT;
-		for (int i = 0; i < n; i++) {
-			struct np_desc *d = desc(it[i].fd);
-			if (d && d->gen != it[i].snap.gen)
-				r = -EBADF;
-		}
+		if (!(movefd && moved))	/* a single moved wait retries on its ghost */
+			for (int i = 0; i < n; i++) {
+				struct np_desc *d = desc(it[i].fd);
+				if (d && d->gen != it[i].snap.gen)
+					r = -EBADF;
+			}
 	} else if (r > 0) {
 		r = 0;
 	}
 out:
+	for (int i = 0; i < n; i++)
+		if (held[i])
+			ghost_put(held[i] - 1);
 	if (w != stackw)
 		free(w);
+	if (held != stackh)
+		free(held);
 	return r;
 }
 
-int gs_np_wait(int fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr)
+int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 {
-	struct gs_np_item it = { fd, mode, snap };
-	return gs_np_wait_many(&it, 1, deadline, intr);
+	return wait_many(it, n, deadline, intr, NULL);
+}
+
+int gs_np_wait(int *fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr)
+{
+	struct gs_np_item it = { *fd, mode, snap, false };
+	return wait_many(&it, 1, deadline, intr, fd);
 }
 
 void gs_np_close(int fd)
@@ -387,15 +452,133 @@ void gs_np_close(int fd)
 		return;
 	gs_lock(&d->lock);
 	bool reg = d->registered;
+	forget(d);
+	gs_unlock(&d->lock);
+	if (reg)
+		gs_np_backend_del(fd);
+	wake_all(d, NP_READ | NP_WRITE, false);
+}
+
+/* A number for a ghost of fd: high, below the backend's own (netpoll_epoll.c),
+ * so the program keeps the low numbers it expects. -1 if none is free. */
+static int dup_high(int fd)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	long top = rl.rlim_cur > 65536 ? 65536 : (long)rl.rlim_cur;
+	long base = top >= 1024 ? top - 256 : top / 2;
+	int saved = errno;
+	int r = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, (int)base);
+	errno = saved;
+	return r;
+}
+
+/* Resets d for a number that now names nothing we know. Lock held. */
+static void forget(struct np_desc *d)
+{
 	d->gen++;
 	d->registered = false;
 	d->kind = GS_FD_UNKNOWN;
 	d->nonblock = -1;
 	d->timeo[0] = d->timeo[1] = -1;
-	gs_unlock(&d->lock);
+}
+
+/* Lets go of one reference on a ghost; the last closes it. Keeps errno. */
+static void ghost_put(int ghost)
+{
+	struct np_desc *gd = desc(ghost);
+	if (atomic_fetch_sub(&gd->ghost_refs, 1) != 1)
+		return;
+	int saved = errno;
+	gs_lock(&gd->lock);
+	bool reg = gd->registered;
+	forget(gd);
+	gd->ghost = false;
+	gs_unlock(&gd->lock);
 	if (reg)
-		gs_np_backend_del(fd);
-	wake_all(d, NP_READ | NP_WRITE, false);
+		gs_np_backend_del(ghost);
+	REAL(close)(ghost);	/* not our hook: it refuses ghosts */
+	errno = saved;
+}
+
+void gs_np_ghost_drop_slow(struct g *g)
+{
+	int ghost = g->np_ghost - 1;
+	g->np_ghost = 0;
+	ghost_put(ghost);
+}
+
+bool gs_np_is_ghost(int fd)
+{
+	struct np_desc *d = desc(fd);
+	return d && d->ghost;
+}
+
+void gs_np_close_waited(int fd)
+{
+	struct np_desc *d = desc(fd);
+	if (!d)
+		return;
+	gs_lock(&d->lock);
+	if (likely(!d->head[0] && !d->head[1])) {	/* nobody waits: just forget it */
+		bool reg = d->registered;
+		forget(d);
+		gs_unlock(&d->lock);
+		if (reg)
+			gs_np_backend_del(fd);
+		return;
+	}
+	gs_unlock(&d->lock);
+	int ghost = dup_high(fd);
+	struct np_desc *gd = ghost >= 0 ? desc(ghost) : NULL;
+	if (!gd) {
+		if (ghost >= 0)
+			REAL(close)(ghost);
+		gs_np_close(fd);
+		return;
+	}
+	gs_lock(&gd->lock);
+	forget(gd);
+	gd->ghost = true;
+	atomic_store(&gd->ghost_refs, 1);	/* ours, until the waiters hold theirs */
+	gs_unlock(&gd->lock);
+	struct { struct g *g; uint64_t seq; } batch[16];	/* small: this runs on G stacks */
+	bool first = true, more = true, reg = false;
+	while (more) {
+		int k = 0;
+		more = false;
+		gs_lock(&d->lock);
+		if (first) {	/* from here no event of the old file reaches d's waiters */
+			gd->kind = d->kind;
+			reg = d->registered;
+			forget(d);
+			first = false;
+		}
+		for (int m = 0; m < 2 && !more; m++) {
+			while (d->head[m]) {
+				if (k == 16) {
+					more = true;
+					break;
+				}
+				struct np_waiter *w = d->head[m];
+				w->moved = ghost + 1;
+				atomic_fetch_add(&gd->ghost_refs, 1);
+				batch[k].g = w->g;
+				batch[k].seq = w->seq;
+				unlink_w(d, w);	/* the last touch of w */
+				k++;
+			}
+		}
+		gs_unlock(&d->lock);
+		if (first == false && reg) {
+			gs_np_backend_del(fd);	/* the file's entry would outlive the number */
+			reg = false;
+		}
+		for (int i = 0; i < k; i++)
+			gs_ready(batch[i].g, batch[i].seq);
+	}
+	ghost_put(ghost);
 }
 
 void gs_np_kick(int fd)
@@ -495,6 +678,12 @@ void gs_np_fork_child(void)
 			atomic_store(&pg[i].flip.v, 0);
 			pg[i].registered = false;
 			pg[i].head[0] = pg[i].head[1] = pg[i].tail[0] = pg[i].tail[1] = NULL;
+			if (pg[i].ghost) {	/* its Gs are not in the child */
+				REAL(close)(p * PAGE_FDS + i);
+				forget(&pg[i]);
+				pg[i].ghost = false;
+				atomic_store(&pg[i].ghost_refs, 0);
+			}
 		}
 	}
 }

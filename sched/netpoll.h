@@ -44,12 +44,33 @@ GS_HIDDEN void gs_dumpsock_ready(void);
  * waiting), -EPERM (fd cannot be polled: make the call blocking). */
 struct gs_np_snap { uint32_t gen, count; };
 GS_HIDDEN struct gs_np_snap gs_np_snap(int fd, int mode);
-GS_HIDDEN int gs_np_wait(int fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr);
-/* Waits on several fds at once (poll, select): 0 when any may be ready. */
-struct gs_np_item { int fd; int mode; struct gs_np_snap snap; };
+/* If the program closes *fd while the G waits (gs_np_close_waited), the wait
+ * returns 0 with *fd changed to a runtime-owned duplicate of the same open
+ * file, which the call then goes on with; the G holds it (g->np_ghost) until
+ * gs_np_ghost_drop(), when its call returns. */
+GS_HIDDEN int gs_np_wait(int *fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr);
+/* Waits on several fds at once (poll, select): 0 when any may be ready. An
+ * item whose fd is closed meanwhile goes on waiting on its old open file, as
+ * natively: its fd becomes the ghost's and closed is set (the caller then
+ * asks again with its own numbers). */
+struct gs_np_item { int fd; int mode; struct gs_np_snap snap; bool closed; };
 GS_HIDDEN int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr);
-/* close(fd), or a new fd at this number: forget it and wake its waiters. */
+/* A new fd at this number (or one closed behind our back): forget the old
+ * one and wake its waiters (they get -EBADF). */
 GS_HIDDEN void gs_np_close(int fd);
+/* The program closes fd (close, dup2 onto it); call before the real close.
+ * Gs parked on it go on with the open file through a duplicate (DESIGN.md
+ * §2.5); without one (EMFILE) they are woken with -EBADF as by gs_np_close. */
+GS_HIDDEN void gs_np_close_waited(int fd);
+/* fd is such a duplicate: not open as far as the program knows. */
+GS_HIDDEN bool gs_np_is_ghost(int fd);
+/* The G's call is over: let go of its duplicate (closed with the last one). */
+GS_HIDDEN void gs_np_ghost_drop_slow(struct g *g);
+static inline void gs_np_ghost_drop(struct g *g)
+{
+	if (unlikely(g && g->np_ghost))
+		gs_np_ghost_drop_slow(g);
+}
 /* Something changed fd's state (shutdown): its waiters try again. */
 GS_HIDDEN void gs_np_kick(int fd);
 /* Cached per-fd facts: -1 unknown. */

@@ -98,7 +98,9 @@ int gs_np_backend_add(int fd, uint64_t key)
 void gs_np_backend_del(int fd)
 {
 	struct epoll_event ev = { 0 };
+	int saved = errno;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
+	errno = saved;
 }
 
 /* Waits up to timeout_ms (-1 forever, 0 not at all) and hands each event to

@@ -839,6 +839,7 @@ void gs_exit(void *ret)
 	gs_tsd_run_destructors(g);
 	gs_robust_exit(g);	/* robust mutexes it holds: owner died */
 	gs_sig_g_end(g);
+	gs_np_ghost_drop(g);	/* cancelled in a call that went on with a closed fd */
 	g->ret = ret;
 	if (atomic_fetch_sub(&nlive, 1) == 1)
 		exit(0);	/* the last thread: as glibc, exit(0) */

@@ -315,7 +315,12 @@ int gs_cond_wait(struct gs_cond *c, pthread_mutex_t *mx, gs_mutex_fn unlock, gs_
 	if (w.abs && !deadline) {	/* already past: time out at once */
 		r = ETIMEDOUT;
 	} else {
-		r = gs_futex_wait(&c->seq, seq, deadline, GS_INTR_CANCEL, "cond");
+		/* A signal handler that ran during the wait does not end it (glibc
+		 * waits on, to its deadline); a cancellation does. */
+		struct g *g = gs_self();
+		do
+			r = gs_futex_wait(&c->seq, seq, deadline, GS_INTR_CANCEL, "cond");
+		while (r == -EINTR && g && !(atomic_load(&g->cancel_pending) && !g->cancel_disabled));
 		r = r == -ETIMEDOUT ? ETIMEDOUT : 0;
 	}
 	atomic_fetch_sub(&c->waiters, 1);

@@ -110,7 +110,7 @@ static ssize_t read_iov(int fd, const struct iovec *iov, int cnt)
 			return r;
 		if (kind == GS_FD_SOCKET && io_readable_anyway(fd, &w))
 			return real_readv(fd, iov, cnt);
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
 		if (b == IO_BLOCKING)
@@ -151,7 +151,7 @@ IO_HOOK(ssize_t, recvfrom, (int fd, void *buf, size_t n, int flags, struct socka
 			return got ? (ssize_t)got : -1;
 		if (io_readable_anyway(fd, &w))
 			return REAL(recvfrom)(fd, (char *)buf + got, n - got, flags & ~MSG_WAITALL, from, fromlen) + (ssize_t)got;
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return got ? (ssize_t)got : -1;
 		if (b == IO_BLOCKING)
@@ -178,7 +178,7 @@ IO_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *mh, int flags), (fd, mh, flags
 			return r;
 		if (io_readable_anyway(fd, &w))
 			return REAL(recvmsg)(fd, mh, flags);
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
 		if (b == IO_BLOCKING)
@@ -187,12 +187,24 @@ IO_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *mh, int flags), (fd, mh, flags
 }
 
 /* Blocks for the first message; without MSG_WAITFORONE it goes on until vlen
- * messages or the timeout, as the kernel does. */
+ * messages or the timeout, as the kernel does, which also writes the time
+ * left back to *timeout when messages came (and only then). */
+static int mmsg_done(int got, struct timespec *timeout, uint64_t until)
+{
+	if (got > 0 && timeout) {
+		uint64_t now = gs_nanotime(), left = until > now ? until - now : 0;
+		timeout->tv_sec = (time_t)(left / 1000000000u);
+		timeout->tv_nsec = (long)(left % 1000000000u);
+	}
+	return got;
+}
+
 IO_HOOK(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned int vlen, int flags, struct timespec *timeout), (fd, v, vlen, flags, timeout))
 {
 	struct g *g = gs_self();
-	if (!g || (flags & MSG_DONTWAIT))
-		return REAL(recvmmsg)(fd, v, vlen, flags, timeout);
+	if (!g || (flags & MSG_DONTWAIT) || (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
+						      timeout->tv_nsec >= 1000000000L)))
+		return REAL(recvmmsg)(fd, v, vlen, flags, timeout);	/* its own EINVAL */
 	gs_testcancel(g);
 	struct io_wait w = { .sock = true };
 	uint64_t until = timeout ? gs_nanotime() + (uint64_t)timeout->tv_sec * 1000000000u +
@@ -204,14 +216,15 @@ IO_HOOK(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned int vlen, int flags,
 		if (r > 0) {
 			got += (unsigned)r;
 			if (got == vlen || (flags & MSG_WAITFORONE) || (until && gs_nanotime() >= until))
-				return (int)got;
+				return mmsg_done((int)got, timeout, until);
 			continue;
 		}
 		if (r == 0 || errno != EAGAIN)
-			return got ? (int)got : r;
-		int b = io_block(g, fd, NP_READ, snap, &w);
+			return got ? mmsg_done((int)got, timeout, until) : r;
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b != IO_RETRY)
-			return got ? (int)got : (b == IO_BLOCKING ? REAL(recvmmsg)(fd, v, vlen, flags, timeout) : -1);
+			return got ? mmsg_done((int)got, timeout, until) :
+				     (b == IO_BLOCKING ? REAL(recvmmsg)(fd, v, vlen, flags, timeout) : -1);
 	}
 }
 
@@ -260,7 +273,7 @@ IO_HOOK(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))
 		}
 		if (errno != EAGAIN)
 			return done ? (ssize_t)done : -1;
-		int b = io_block(g, fd, NP_WRITE, snap, &w);
+		int b = io_block(g, &fd, NP_WRITE, snap, &w);
 		if (b == IO_RETURN)
 			return done ? (ssize_t)done : -1;
 		if (b == IO_BLOCKING) {
@@ -324,7 +337,7 @@ IO_HOOK(ssize_t, sendto, (int fd, const void *buf, size_t n, int flags, const st
 		}
 		if (errno != EAGAIN)
 			return done ? (ssize_t)done : -1;
-		int b = io_block(g, fd, NP_WRITE, snap, &w);
+		int b = io_block(g, &fd, NP_WRITE, snap, &w);
 		if (b == IO_RETURN)
 			return done ? (ssize_t)done : -1;
 		if (b == IO_BLOCKING) {
@@ -386,7 +399,7 @@ IO_HOOK(ssize_t, sendmsg, (int fd, const struct msghdr *mh, int flags), (fd, mh,
 			ret = done ? (ssize_t)done : -1;
 			break;
 		}
-		int b = io_block(g, fd, NP_WRITE, snap, &w);
+		int b = io_block(g, &fd, NP_WRITE, snap, &w);
 		if (b == IO_RETURN) {
 			ret = done ? (ssize_t)done : -1;
 			break;
@@ -435,7 +448,7 @@ IO_HOOK(ssize_t, sendfile, (int out, int in, off_t *off, size_t count), (out, in
 	while (done < count) {
 		struct gs_np_snap snap = gs_np_snap(out, NP_WRITE);
 		if (!io_ready(out, NP_WRITE)) {
-			int b = io_block(g, out, NP_WRITE, snap, &w);
+			int b = io_block(g, &out, NP_WRITE, snap, &w);
 			if (b == IO_RETURN)
 				return done ? (ssize_t)done : -1;
 			if (b == IO_BLOCKING) {

@@ -38,24 +38,30 @@ enum { IO_RETRY = 0, IO_RETURN = -1, IO_BLOCKING = 1 };
 
 /* Defines an fd hook whose body may try the call several times: a try that
  * failed with EAGAIN before the one that succeeded must not leave errno set
- * (a hook leaves errno alone unless it reports an error). */
+ * (a hook leaves errno alone unless it reports an error). When the body went
+ * on with a closed fd's duplicate (io_block), the G lets go of it here. */
 #define IO_HOOK(type, name, params, args)					\
 	static type name##_body params;						\
 	GS_EXPORT type name params						\
 	{									\
 		int e0_ = errno;						\
 		type r_ = name##_body args;					\
+		gs_np_ghost_drop(gs_self());	/* keeps errno */		\
 		if (r_ >= 0)							\
 			errno = e0_;						\
 		return r_;							\
 	}									\
 	static type name##_body params
 
-/* The call failed with EAGAIN: wait for fd, or decide the result. Returns
+/* The call failed with EAGAIN: wait for *fd, or decide the result. Returns
  * IO_RETRY, IO_RETURN (errno set; the hook returns -1), or IO_BLOCKING (fd
- * cannot be polled: make the real, blocking call). */
-static inline int io_block(struct g *g, int fd, int mode, struct gs_np_snap snap, struct io_wait *w)
+ * cannot be polled: make the real, blocking call). If the program closed *fd
+ * meanwhile, IO_RETRY with *fd the runtime's duplicate of the same open file
+ * (netpoll.h), which the hook goes on with, as a native call goes on with the
+ * file it started on; IO_HOOK lets go of it when the hook returns. */
+static inline int io_block(struct g *g, int *fdp, int mode, struct gs_np_snap snap, struct io_wait *w)
 {
+	int fd = *fdp;
 	if (gs_fd_user_nonblock(fd)) {
 		errno = EAGAIN;
 		return IO_RETURN;
@@ -66,7 +72,7 @@ static inline int io_block(struct g *g, int fd, int mode, struct gs_np_snap snap
 		if (w->deadline)	/* Linux: a socket timeout makes it EINTR, SA_RESTART or not */
 			w->intr = GS_INTR_ALWAYS;
 	}
-	int r = gs_np_wait(fd, mode, snap, w->deadline, w->intr ? w->intr : GS_INTR_NORESTART);
+	int r = gs_np_wait(fdp, mode, snap, w->deadline, w->intr ? w->intr : GS_INTR_NORESTART);
 	switch (r) {
 	case 0:
 		w->woken++;

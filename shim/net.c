@@ -58,38 +58,39 @@ GS_EXPORT int dup(int fd)
 
 GS_EXPORT int dup2(int fd, int to)
 {
-	if (gs_np_backend_owns(fd)) {
+	if (gs_np_backend_owns(fd) || gs_np_is_ghost(fd)) {
 		errno = EBADF;
 		return -1;
 	}
 	if (gs_np_backend_owns(to))
 		gs_np_backend_evict(to);
 	if (fd != to)
-		gs_np_close(to);
+		gs_np_close_waited(to);	/* closes to: its waiters go on with its file */
 	return gs_fd_made(REAL(dup2)(fd, to), 0, -1);
 }
 
 GS_EXPORT int dup3(int fd, int to, int flags)
 {
-	if (gs_np_backend_owns(fd)) {
+	if (gs_np_backend_owns(fd) || gs_np_is_ghost(fd)) {
 		errno = EBADF;
 		return -1;
 	}
 	if (gs_np_backend_owns(to))
 		gs_np_backend_evict(to);
 	if (fd != to)
-		gs_np_close(to);
+		gs_np_close_waited(to);	/* closes to: its waiters go on with its file */
 	return gs_fd_made(REAL(dup3)(fd, to, flags), 0, -1);
 }
 
-/* Waiters on fd are woken with EBADF, before the number can be reused. */
+/* Gs waiting on fd go on with its open file (a duplicate of ours), as
+ * natively; the number is free at once. */
 GS_EXPORT int close(int fd)
 {
-	if (gs_np_backend_owns(fd)) {	/* not open as far as the program knows */
+	if (gs_np_backend_owns(fd) || gs_np_is_ghost(fd)) {	/* not open as far as the program knows */
 		errno = EBADF;
 		return -1;
 	}
-	gs_np_close(fd);
+	gs_np_close_waited(fd);
 	return REAL(close)(fd);
 }
 
@@ -150,7 +151,7 @@ IO_HOOK(int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		int r = ANON_CALL(fd, REAL(accept4)(fd, addr, len, flags));
 		if (r >= 0 || errno != EAGAIN)
 			return gs_fd_made(r, GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
 		if (b == IO_RETURN)
 			return -1;
 		if (b == IO_BLOCKING)
@@ -200,7 +201,7 @@ IO_HOOK(int, connect, (int fd, const struct sockaddr *addr, socklen_t len), (fd,
 			errno = saved;
 			return 0;
 		}
-		int b = io_block(g, fd, NP_WRITE, snap, &w);
+		int b = io_block(g, &fd, NP_WRITE, snap, &w);
 		if (b == IO_RETURN) {
 			if (errno == EAGAIN)
 				errno = EINPROGRESS;	/* SO_SNDTIMEO expired, as natively */

@@ -51,9 +51,9 @@ static int do_poll(struct g *g, struct pollfd *fds, nfds_t n, uint64_t deadline,
 			if (fds[i].fd < 0)
 				continue;
 			if (fds[i].events & (POLLIN | POLLPRI | POLLRDHUP) || !(fds[i].events & POLLOUT))
-				it[k++] = (struct gs_np_item){ fds[i].fd, NP_READ, gs_np_snap(fds[i].fd, NP_READ) };
+				it[k++] = (struct gs_np_item){ fds[i].fd, NP_READ, gs_np_snap(fds[i].fd, NP_READ), false };
 			if (fds[i].events & POLLOUT)
-				it[k++] = (struct gs_np_item){ fds[i].fd, NP_WRITE, gs_np_snap(fds[i].fd, NP_WRITE) };
+				it[k++] = (struct gs_np_item){ fds[i].fd, NP_WRITE, gs_np_snap(fds[i].fd, NP_WRITE), false };
 		}
 		r = REAL(poll)(fds, n, 0);
 		if (r != 0 || (!forever && !deadline))
@@ -114,34 +114,89 @@ IO_HOOK(int, ppoll, (struct pollfd *fds, nfds_t n, const struct timespec *ts, co
 	return r;
 }
 
+/* After a wait in which some fds of the sets were closed by another thread
+ * and one of their old files had an event: Linux looks at the numbers again
+ * and reports each closed one ready in every set it was asked in (it finds
+ * POLLNVAL), the others as they are. Returns select's result. */
+static int closed_ready(int nfds, fd_set **sets, unsigned long **o3, size_t bytes,
+			struct gs_np_item *it, int *fdof, int k)
+{
+	for (int s = 0; s < 3; s++)
+		if (sets[s])
+			memcpy(sets[s], o3[s], bytes);
+	for (int i = 0; i < k; i++)	/* ask about the others only */
+		if (it[i].closed)
+			for (int s = 0; s < 3; s++)
+				if (sets[s])
+					((unsigned long *)sets[s])[fdof[i] / 64] &= ~(1UL << (fdof[i] % 64));
+	struct timeval zero = { 0, 0 };
+	int r = REAL(select)(nfds, sets[0], sets[1], sets[2], &zero);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < k; i++) {
+		if (!it[i].closed)
+			continue;
+		int fd = fdof[i];
+		for (int s = 0; s < 3; s++) {
+			unsigned long *word = sets[s] ? &((unsigned long *)sets[s])[fd / 64] : NULL;
+			if (word && (o3[s][fd / 64] >> (fd % 64) & 1) && !(*word >> (fd % 64) & 1)) {
+				*word |= 1UL << (fd % 64);
+				r++;
+			}
+		}
+	}
+	return r;
+}
+
+/* The caller's sets are copied (as the kernel reads them: nfds bits, in whole
+ * longs, so a program's own larger-than-FD_SETSIZE sets work); each ask gets
+ * fresh copies of them. On an error (EINTR, EBADF, ...) the caller's sets are
+ * left as passed, as Linux leaves them; on a timeout the last ask has cleared
+ * them, as Linux does. */
 static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, uint64_t deadline,
 		     bool forever)
 {
-	if (nfds < 0 || nfds > FD_SETSIZE) {
+	if (nfds < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	fd_set r0, w0, e0;
-	if (rd) r0 = *rd;
-	if (wr) w0 = *wr;
-	if (ex) e0 = *ex;
-	struct gs_np_item *it = malloc((size_t)(nfds ? nfds : 1) * 2 * sizeof *it);
-	if (!it) {
+	size_t bytes = ((size_t)nfds + 63) / 64 * 8;
+	fd_set *sets[3] = { rd, wr, ex };
+	unsigned long small[3][FD_SETSIZE / (8 * sizeof(unsigned long))];
+	unsigned long *orig = bytes <= sizeof small[0] ? &small[0][0] : malloc(3 * bytes);
+	size_t cap = (size_t)(nfds ? nfds : 1) * 2;	/* items: two per fd at most */
+	struct gs_np_item *it = malloc(cap * (sizeof *it + sizeof(int)));
+	if (!it || !orig) {
+		if (orig != &small[0][0])
+			free(orig);
+		free(it);
 		errno = ENOMEM;
 		return -1;
 	}
+	int *fdof = (int *)(it + cap);			/* each item's fd, as asked */
+	unsigned long *o3[3];
+	for (int s = 0; s < 3; s++) {
+		o3[s] = bytes <= sizeof small[0] ? small[s] : orig + s * (bytes / sizeof *orig);
+		if (sets[s])
+			memcpy(o3[s], sets[s], bytes);
+	}
+#define ISSET(s, fd) (sets[s] && (o3[s][(fd) / 64] >> ((fd) % 64) & 1))
 	int r;
 	for (;;) {
 		int k = 0;
 		for (int fd = 0; fd < nfds; fd++) {
-			if ((rd && FD_ISSET(fd, &r0)) || (ex && FD_ISSET(fd, &e0)))
-				it[k++] = (struct gs_np_item){ fd, NP_READ, gs_np_snap(fd, NP_READ) };
-			if (wr && FD_ISSET(fd, &w0))
-				it[k++] = (struct gs_np_item){ fd, NP_WRITE, gs_np_snap(fd, NP_WRITE) };
+			if (ISSET(0, fd) || ISSET(2, fd)) {
+				fdof[k] = fd;
+				it[k++] = (struct gs_np_item){ fd, NP_READ, gs_np_snap(fd, NP_READ), false };
+			}
+			if (ISSET(1, fd)) {
+				fdof[k] = fd;
+				it[k++] = (struct gs_np_item){ fd, NP_WRITE, gs_np_snap(fd, NP_WRITE), false };
+			}
 		}
-		if (rd) *rd = r0;
-		if (wr) *wr = w0;
-		if (ex) *ex = e0;
+		for (int s = 0; s < 3; s++)
+			if (sets[s])
+				memcpy(sets[s], o3[s], bytes);
 		struct timeval zero = { 0, 0 };
 		r = REAL(select)(nfds, rd, wr, ex, &zero);
 		if (r != 0 || (!forever && !deadline))
@@ -154,17 +209,33 @@ static int do_select(struct g *g, int nfds, fd_set *rd, fd_set *wr, fd_set *ex, 
 			r = -1;
 			break;
 		}
+		int nclosed = 0;
+		for (int i = 0; i < k; i++)
+			nclosed += it[i].closed;
+		if (w == 0 && nclosed) {
+			r = closed_ready(nfds, sets, o3, bytes, it, fdof, k);
+			if (r != 0)
+				break;
+			continue;
+		}
 		if (w == -ETIMEDOUT || w == -EPERM) {
-			if (rd) *rd = r0;
-			if (wr) *wr = w0;
-			if (ex) *ex = e0;
+			for (int s = 0; s < 3; s++)
+				if (sets[s])
+					memcpy(sets[s], o3[s], bytes);
 			r = REAL(select)(nfds, rd, wr, ex, &zero);
 			if (w == -EPERM && r == 0)
 				continue;
 			break;
 		}
 	}
+#undef ISSET
 	int saved = errno;
+	if (r < 0)	/* the zero-timeout asks may have cleared them */
+		for (int s = 0; s < 3; s++)
+			if (sets[s])
+				memcpy(sets[s], o3[s], bytes);
+	if (orig != &small[0][0])
+		free(orig);
 	free(it);
 	errno = saved;
 	return r;
@@ -216,11 +287,18 @@ static int do_epoll(struct g *g, int epfd, struct epoll_event *ev, int max, uint
 		    const sigset_t *mask)
 {
 	for (;;) {
-		struct gs_np_item it = { epfd, NP_READ, gs_np_snap(epfd, NP_READ) };
+		struct gs_np_snap snap = gs_np_snap(epfd, NP_READ);
 		int r = REAL(epoll_wait)(epfd, ev, max, 0);
 		if (r != 0 || (deadline && gs_nanotime() >= deadline))
 			return r;
-		int w = wait_items(g, &it, 1, deadline);
+		/* If another thread closes epfd meanwhile, this goes on with the
+		 * same epoll instance through the runtime's duplicate, as natively
+		 * (the hook's IO_HOOK wrapper lets go of it). */
+		int w = gs_np_wait(&epfd, NP_READ, snap, deadline, GS_INTR_ALWAYS);
+		if (w == -EBADF)
+			w = 0;	/* closed behind our back: the next ask reports it */
+		if (w == -EINTR)
+			gs_testcancel(g);
 		if (w == -EINTR) {
 			errno = EINTR;
 			return -1;

@@ -61,7 +61,17 @@ int gs_stdio_wait(FILE *f)
 		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
 		if (io_ready(fd, NP_READ))
 			break;
-		int b = io_block(g, fd, NP_READ, snap, &w);
+		int b = io_block(g, &fd, NP_READ, snap, &w);
+		if (fd != f->_fileno) {
+			/* Another thread closed the FILE's fd: libc's read would
+			 * find the number closed or reused, never the old file
+			 * this wait went on with. Fail as that read would (EBADF),
+			 * rather than read a new file at that number. */
+			gs_np_ghost_drop(g);
+			f->_flags |= ERR_SEEN;
+			errno = EBADF;
+			return -1;
+		}
 		if (b == IO_RETURN) {
 			if (errno != EINTR) {
 				errno = saved;	/* let libc meet the condition itself */

@@ -60,12 +60,10 @@ GS_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 	struct g *g = gs_self();
 	if (!g || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
 		return REAL(clock_nanosleep)(clock, flags, req, rem);
-	if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000L)
+	if (bad_ts(req))	/* Linux: EINVAL for a negative time, absolute or not */
 		return EINVAL;
 	if (flags & TIMER_ABSTIME)
 		return sleep_until(g, gs_deadline(clock, req), NULL);
-	if (req->tv_sec < 0)
-		return EINVAL;
 	return sleep_until(g, after(req), rem);
 }
 
