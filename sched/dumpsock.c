@@ -39,7 +39,8 @@ static uint64_t t0;		/* when the library started (stat's uptime) */
 /* Waits on fd in the netpoller until deadline: 0 to try again, -1 timeout or error. */
 static int wait_fd(int fd, int mode, struct gs_np_snap snap, uint64_t deadline)
 {
-	int r = gs_np_wait(fd, mode, snap, deadline, 0);
+	struct gs_np_item it = { fd, mode, snap, false };	/* ours: nobody closes it */
+	int r = gs_np_wait_many(&it, 1, deadline, 0);
 	return r == 0 || r == -EPERM ? 0 : -1;
 }
 

@@ -95,7 +95,9 @@ static int open_fifo(struct g *g, int dir, const char *path, int flags, mode_t m
 			struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
 			if (writer_seen(fd))
 				break;
-			int r = gs_np_wait(fd, NP_READ, snap, gs_nanotime() + pause, GS_INTR_NORESTART);
+			/* fd is not the program's yet: a wait that never moves to a ghost */
+			struct gs_np_item it = { fd, NP_READ, snap, false };
+			int r = gs_np_wait_many(&it, 1, gs_nanotime() + pause, GS_INTR_NORESTART);
 			if (r == -EINTR && interrupted(g) < 0) {
 				gs_np_close(fd);
 				REAL(close)(fd);
