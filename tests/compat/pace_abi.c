@@ -86,7 +86,7 @@ static int sv[2];		/* a socket pair: main reads sv[0] */
 static int pp[2];		/* a pipe: main reads pp[0] */
 static int wp[2];		/* a pipe for a wide-oriented FILE */
 static char fifo[64];		/* a FIFO in a directory of its own */
-static int peer = -1;		/* the counter's end of the FIFO */
+static atomic_int peer = -1;	/* the counter's end of the FIFO */
 
 static void *counter(void *arg)
 {
@@ -535,6 +535,10 @@ static void fifo_wrote(const char *name, long t, int fd)
 	int fl = fcntl(fd, F_GETFL);
 	CHECK_EQ(write(fd, "wrote\n", 6), 6);
 	close(fd);
+	/* Main's open returns once the counter's open has; its store to peer
+	 * may come a moment later. */
+	while (atomic_load(&peer) < 0)
+		usleep(100);
 	char buf[16] = "";
 	CHECK_EQ(read(peer, buf, sizeof buf), 6);
 	buf[5] = 0;
