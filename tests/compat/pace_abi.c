@@ -571,6 +571,8 @@ static void t_fopen_w(void)
 	CHECK(fcntl(fileno(f), F_GETFD) & FD_CLOEXEC);
 	fputs("wrote\n", f);
 	fclose(f);
+	while (atomic_load(&peer) < 0)	/* as in fifo_wrote */
+		usleep(100);
 	char buf[16] = "";
 	CHECK_EQ(read(peer, buf, sizeof buf), 6);
 	buf[5] = 0;
