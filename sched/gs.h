@@ -54,6 +54,7 @@ struct gs_config {
 	int schedtrace;		/* GOSHIM_DEBUG=schedtrace=MS: 0 off */
 	int asyncpreemptoff;	/* GOSHIM_DEBUG=asyncpreemptoff=1 */
 	int noguardmarkers;	/* GOSHIM_DEBUG=guardmarkers=0: guard pages as on old kernels */
+	int pinned;		/* GOSHIM_DEBUG=pinned=1: no thread pointer per G (tls.c) */
 };
 extern struct gs_config gs_cfg GS_HIDDEN;
 
@@ -127,6 +128,7 @@ struct g {
 	int intr_self;			/* it found a signal pending as it parked */
 
 	/* Thread identity. */
+	void *tp;			/* moving mode: its block (thread pointer), tls.c */
 	void *dtv;			/* its own dynamic TLS vector, NULL while it shares its M's (tls.c) */
 	struct gs_tsd *tsd;		/* pthread_key_* values */
 	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
@@ -400,8 +402,25 @@ GS_HIDDEN void gs_stack_fork_child(void);
 /* ---- thread identity (tls.c) ---- */
 
 extern size_t gs_tls_size GS_HIDDEN;
+/* Moving mode: each G has its own thread pointer (tls.c); else pinned. */
+extern int gs_tls_moving GS_HIDDEN;
+extern const char *gs_tls_why GS_HIDDEN;	/* why pinned */
 GS_HIDDEN void gs_tls_init(void);
-GS_HIDDEN void gs_tls_init_g(struct g *g);
+GS_HIDDEN int gs_tls_init_g(struct g *g);	/* 0 or -EAGAIN */
+GS_HIDDEN void *gs_tls_block_new(void);
+GS_HIDDEN void gs_tls_block_free(void *b);
+/* Moving mode: points the thread pointer of m at tp (a G's or m->tp). */
+GS_HIDDEN void gs_tls_enter(struct m *m, void *tp);
+GS_HIDDEN void gs_tls_g_start(void);
+GS_HIDDEN void gs_tls_after_dlopen(void);
+GS_HIDDEN void gs_tls_wrap_setxid(void);
+GS_HIDDEN void gs_tls_probe(void);	/* at the first pthread_create */	/* after glibc's first pthread_create */
+/* Code between begin and end runs on the M's real thread pointer (fork, set*id,
+ * starting an OS thread); the caller touches no TLS in between. */
+struct gs_realtp { struct m *m; void *tp; int in_sched; };
+GS_HIDDEN void gs_tls_real_begin(struct gs_realtp *r);
+GS_HIDDEN void gs_tls_real_end(struct gs_realtp *r);
+GS_HIDDEN void gs_tls_set_errno(int e);
 GS_HIDDEN void gs_tls_init_m(struct m *m);
 GS_HIDDEN void gs_tls_switch(struct m *m, struct g *to);
 GS_HIDDEN void gs_tls_release(struct m *m, struct g *g);

@@ -307,7 +307,10 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 		g->m = m;	/* first run: pinned from now on */
 		m->npinned++;
 	}
-	gs_tls_switch(m, g);
+	if (gs_tls_moving)
+		gs_tls_enter(m, g->tp);
+	else
+		gs_tls_switch(m, g);
 	apply_sigmask(m, g);
 	m->curg = g;
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
@@ -342,6 +345,8 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
 		return;
 	}
 	m->curg = NULL;
+	if (gs_tls_moving)
+		gs_tls_enter(m, m->tp);
 	gs_ctx_switch(&cur->ctx, &m->g0);
 	after_switch(m);
 }
@@ -641,6 +646,8 @@ static void g_main(void *arg)
 {
 	struct g *g = arg;
 	after_switch(g->m);
+	if (gs_tls_moving)
+		gs_tls_g_start();
 	if (unlikely(atomic_load(&g->sigpending)))
 		gs_sig_deliver(g);
 	gs_exit(g->fn(g->arg));
@@ -720,7 +727,7 @@ static void start_m(struct m *m)
 		gs_throw("cannot start OS thread %d: %s", m->id, strerror(r));
 }
 
-int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
+static int start_thread(void *(*fn)(void *), void *arg, size_t stack)
 {
 	pthread_t t;
 	pthread_attr_t a;
@@ -732,6 +739,15 @@ int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
 	return r;
 }
 
+int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
+{
+	struct gs_realtp rt;
+	gs_tls_real_begin(&rt);	/* glibc's new thread is made from a real thread */
+	int r = start_thread(fn, arg, stack);
+	gs_tls_real_end(&rt);
+	return r;
+}
+
 /* Starts an M for each free P, and the monitor, once (again after a fork). */
 void gs_ensure_ms(void)
 {
@@ -739,7 +755,11 @@ void gs_ensure_ms(void)
 		return;
 	gs_lock(&start_lock);
 	if (!atomic_load(&ms_started)) {
-		__libc_single_threaded = 0;
+		/* glibc's first pthread_create (sysmon's at the latest) clears
+		 * __libc_single_threaded itself, and only then installs its
+		 * SIGSETXID handler (setuid from any thread): clearing it here
+		 * first left that handler out and setuid killed the process. */
+		gs_tls_probe();
 		gs_lock(&mslock);
 		while (atomic_load(&pfree) > 0) {
 			struct m *m = alloc_m();
@@ -751,6 +771,8 @@ void gs_ensure_ms(void)
 		}
 		gs_unlock(&mslock);
 		gs_sysmon_start();
+		gs_tls_wrap_setxid();
+		__libc_single_threaded = 0;
 		atomic_store(&ms_started, 1);
 	}
 	gs_unlock(&start_lock);
@@ -775,7 +797,12 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 	g->fn = fn;
 	g->arg = arg;
 	atomic_store(&g->joinstate, detached ? J_DETACHED : J_JOINABLE);
-	gs_tls_init_g(g);
+	if (gs_tls_init_g(g)) {
+		if (!g->in_stack && g->stack_kind != STACK_USER)
+			gs_stack_free(g);
+		gs_free_g(g);
+		return -EAGAIN;
+	}
 	memcpy(g->name, self ? self->name : main_name, sizeof g->name);
 	if (self)
 		g->sigmask = self->sigmask;
@@ -905,7 +932,7 @@ static void parse_env_size(const char *name, size_t *out)
 }
 
 /* GOSHIM_DEBUG=key=value,...: schedtrace=MS, asyncpreemptoff=0|1,
- * guardmarkers=0|1. */
+ * guardmarkers=0|1, pinned=0|1. */
 static void parse_debug(void)
 {
 	const char *s = getenv("GOSHIM_DEBUG");
@@ -930,9 +957,11 @@ static void parse_debug(void)
 			gs_cfg.asyncpreemptoff = (int)v;
 		} else if (!strcmp(kv, "guardmarkers") && (v == 0 || v == 1)) {
 			gs_cfg.noguardmarkers = !v;
+		} else if (!strcmp(kv, "pinned") && (v == 0 || v == 1)) {
+			gs_cfg.pinned = (int)v;
 		} else {
-			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, asyncpreemptoff=0|1 or "
-				  "guardmarkers=0|1, separated by commas", s);
+			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, asyncpreemptoff=0|1, "
+				  "guardmarkers=0|1 or pinned=0|1, separated by commas", s);
 			_exit(2);
 		}
 	}
@@ -1010,6 +1039,7 @@ void gs_init(void)
 	mg->stack_hi = (char *)lo + sz;
 	mg->stack_kind = STACK_MAIN;
 	mg->m = m0;
+	mg->tp = gs_tls_moving ? m0->tp : NULL;	/* the main thread's own block */
 	mg->dtv = m0->dtv_share ? NULL : m0->own_dtv;	/* main's own either way */
 	memcpy(mg->name, main_name, sizeof mg->name);
 	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &mg->sigmask);

@@ -98,12 +98,13 @@ static void schedtrace(uint64_t elapsed)
 	rq[k] = 0;
 	snprintf(line, sizeof line,
 		 "SCHED %llums: procs=%d threads=%d idleprocs=%d runqueue=%d gs=%d preempts=%llu "
-		 "handoffs=%llu [%s]",
+		 "handoffs=%llu mode=%s [%s]",
 		 (unsigned long long)(elapsed / 1000000), gs_cfg.procs,
 		 atomic_load(&gs_stats.threads) + 1, idle + (gs_cfg.procs - ps),
 		 atomic_load(&gs_stats.globq), atomic_load(&gs_stats.live_gs),
 		 (unsigned long long)atomic_load(&gs_stats.preempts),
-		 (unsigned long long)atomic_load(&gs_stats.handoffs), rq);
+		 (unsigned long long)atomic_load(&gs_stats.handoffs),
+		 gs_tls_moving ? "moving" : "pinned", rq);
 	gs_printf("%s", line);
 }
 
@@ -117,6 +118,9 @@ static void *sysmon(void *arg)
 	uint64_t start = gs_nanotime();
 	uint64_t period = (uint64_t)gs_cfg.schedtrace * 1000000;
 	uint64_t next_trace = start + period;
+	if (period)
+		gs_printf("mode: %s%s", gs_tls_moving ? "moving (a thread pointer per green thread)" :
+			  "pinned: ", gs_tls_moving ? "" : gs_tls_why);
 	long delay = 1000000;
 	uint64_t last_trim = start;
 	bool warned = false;

@@ -2,7 +2,8 @@
 # test.sh: the top-level test driver that `make test` runs after building. Runs, in order:
 #   1. every Check unit-test binary build/unit/* (each prints its own Check summary);
 #   2. scripts/run-compat.sh over tests/compat (and tests/compat-io when it has tests)
-#      with GOSHIM_PROCS "1 4";
+#      with GOSHIM_PROCS "1 4", then tests/compat again in the pinned mode
+#      (GOSHIM_DEBUG=pinned=1: no thread pointer per green thread);
 #   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result).
 # Counts: a unit binary contributes its Checks (failures = Failures + Errors, or 1 if it
 # died without a summary); a compat run counts per test per procs value; a scale script
@@ -48,21 +49,25 @@ for bin in "${UNIT_DIR:-build/unit}"/*; do
     fi
 done
 
-# 2. Compat tests.
-for dir in tests/compat tests/compat-io; do
+# 2. Compat tests: in the default mode (moving where the CPU allows it), then
+#    tests/compat again in the pinned mode (GOSHIM_DEBUG=pinned=1).
+for run in tests/compat tests/compat-io pinned:tests/compat; do
+    dir=${run#pinned:}
+    mode=()
+    [[ $run == pinned:* ]] && mode=(env GOSHIM_DEBUG=pinned=1)
     srcs=("$dir"/*.c)
     ((${#srcs[@]} > 0)) || continue
-    echo "== compat: $dir"
+    echo "== compat: $run"
     log=$(mktemp)
     rc=0
-    scripts/run-compat.sh -d "$dir" -p "1 4" | tee "$log" || rc=${PIPESTATUS[0]}
+    "${mode[@]}" scripts/run-compat.sh -d "$dir" -p "1 4" | tee "$log" || rc=${PIPESTATUS[0]}
     line=$(grep -E '^compat: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
     rm -f "$log"
     if [[ $line =~ ^compat:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
         passed=$((passed + BASH_REMATCH[1]))
         failed=$((failed + BASH_REMATCH[2]))
     else
-        echo "FAIL compat $dir: runner exit status $rc without a summary"
+        echo "FAIL compat $run: runner exit status $rc without a summary"
         failed=$((failed + 1))
     fi
 done
