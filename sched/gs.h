@@ -411,7 +411,7 @@ GS_HIDDEN void *gs_tls_block_new(void);
 GS_HIDDEN void gs_tls_block_free(void *b);
 /* Moving mode: points the thread pointer of m at tp (a G's or m->tp). */
 GS_HIDDEN void gs_tls_enter(struct m *m, void *tp);
-GS_HIDDEN void gs_tls_g_start(void);
+GS_HIDDEN void gs_tls_g_start(struct g *g);
 GS_HIDDEN void gs_tls_after_dlopen(void);
 GS_HIDDEN void gs_tls_wrap_setxid(void);
 GS_HIDDEN void gs_tls_probe(void);	/* at the first pthread_create */	/* after glibc's first pthread_create */

@@ -647,7 +647,7 @@ static void g_main(void *arg)
 	struct g *g = arg;
 	after_switch(g->m);
 	if (gs_tls_moving)
-		gs_tls_g_start();
+		gs_tls_g_start(g);
 	if (unlikely(atomic_load(&g->sigpending)))
 		gs_sig_deliver(g);
 	gs_exit(g->fn(g->arg));

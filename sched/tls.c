@@ -69,6 +69,7 @@ static void (*ctype_init)(void);
 static size_t tid_off, rseq_cpu_off, robust_off, robust_prev_off, spec_off, spec_val;
 static ptrdiff_t curm_off, tcache_off, resp_slot;	/* TLS words, from the thread pointer */
 static size_t res_off;			/* struct pthread's res, 0 until probed */
+static size_t stackblock_off;		/* and its stackblock, stackblock_size */
 
 struct pending { size_t off, len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
@@ -548,12 +549,18 @@ void gs_tls_enter(struct m *m, void *tp)
 }
 
 /* Run by each G first, on its own block: the locale's ctype tables. */
-void gs_tls_g_start(void)
+void gs_tls_g_start(struct g *g)
 {
 	ctype_init();
 	char *tp = gs_arch_tp_now();
 	if (res_off)
 		*(void **)(tp + resp_slot) = tp + res_off;
+	/* glibc bounds its alloca use by a quarter of the stack it reads
+	 * here (__libc_alloca_cutoff): 0 would allow 256 KiB. */
+	if (stackblock_off && g->stack_lo) {
+		*(void **)(tp + stackblock_off) = g->stack_lo;
+		*(size_t *)(tp + stackblock_off + 8) = (size_t)(g->stack_hi - g->stack_lo);
+	}
 }
 
 /* Where a real thread's resolver state lies in its struct pthread: asked of a
@@ -563,6 +570,25 @@ static void *probe(void *arg)
 	char *tp = gs_arch_tp_now(), *r = (char *)__res_state();
 	if (r > tp + HDR_HI && r < tp + rseq_cpu_off && *(void **)(tp + resp_slot) == r)
 		res_off = (size_t)(r - tp);
+	/* stackblock and stackblock_size, side by side: glibc reports them
+	 * as the stack (above the guard) and the guard size. */
+	pthread_attr_t a;
+	void *addr;
+	size_t size, guard;
+	if (REAL(pthread_getattr_np)(REAL(pthread_self)(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &addr, &size) == 0 &&
+		    pthread_attr_getguardsize(&a, &guard) == 0) {
+			int n = 0;
+			size_t at = 0;
+			for (size_t o = HDR_HI; o + 16 <= rseq_cpu_off; o += 8)
+				if (*(char **)(tp + o) == (char *)addr - guard &&
+				    *(size_t *)(tp + o + 8) == size + guard)
+					at = o, n++;
+			if (n == 1)
+				stackblock_off = at;
+		}
+		pthread_attr_destroy(&a);
+	}
 	return NULL;
 }
 
