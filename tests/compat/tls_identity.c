@@ -5,7 +5,7 @@
  * fails while another thread holds the lock), the locale's ctype tables
  * (printf of a float, toupper), sched_getcpu, atexit from a thread (pointer
  * guard), setuid/setgid/setgroups from a thread while others run, errno, and
- * the resolver state (__res_state: each thread's own, not main's).
+ * the resolver state (__res_state: each thread's own, not main's), uselocale.
  */
 // compat-dlopen: tls_ie_lib.c
 // compat-ldlibs: -ldl -lresolv
@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <grp.h>
 #include <limits.h>
+#include <locale.h>
 #include <resolv.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -26,8 +27,8 @@ static char *(*ie_buf_addr)(void);
 static atomic_int bad, go;
 static struct __res_state *main_res;
 /* The pinned mode (GOSHIM_DEBUG=pinned=1) keeps a library dlopen'ed later
- * with initial-exec TLS, stdio lock owners and the resolver state per OS
- * thread, not per thread (README, Limits): those are not asserted there. */
+ * with initial-exec TLS, stdio lock owners, the resolver state and uselocale
+ * per OS thread, not per thread (README, Limits): not asserted there. */
 static int pinned;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -75,6 +76,31 @@ static void *worker(void *arg)
 	if (strcmp(f, w))
 		atomic_fetch_add(&bad, 1);
 	return NULL;
+}
+
+/* One thread switches to a UTF-8 locale with uselocale and parks; another
+ * still has the global C locale (MB_CUR_MAX 1); then the first has its own. */
+static pthread_barrier_t lbar;
+static void *locale_user(void *arg)
+{
+	locale_t l = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+	if (!l)
+		return (void *)1L;	/* no such locale here: nothing to compare */
+	uselocale(l);
+	pthread_barrier_wait(&lbar);
+	pthread_barrier_wait(&lbar);
+	long ok = MB_CUR_MAX > 1;
+	uselocale(LC_GLOBAL_LOCALE);
+	freelocale(l);
+	return (void *)ok;
+}
+
+static void *locale_other(void *arg)
+{
+	pthread_barrier_wait(&lbar);
+	long ok = MB_CUR_MAX == 1;
+	pthread_barrier_wait(&lbar);
+	return (void *)ok;
 }
 
 /* One thread holds stdout's lock across a park; another must not get it. */
@@ -164,6 +190,15 @@ int main(void)
 	CHECK_RC(pthread_join(a, NULL), 0);
 	printf("ftrylockfile while another thread holds the lock fails: %s\n",
 	       ra || pinned ? "yes" : "no");
+
+	pthread_t l1, l2;
+	void *rl1, *rl2;
+	CHECK_RC(pthread_barrier_init(&lbar, NULL, 2), 0);
+	CHECK_RC(pthread_create(&l1, NULL, locale_user, NULL), 0);
+	CHECK_RC(pthread_create(&l2, NULL, locale_other, NULL), 0);
+	CHECK_RC(pthread_join(l1, &rl1), 0);
+	CHECK_RC(pthread_join(l2, &rl2), 0);
+	printf("uselocale is per thread: %s\n", (rl1 && rl2) || pinned ? "yes" : "no");
 
 	pthread_t s, x;
 	void *rs, *rx;
