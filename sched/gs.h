@@ -55,6 +55,7 @@ struct gs_config {
 	int asyncpreemptoff;	/* GOSHIM_DEBUG=asyncpreemptoff=1 */
 	int noguardmarkers;	/* GOSHIM_DEBUG=guardmarkers=0: guard pages as on old kernels */
 	int pinned;		/* GOSHIM_DEBUG=pinned=1: no thread pointer per G (tls.c) */
+	int move;		/* GOSHIM_DEBUG=move=1: started Gs move between Ms (proc.c) */
 };
 extern struct gs_config gs_cfg GS_HIDDEN;
 
@@ -98,7 +99,10 @@ struct g {
 	struct gs_node node;		/* link in an M's inbox */
 	struct g *schedlink;		/* link in the global queue / lists */
 	struct g *allnext, *allprev;	/* allg list (gs_allg_lock) */
-	struct m *m;			/* the M it is pinned to; NULL until started */
+	struct m *m;			/* the M it is pinned to (runs on, when Gs move); NULL until started */
+	_Atomic int on_cpu;		/* move mode: its registers are not saved yet */
+	pid_t tid;			/* move mode: its glibc tid, the first M's */
+	struct m *_Atomic timer_m;	/* the M whose heap holds its timer entry */
 	_Atomic uint64_t parkword;	/* see PARK_WAITING */
 	int id;				/* 1 = main */
 	_Atomic int status;		/* G_* */
@@ -188,7 +192,10 @@ struct m {
 	struct g *tls_owner;		/* G whose identity is in this M's TLS */
 	struct g *gdead;		/* exited G to release once off its stack */
 	struct gs_ctx g0;		/* the scheduler context (own stack) */
-	struct g *runnext;		/* the G this M just made ready: runs next (owner only) */
+	struct g *runnext;		/* the G this M just made ready: runs next (owner only;
+					 * move mode: atomic, others take it from an M without a P) */
+	struct g *prevg;		/* move mode: the G switched away from, until off its stack */
+	gs_lock_t tlock;		/* move mode: guards timers */
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
@@ -225,6 +232,19 @@ extern _Atomic int gs_nm GS_HIDDEN;		/* slots ever used: [0, gs_nm) */
 enum { M_FREE, M_LIVE };
 extern _Atomic int gs_started GS_HIDDEN;	/* runtime initialised */
 extern struct g *gs_maing GS_HIDDEN;
+/* Started Gs move between Ms (GOSHIM_DEBUG=move=1 and a thread pointer per G):
+ * made ready into the readier's runnext or run queue, stolen by idle Ms, and
+ * an M without a P gives away its queue and timers. main's G stays on M0. */
+extern int gs_move GS_HIDDEN;
+/* The tid glibc's structures know g by (mutex owners). */
+static inline pid_t gs_g_tid(struct g *g)
+{
+	return gs_move && g->tid ? g->tid : g->m->tid;
+}
+/* A timer for g, parked or about to park on its M (0 or -ENOMEM), and its
+ * removal once the wait is over. */
+GS_HIDDEN int gs_g_timer_add(struct g *g, uint64_t when, uint64_t seq);
+GS_HIDDEN void gs_g_timer_del(struct g *g);
 
 GS_HIDDEN void gs_init(void);
 /* The G running on the calling OS thread, or NULL (an outside thread, g0, a
@@ -410,7 +430,7 @@ GS_HIDDEN int gs_tls_init_g(struct g *g);	/* 0 or -EAGAIN */
 GS_HIDDEN void *gs_tls_block_new(void);
 GS_HIDDEN void gs_tls_block_free(void *b);
 /* Moving mode: points the thread pointer of m at tp (a G's or m->tp). */
-GS_HIDDEN void gs_tls_enter(struct m *m, void *tp);
+GS_HIDDEN void gs_tls_enter(struct m *m, void *tp, pid_t tid);
 GS_HIDDEN void gs_tls_g_start(struct g *g);
 GS_HIDDEN void gs_tls_after_dlopen(void);
 GS_HIDDEN void gs_tls_wrap_setxid(void);

@@ -276,7 +276,7 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 		if (!gs_park_cancel(g, seq))
 			gs_park(g);	/* a waker got there first: take its wakeup */
 	} else {
-		if (deadline && gs_timer_add(&g->m->timers, deadline, g, seq) != 0)
+		if (deadline && gs_g_timer_add(g, deadline, seq) != 0)
 			deadline = 0;
 		atomic_fetch_add(&nwaiting, 1);
 		g->waitaddr = (void *)(intptr_t)it[0].fd;
@@ -285,7 +285,7 @@ int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 		gs_park(g);
 		atomic_fetch_sub(&nwaiting, 1);
 		if (deadline)
-			gs_timer_del(&g->m->timers, g);
+			gs_g_timer_del(g);
 	}
 	g->interruptible = 0;
 	int still = 0;		/* waiters nobody took off: no event for them */

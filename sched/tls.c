@@ -537,14 +537,14 @@ void gs_tls_block_free(void *b)
  * (a G's block, or m->tp for the scheduler). Hot path: four stores and
  * wrfsbase. The words are written before %fs moves, so a signal handler in
  * between sees a consistent block. */
-void gs_tls_enter(struct m *m, void *tp)
+void gs_tls_enter(struct m *m, void *tp, pid_t tid)
 {
 	char *cur = gs_arch_tp_now(), *to = tp;
 	if (cur == to)
 		return;
 	*(void **)(to + tcache_off) = *(void **)(cur + tcache_off);
 	*(struct m **)(to + curm_off) = m;
-	*(pid_t *)(to + tid_off) = m->tid;
+	*(pid_t *)(to + tid_off) = tid;
 	gs_arch_set_tp(to);
 }
 
@@ -674,7 +674,7 @@ __attribute__((noinline)) void gs_tls_real_begin(struct gs_realtp *r)
 	r->in_sched = r->m->in_sched;
 	r->m->in_sched = 1;
 	int e = errno;
-	gs_tls_enter(r->m, r->m->tp);
+	gs_tls_enter(r->m, r->m->tp, r->m->tid);
 	gs_tls_set_errno(e);
 }
 
@@ -694,7 +694,8 @@ __attribute__((noinline)) void gs_tls_real_end(struct gs_realtp *r)
 		return;
 	struct m *m = gs_curm;	/* the same struct in a forked child */
 	int e = get_errno();
-	gs_tls_enter(m, r->tp);
+	struct g *g = m->curg;
+	gs_tls_enter(m, r->tp, g && g->tp == r->tp ? gs_g_tid(g) : m->tid);
 	gs_tls_set_errno(e);
 	m->in_sched = r->in_sched;
 }
