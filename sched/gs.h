@@ -195,6 +195,7 @@ struct m {
 	struct g *runnext;		/* the G this M just made ready: runs next (owner only;
 					 * move mode: atomic, others take it from an M without a P) */
 	struct g *prevg;		/* move mode: the G switched away from, until off its stack */
+	struct g *nextg;		/* move mode: the G g0 runs next (its last M was on it) */
 	gs_lock_t tlock;		/* move mode: guards timers */
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
 	struct gs_runq runq;		/* new Gs, stealable */

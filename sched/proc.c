@@ -152,13 +152,18 @@ static void wakep(struct m *self)
 
 /* Move mode: g goes to the readier's runnext when a G of an M readies it (a
  * partner it will switch to), to the run queue of the readier's M when that is
- * its scheduler or the G itself (yield, preemption: stealable), else to the
- * global queue; new work wakes an idle M with a P, which steals. */
+ * its scheduler, to the global queue when it readies itself (yield, preemption)
+ * or the readier is no M (sysmon's netpoll, helpers); new work wakes an idle M
+ * with a P, which steals. */
 static void ready_move(struct g *g)
 {
 	struct m *cm = gs_curm;
+	if (cm && cm->curg == g) {
+		globq_put(g);	/* yield, preemption: behind everything, as in Go */
+		return;
+	}
 	if (cm) {
-		if (cm->curg && !cm->in_sched && cm->curg != g) {
+		if (cm->curg && !cm->in_sched) {
 			g = __atomic_exchange_n(&cm->runnext, g, __ATOMIC_ACQ_REL);
 			if (!g)
 				return;
@@ -374,9 +379,11 @@ static struct g *find_move(struct m *m, bool prefer_new)
 		if (gs_np_waiting())
 			gs_np_poll(0);
 	}
-	if (!prefer_new && (g = take_runnext(m)))
+	/* A yielding G waits in the global queue, but main's in the inbox. */
+	bool main_yields = prefer_new && m->curg == gs_maing;
+	if ((g = take_runnext(m)))
 		return g;
-	if (m0 && !prefer_new && (n = gs_mpsc_pop(&m->inbox)))
+	if (m0 && !main_yields && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
 	if ((g = gs_runq_get(&m->runq)))
 		return g;
@@ -477,7 +484,8 @@ static void apply_sigmask(struct m *m, struct g *g)
 static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 {
 	if (gs_move) {
-		/* Its last M may still be switching away from it. */
+		/* Its last M may still be switching away from it (only g0
+		 * waits: schedule() sends a G found so to g0). */
 		while (atomic_load_explicit(&g->on_cpu, memory_order_acquire))
 			gs_arch_relax();
 		atomic_store_explicit(&g->on_cpu, 1, memory_order_relaxed);
@@ -521,8 +529,15 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
 		m->in_sched = 0;
 		return;
 	}
-	if (gs_move)
+	if (gs_move) {
 		m->prevg = cur;
+		if (next && atomic_load_explicit(&next->on_cpu, memory_order_acquire)) {
+			/* Its last M is still on its stack, and may itself be
+			 * waiting for cur: wait on g0, off cur's stack. */
+			m->nextg = next;
+			next = NULL;
+		}
+	}
 	if (next) {
 		run_g(m, &cur->ctx, next);
 		return;
@@ -708,8 +723,9 @@ static void m_loop(struct m *m)
 	for (;;) {
 		m->in_sched = 1;
 		m->curg = NULL;
-		struct g *g;
-		while (!(g = find_nowait(m, false))) {
+		struct g *g = m->nextg;	/* move mode: found by a G, still on its last M */
+		m->nextg = NULL;
+		while (!g && !(g = find_nowait(m, false))) {
 			if (idle_p(m))
 				continue;
 			int zero = 0;
@@ -1276,7 +1292,7 @@ void gs_fork_child(void)
 			atomic_store(&m->has_p, 0);
 		}
 		gs_mpsc_init(&m->inbox);
-		m->runnext = NULL;
+		m->runnext = m->prevg = m->nextg = NULL;
 		atomic_store(&m->runq.head, 0);
 		atomic_store(&m->runq.tail, 0);
 		m->timers.n = 0;

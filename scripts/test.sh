@@ -3,7 +3,8 @@
 #   1. every Check unit-test binary build/unit/* (each prints its own Check summary);
 #   2. scripts/run-compat.sh over tests/compat (and tests/compat-io when it has tests)
 #      with GOSHIM_PROCS "1 4", then tests/compat again in the pinned mode
-#      (GOSHIM_DEBUG=pinned=1: no thread pointer per green thread);
+#      (GOSHIM_DEBUG=pinned=1: no thread pointer per green thread) and with
+#      started green threads moving (GOSHIM_DEBUG=move=1);
 #   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result).
 # Counts: a unit binary contributes its Checks (failures = Failures + Errors, or 1 if it
 # died without a summary); a compat run counts per test per procs value; a scale script
@@ -49,12 +50,13 @@ for bin in "${UNIT_DIR:-build/unit}"/*; do
     fi
 done
 
-# 2. Compat tests: in the default mode (moving where the CPU allows it), then
-#    tests/compat again in the pinned mode (GOSHIM_DEBUG=pinned=1).
-for run in tests/compat tests/compat-io pinned:tests/compat; do
-    dir=${run#pinned:}
+# 2. Compat tests: in the default mode (a thread pointer per green thread where
+#    the CPU allows it), then tests/compat again in the pinned mode
+#    (GOSHIM_DEBUG=pinned=1) and with started green threads moving (move=1).
+for run in tests/compat tests/compat-io pinned:tests/compat move:tests/compat; do
+    dir=${run#*:}
     mode=()
-    [[ $run == pinned:* ]] && mode=(env GOSHIM_DEBUG=pinned=1)
+    [[ $run == *:* ]] && mode=(env GOSHIM_DEBUG=${run%%:*}=1)
     srcs=("$dir"/*.c)
     ((${#srcs[@]} > 0)) || continue
     echo "== compat: $run"
