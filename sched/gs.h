@@ -12,12 +12,20 @@
  * Thread identity (the central choice; README "Design" has the measurements):
  * glibc finds errno and every __thread variable at a fixed offset from the
  * thread pointer, and compiled code may keep such an address in a register
- * across a call that parks. So a G, once started, stays on the M it started
- * on ("pinned"), and each M's static TLS holds the identity of the G it runs:
- * on a switch the TLS bytes that belong to a thread (the executable's and the
- * libraries' blocks, errno and h_errno of libc's) are swapped out to the old G
- * and in from the new one (tls.c). Gs that have not started yet carry no such
- * state and are spread and stolen freely (runq.c).
+ * across a call that parks. Two designs, chosen at start (tls.c):
+ *   tp      where the CPU lets user space set the thread pointer (x86-64
+ *           FSGSBASE), each G has its own static TLS block and glibc thread
+ *           header and the switch points %fs at it: its identity goes with it.
+ *           Started Gs stay on their M unless GOSHIM_DEBUG=move=1 ("moving":
+ *           then they are readied into the readier's runnext, stolen, handed
+ *           off with a stuck M's queue and timers; main's G stays on M0).
+ *   pinned  otherwise (or GOSHIM_DEBUG=pinned=1): a G, once started, stays on
+ *           the M it started on, and each M's static TLS holds the identity of
+ *           the G it runs: on a switch the TLS bytes that belong to a thread
+ *           (the executable's and the libraries' blocks, errno and h_errno of
+ *           libc's) are swapped out to the old G and in from the new one.
+ * Gs that have not started yet carry no such state and are spread and stolen
+ * freely (runq.c).
  *
  * Sections: config, structures, scheduler (proc.c), run queues (runq.c),
  * timers (timer.c), stacks (stack.c), TLS (tls.c), green futex (futex.c),
@@ -132,7 +140,7 @@ struct g {
 	int intr_self;			/* it found a signal pending as it parked */
 
 	/* Thread identity. */
-	void *tp;			/* moving mode: its block (thread pointer), tls.c */
+	void *tp;			/* tp mode: its block (thread pointer), tls.c */
 	void *dtv;			/* its own dynamic TLS vector, NULL while it shares its M's (tls.c) */
 	struct gs_tsd *tsd;		/* pthread_key_* values */
 	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
@@ -423,14 +431,14 @@ GS_HIDDEN void gs_stack_fork_child(void);
 /* ---- thread identity (tls.c) ---- */
 
 extern size_t gs_tls_size GS_HIDDEN;
-/* Moving mode: each G has its own thread pointer (tls.c); else pinned. */
-extern int gs_tls_moving GS_HIDDEN;
+/* tp mode: each G has its own thread pointer (tls.c); else pinned. */
+extern int gs_tls_tp GS_HIDDEN;
 extern const char *gs_tls_why GS_HIDDEN;	/* why pinned */
 GS_HIDDEN void gs_tls_init(void);
 GS_HIDDEN int gs_tls_init_g(struct g *g);	/* 0 or -EAGAIN */
 GS_HIDDEN void *gs_tls_block_new(void);
 GS_HIDDEN void gs_tls_block_free(void *b);
-/* Moving mode: points the thread pointer of m at tp (a G's or m->tp). */
+/* tp mode: points the thread pointer of m at tp (a G's or m->tp). */
 GS_HIDDEN void gs_tls_enter(struct m *m, void *tp, pid_t tid);
 GS_HIDDEN void gs_tls_g_start(struct g *g);
 GS_HIDDEN void gs_tls_after_dlopen(void);

@@ -496,7 +496,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 		g->m = m;	/* first run: pinned from now on */
 		m->npinned++;
 	}
-	if (gs_tls_moving)
+	if (gs_tls_tp)
 		gs_tls_enter(m, g->tp, gs_move ? g->tid : m->tid);
 	else
 		gs_tls_switch(m, g);
@@ -543,7 +543,7 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
 		return;
 	}
 	m->curg = NULL;
-	if (gs_tls_moving)
+	if (gs_tls_tp)
 		gs_tls_enter(m, m->tp, m->tid);
 	gs_ctx_switch(&cur->ctx, &m->g0);
 	after_switch(gs_move ? gs_curm : m);
@@ -846,7 +846,7 @@ static void g_main(void *arg)
 {
 	struct g *g = arg;
 	after_switch(g->m);
-	if (gs_tls_moving)
+	if (gs_tls_tp)
 		gs_tls_g_start(g);
 	if (unlikely(atomic_load(&g->sigpending)))
 		gs_sig_deliver(g);
@@ -1200,7 +1200,7 @@ void gs_init(void)
 
 	gs_stack_init();
 	gs_tls_init();
-	gs_move = gs_tls_moving && gs_cfg.move;
+	gs_move = gs_tls_tp && gs_cfg.move;
 	gs_dump_init();
 	read_comm(main_name);
 
@@ -1242,7 +1242,7 @@ void gs_init(void)
 	mg->stack_hi = (char *)lo + sz;
 	mg->stack_kind = STACK_MAIN;
 	mg->m = m0;
-	mg->tp = gs_tls_moving ? m0->tp : NULL;	/* the main thread's own block */
+	mg->tp = gs_tls_tp ? m0->tp : NULL;	/* the main thread's own block */
 	mg->dtv = m0->dtv_share ? NULL : m0->own_dtv;	/* main's own either way */
 	memcpy(mg->name, main_name, sizeof mg->name);
 	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &mg->sigmask);

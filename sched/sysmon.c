@@ -104,7 +104,7 @@ static void schedtrace(uint64_t elapsed)
 		 atomic_load(&gs_stats.globq), atomic_load(&gs_stats.live_gs),
 		 (unsigned long long)atomic_load(&gs_stats.preempts),
 		 (unsigned long long)atomic_load(&gs_stats.handoffs),
-		 gs_move ? "moving" : gs_tls_moving ? "tp" : "pinned", rq);
+		 gs_move ? "moving" : gs_tls_tp ? "tp" : "pinned", rq);
 	gs_printf("%s", line);
 }
 
@@ -120,9 +120,9 @@ static void *sysmon(void *arg)
 	uint64_t next_trace = start + period;
 	if (period)
 		gs_printf("mode: %s%s", gs_move ? "moving (a thread pointer per green thread; started "
-			  "green threads move between OS threads)" : gs_tls_moving ? "tp (a thread "
+			  "green threads move between OS threads)" : gs_tls_tp ? "tp (a thread "
 			  "pointer per green thread; started green threads pinned)" : "pinned: ",
-			  gs_tls_moving ? "" : gs_tls_why);
+			  gs_tls_tp ? "" : gs_tls_why);
 	long delay = 1000000;
 	uint64_t last_trim = start;
 	bool warned = false;

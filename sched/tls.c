@@ -1,7 +1,9 @@
 /* sched/tls.c: thread identity of green threads (errno, __thread variables,
- * dynamic TLS of dlopen'ed libraries).
+ * dynamic TLS of dlopen'ed libraries), in one of two modes chosen at start
+ * (gs_tls_init): a thread pointer per G (tp mode, below: gs_tls_tp)
+ * where the CPU allows it and start-up verification passes, else pinned.
  *
- * Design (gs.h has the why): a started G is pinned to its M, and the M's own
+ * Pinned mode (gs.h has the why): a started G is pinned to its M, and the M's own
  * static TLS block holds the identity of the G it runs. A switch swaps out the
  * bytes that are per thread for the program (the TLS blocks of the executable
  * and of every library except libc and goshim, plus libc's errno and h_errno)
@@ -60,8 +62,8 @@ typedef union {
 #define DTV_UNALLOCATED ((void *)-1l)
 #define TCB_DTV(tp) (((void **)(tp))[1])	/* tcbhead_t.dtv */
 
-/* Moving mode (below). */
-int gs_tls_moving;
+/* tp mode (below). */
+int gs_tls_tp;
 const char *gs_tls_why = "";
 static void *(*allocate_tls)(void *);
 static void (*deallocate_tls)(void *, bool);
@@ -147,7 +149,7 @@ static void pinned_init(void)
 	}
 }
 
-static const char *moving_verify(void);
+static const char *tp_verify(void);
 
 void gs_tls_init(void)
 {
@@ -160,16 +162,16 @@ void gs_tls_init(void)
 		gs_tls_why = "GOSHIM_DEBUG=pinned=1";
 	else if (!(getauxval(AT_HWCAP2) & 2))
 		gs_tls_why = "no FSGSBASE";
-	else if (!(gs_tls_why = moving_verify()))
-		gs_tls_moving = 1;
-	if (!gs_tls_moving)
+	else if (!(gs_tls_why = tp_verify()))
+		gs_tls_tp = 1;
+	if (!gs_tls_tp)
 		pinned_init();
 }
 
 int gs_tls_init_g(struct g *g)
 {
 	g->dtv = NULL;
-	if (gs_tls_moving)
+	if (gs_tls_tp)
 		return (g->tp = gs_tls_block_new()) ? 0 : -EAGAIN;
 	memcpy(g->tls, init_image, gs_tls_size);
 	return 0;
@@ -220,7 +222,7 @@ static bool dtv_static_only(struct m *m)
 /* At an M's start, on its own OS thread. */
 void gs_tls_init_m(struct m *m)
 {
-	if (gs_tls_moving) {
+	if (gs_tls_tp) {
 		if (*(pid_t *)((char *)m->tp + tid_off) != m->tid)
 			gs_throw("thread %d: glibc's tid is not where start-up found it", m->tid);
 		return;
@@ -280,7 +282,7 @@ void gs_tls_switch(struct m *m, struct g *to)
 /* g has exited on m: forget its identity and free its dynamic TLS. */
 void gs_tls_release(struct m *m, struct g *g)
 {
-	if (gs_tls_moving) {
+	if (gs_tls_tp) {
 		if (g->tp && g != gs_maing)
 			gs_tls_block_free(g->tp);
 		g->tp = NULL;
@@ -304,7 +306,7 @@ void gs_tls_release(struct m *m, struct g *g)
 	g->dtv = NULL;
 }
 
-/* ---- moving mode: a thread pointer per G ----
+/* ---- tp mode: a thread pointer per G ----
  *
  * Where the CPU lets user space set the thread pointer (x86-64 FSGSBASE:
  * AT_HWCAP2 bit 1), each G has its own static TLS block and glibc thread
@@ -431,7 +433,7 @@ static const char *find_tcache(void)
 	return found == 1 ? NULL : "malloc's thread cache pointer not found";
 }
 
-static const char *moving_verify(void)
+static const char *tp_verify(void)
 {
 #ifndef __x86_64__
 	return "a thread pointer per G is x86-64 only so far";
@@ -533,7 +535,7 @@ void gs_tls_block_free(void *b)
 	deallocate_tls(b, true);	/* its DTV, dynamic blocks and the block */
 }
 
-/* The switch of moving mode, on m, to the context whose thread pointer is tp
+/* The switch of tp mode, on m, to the context whose thread pointer is tp
  * (a G's block, or m->tp for the scheduler). Hot path: four stores and
  * wrfsbase. The words are written before %fs moves, so a signal handler in
  * between sees a consistent block. */
@@ -594,7 +596,7 @@ static void *probe(void *arg)
 
 void gs_tls_probe(void)
 {
-	if (!gs_tls_moving || res_off)
+	if (!gs_tls_tp || res_off)
 		return;
 	struct gs_realtp rt;
 	gs_tls_real_begin(&rt);
@@ -647,7 +649,7 @@ static int init_new_static(struct dl_phdr_info *info, size_t size, void *tp)
 
 void gs_tls_after_dlopen(void)
 {
-	if (!gs_tls_moving)
+	if (!gs_tls_tp)
 		return;
 	struct gs_realtp r;
 	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
@@ -665,7 +667,7 @@ __attribute__((noinline)) void gs_tls_real_begin(struct gs_realtp *r)
 {
 	r->tp = NULL;
 	r->m = gs_curm;
-	if (!gs_tls_moving || !r->m)
+	if (!gs_tls_tp || !r->m)
 		return;
 	void *cur = gs_arch_tp_now();
 	if (cur == r->m->tp)
@@ -702,7 +704,7 @@ __attribute__((noinline)) void gs_tls_real_end(struct gs_realtp *r)
 
 /* glibc's SIGSETXID handler (setuid & co. from another thread) works on the
  * struct pthread of the thread it interrupts and the caller waits on the real
- * one: in moving mode it runs on the M's real thread pointer. glibc installs
+ * one: in tp mode it runs on the M's real thread pointer. glibc installs
  * it at its first pthread_create; this wraps it once after that. */
 #define SIGSETXID_ (__SIGRTMIN + 1)
 struct ksigaction { void *handler; unsigned long flags; void *restorer; uint64_t mask; };
@@ -724,7 +726,7 @@ static void setxid_wrap(int sig, siginfo_t *si, void *uc)
 void gs_tls_wrap_setxid(void)
 {
 	struct ksigaction k;
-	if (!gs_tls_moving || glibc_setxid ||
+	if (!gs_tls_tp || glibc_setxid ||
 	    syscall(SYS_rt_sigaction, SIGSETXID_, NULL, &k, sizeof k.mask) != 0 ||
 	    (uintptr_t)k.handler < 2 || !(k.flags & SA_SIGINFO))
 		return;

@@ -1,5 +1,5 @@
 /* shim/tp.c: the calls that must run on the OS thread's own thread pointer
- * when each green thread has its own (moving mode, sched/tls.c), and dlopen,
+ * when each green thread has its own (tp mode, sched/tls.c), and dlopen,
  * which must initialise a new module's static TLS in every green thread's
  * block. In pinned mode (or outside a G) each is the plain call.
  *
@@ -52,7 +52,7 @@ ON_REAL_TP(int, setgroups, (size_t n, const gid_t *l), (n, l))
 /* dlopen resolves a bare name with the search path of its caller (DT_RPATH,
  * DT_RUNPATH), which through this hook is goshim's: when that fails, the
  * caller's search path (dlinfo RTLD_DI_SERINFO of its object) is tried in
- * order. Only in moving mode. */
+ * order. Only in tp mode. */
 static void *open_caller_paths(const char *file, int mode, const void *caller)
 {
 	Dl_info di;
@@ -83,7 +83,7 @@ static void *open_caller_paths(const char *file, int mode, const void *caller)
 GS_EXPORT void *dlopen(const char *file, int mode)
 {
 	void *h = REAL(dlopen)(file, mode);
-	if (!gs_tls_moving)
+	if (!gs_tls_tp)
 		return h;
 	if (!h && file && !strchr(file, '/') &&
 	    (h = open_caller_paths(file, mode, __builtin_return_address(0))) == NULL)

@@ -1,5 +1,5 @@
 /* tls_identity.c: what glibc keeps per thread, per green thread (sched/tls.c,
- * moving mode; pinned mode must pass too): an initial-exec TLS library
+ * tp mode; pinned mode must pass too): an initial-exec TLS library
  * dlopen'ed while threads exist (its initial values in each, then its own
  * values across parks), strerror's buffer, stdio lock owners (ftrylockfile
  * fails while another thread holds the lock), the locale's ctype tables
