@@ -111,6 +111,8 @@ struct g {
 	_Atomic int on_cpu;		/* move mode: its registers are not saved yet */
 	pid_t tid;			/* move mode: its glibc tid, the first M's */
 	struct m *_Atomic timer_m;	/* the M whose heap holds its timer entry */
+	struct m *_Atomic wired_m;	/* move mode: the M it stays on from now (a blocked
+					 * signal sent to it waits on that OS thread) */
 	_Atomic uint64_t parkword;	/* see PARK_WAITING */
 	int id;				/* 1 = main */
 	_Atomic int status;		/* G_* */
@@ -205,6 +207,7 @@ struct m {
 	struct g *prevg;		/* move mode: the G switched away from, until off its stack */
 	struct g *nextg;		/* move mode: the G g0 runs next (its last M was on it) */
 	gs_lock_t tlock;		/* move mode: guards timers */
+	_Atomic int nwired;		/* move mode: live Gs wired to it (wired_m) */
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;

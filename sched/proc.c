@@ -185,11 +185,13 @@ bool gs_ready(struct g *g, uint64_t seq)
 	if (!atomic_compare_exchange_strong(&g->parkword, &want, seq << 1))
 		return false;
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	if (gs_move && g != gs_maing) {
+	struct m *m = g->m, *w = NULL;
+	if (gs_move && g != gs_maing && !(w = atomic_load_explicit(&g->wired_m, memory_order_relaxed))) {
 		ready_move(g);
 		return true;
 	}
-	struct m *m = g->m;
+	if (w)
+		m = w;
 	if (m == gs_curm && m->curg && !m->in_sched && !gs_move) {
 		/* Readied by a G of its own M: it runs next, as in Go. (In
 		 * move mode main's G, which stays on M0, uses the inbox only:
@@ -364,12 +366,27 @@ static bool pless(struct m *v)
 /* find_nowait of move mode: runnext, main's inbox (M0), the run queue, the
  * global queue, then stealing: other Ms' run queues (started Gs too), the
  * runnext and timers of Ms without a P, then timers and the network. */
+static struct g *find_move1(struct m *m, bool prefer_new);
+
+/* A G wired to another M (wired_m) found in a shared queue goes to that M. */
 static struct g *find_move(struct m *m, bool prefer_new)
+{
+	for (;;) {
+		struct g *g = find_move1(m, prefer_new);
+		struct m *w = g ? atomic_load(&g->wired_m) : NULL;
+		if (!w || w == m)
+			return g;
+		gs_mpsc_push(&w->inbox, &g->node);
+		wake_m(w);
+	}
+}
+
+static struct g *find_move1(struct m *m, bool prefer_new)
 {
 	struct g *g;
 	struct gs_node *n;
 	bool has_p = atomic_load_explicit(&m->has_p, memory_order_relaxed);
-	bool m0 = m == &gs_allm[0];
+	bool m0 = true;	/* the inbox: main's G on M0, wired Gs on any */
 	m->schedtick++;
 	if ((m->schedtick & 7) == 0)
 		run_timers(m);
@@ -379,8 +396,10 @@ static struct g *find_move(struct m *m, bool prefer_new)
 		if (gs_np_waiting())
 			gs_np_poll(0);
 	}
-	/* A yielding G waits in the global queue, but main's in the inbox. */
-	bool main_yields = prefer_new && m->curg == gs_maing;
+	/* A yielding G waits in the global queue, but main's and a wired one's
+	 * in the inbox. */
+	bool main_yields = prefer_new && m->curg &&
+			   (m->curg == gs_maing || atomic_load(&m->curg->wired_m));
 	if ((g = take_runnext(m)))
 		return g;
 	if (m0 && !main_yields && (n = gs_mpsc_pop(&m->inbox)))
@@ -447,6 +466,8 @@ static void release_dead(struct m *m, struct g *d)
 {
 	if (!gs_move)
 		m->npinned--;
+	else if (atomic_load(&d->wired_m))
+		atomic_fetch_sub(&atomic_load(&d->wired_m)->nwired, 1);
 	allg_del(d);
 	gs_tls_release(m, d);
 	if (!d->in_stack)
@@ -563,7 +584,7 @@ static void start_m(struct m *m);
 static bool m_empty(struct m *m)
 {
 	return !m->npinned && !m->runnext && gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) &&
-	       (!gs_move || (!m->timers.n && !m->curg));
+	       (!gs_move || (!m->timers.n && !m->curg && !atomic_load(&m->nwired)));
 }
 
 /* A surplus M: holds a P, sleeps, and has nothing of its own. Under mslock. */
@@ -1293,6 +1314,7 @@ void gs_fork_child(void)
 		}
 		gs_mpsc_init(&m->inbox);
 		m->runnext = m->prevg = m->nextg = NULL;
+		atomic_store(&m->nwired, g && atomic_load(&g->wired_m) == m ? 1 : 0);
 		atomic_store(&m->runq.head, 0);
 		atomic_store(&m->runq.tail, 0);
 		m->timers.n = 0;

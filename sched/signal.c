@@ -152,8 +152,16 @@ int gs_sig_send(struct g *g, int sig)
 	sigaction(sig, NULL, &sa);
 	if (sa.sa_handler == SIG_IGN)
 		return 0;
-	if (sa.sa_handler == SIG_DFL)	/* the default action is the process's */
-		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
+	if (sa.sa_handler == SIG_DFL) {	/* the default action is the process's */
+		/* Blocked, it stays pending on that OS thread for a signalfd
+		 * or sigwait of g's: in move mode g stays there from now on. */
+		struct m *none = NULL, *m = g->m;
+		if (gs_move && m && g != gs_maing && sigismember(&g->sigmask, sig) &&
+		    atomic_compare_exchange_strong(&g->wired_m, &none, m))
+			atomic_fetch_add(&m->nwired, 1);	/* m does not retire */
+		struct m *to = atomic_load(&g->wired_m) ? atomic_load(&g->wired_m) : g->m;
+		return REAL(pthread_kill)(to ? (pthread_t)to->self_pt : REAL(pthread_self)(), sig);
+	}
 	atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
 	/* Wakes it; the G itself decides EINTR or SA_RESTART in gs_park's tail
 	 * (gs_sig_intr_self), from every signal pending then. */
