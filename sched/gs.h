@@ -441,6 +441,7 @@ GS_HIDDEN void gs_tls_init(void);
 GS_HIDDEN int gs_tls_init_g(struct g *g);	/* 0 or -EAGAIN */
 GS_HIDDEN void *gs_tls_block_new(void);
 GS_HIDDEN void gs_tls_block_free(void *b);
+GS_HIDDEN void gs_tls_trim(bool idle);	/* from sysmon */
 /* tp mode: points the thread pointer of m at tp (a G's or m->tp). */
 GS_HIDDEN void gs_tls_enter(struct m *m, void *tp, pid_t tid);
 GS_HIDDEN void gs_tls_g_start(struct g *g);

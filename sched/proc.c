@@ -400,7 +400,9 @@ static struct g *find_move1(struct m *m, bool prefer_new)
 	 * in the inbox. */
 	bool main_yields = prefer_new && m->curg &&
 			   (m->curg == gs_maing || atomic_load(&m->curg->wired_m));
-	if ((g = take_runnext(m)))
+	/* Not every time: a pair that readies each other would keep the
+	 * others waiting (Go's runnext inherits a time slice instead). */
+	if ((m->schedtick & 15) != 0 && (g = take_runnext(m)))
 		return g;
 	if (m0 && !main_yields && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);

@@ -51,6 +51,7 @@ void gs_sysmon_kick(void)
 static void park(void)
 {
 	gs_stack_trim_pools(0);	/* idle: every freed stack gives its pages back */
+	gs_tls_trim(true);
 	atomic_store(&parked, 1);
 	if (gs_all_idle()) {
 		struct timespec sec = { 60, 0 };	/* as Go's forcegcperiod / 2 */
@@ -168,6 +169,7 @@ static void *sysmon(void *arg)
 		if (now - last_trim >= TRIM_NS) {
 			last_trim = now;
 			gs_stack_trim_pools(POOL_KEEP);
+			gs_tls_trim(false);
 		}
 		if (period && now >= next_trace) {
 			schedtrace(now - start);

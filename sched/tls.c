@@ -31,6 +31,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,9 +531,26 @@ void *gs_tls_block_new(void)
 	return b;
 }
 
+static _Atomic unsigned long freed_blocks;
+
 void gs_tls_block_free(void *b)
 {
 	deallocate_tls(b, true);	/* its DTV, dynamic blocks and the block */
+	atomic_fetch_add_explicit(&freed_blocks, 1, memory_order_relaxed);
+}
+
+/* From sysmon: blocks come from malloc, which keeps freed memory below the top
+ * of its heaps; after many Gs exited (or when all Ms go idle) malloc_trim gives
+ * those pages back, as the stack pools do theirs. */
+void gs_tls_trim(bool idle)
+{
+	if (!gs_tls_tp)
+		return;
+	unsigned long n = atomic_load_explicit(&freed_blocks, memory_order_relaxed);
+	if (n >= 256 || (idle && n)) {
+		atomic_store_explicit(&freed_blocks, 0, memory_order_relaxed);
+		malloc_trim(0);
+	}
 }
 
 /* The switch of tp mode, on m, to the context whose thread pointer is tp
