@@ -101,14 +101,14 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 	b->tail = &w;
 	w.queued = true;
 	gs_unlock(&b->lock);
-	if (deadline && gs_timer_add(&g->m->timers, deadline, g, w.seq) != 0)
+	if (deadline && gs_g_timer_add(g, deadline, w.seq) != 0)
 		deadline = 0;	/* no memory for the timer: wait without it */
 	if (interruptible)
 		gs_park_check_intr(g, w.seq);
 	gs_park(g);
 	g->interruptible = 0;
 	if (deadline)
-		gs_timer_del(&g->m->timers, g);
+		gs_g_timer_del(g);
 	bool intr = interruptible && gs_park_interrupted(g);
 	int r = 0;
 	if (w.queued) {		/* racy peek; decided under the lock */

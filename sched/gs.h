@@ -12,12 +12,20 @@
  * Thread identity (the central choice; README "Design" has the measurements):
  * glibc finds errno and every __thread variable at a fixed offset from the
  * thread pointer, and compiled code may keep such an address in a register
- * across a call that parks. So a G, once started, stays on the M it started
- * on ("pinned"), and each M's static TLS holds the identity of the G it runs:
- * on a switch the TLS bytes that belong to a thread (the executable's and the
- * libraries' blocks, errno and h_errno of libc's) are swapped out to the old G
- * and in from the new one (tls.c). Gs that have not started yet carry no such
- * state and are spread and stolen freely (runq.c).
+ * across a call that parks. Two designs, chosen at start (tls.c):
+ *   tp      where the CPU lets user space set the thread pointer (x86-64
+ *           FSGSBASE), each G has its own static TLS block and glibc thread
+ *           header and the switch points %fs at it: its identity goes with it.
+ *           Started Gs stay on their M unless GOSHIM_DEBUG=move=1 ("moving":
+ *           then they are readied into the readier's runnext, stolen, handed
+ *           off with a stuck M's queue and timers; main's G stays on M0).
+ *   pinned  otherwise (or GOSHIM_DEBUG=pinned=1): a G, once started, stays on
+ *           the M it started on, and each M's static TLS holds the identity of
+ *           the G it runs: on a switch the TLS bytes that belong to a thread
+ *           (the executable's and the libraries' blocks, errno and h_errno of
+ *           libc's) are swapped out to the old G and in from the new one.
+ * Gs that have not started yet carry no such state and are spread and stolen
+ * freely (runq.c).
  *
  * Sections: config, structures, scheduler (proc.c), run queues (runq.c),
  * timers (timer.c), stacks (stack.c), TLS (tls.c), green futex (futex.c),
@@ -54,6 +62,8 @@ struct gs_config {
 	int schedtrace;		/* GOSHIM_DEBUG=schedtrace=MS: 0 off */
 	int asyncpreemptoff;	/* GOSHIM_DEBUG=asyncpreemptoff=1 */
 	int noguardmarkers;	/* GOSHIM_DEBUG=guardmarkers=0: guard pages as on old kernels */
+	int pinned;		/* GOSHIM_DEBUG=pinned=1: no thread pointer per G (tls.c) */
+	int move;		/* GOSHIM_DEBUG=move=1: started Gs move between Ms (proc.c) */
 };
 extern struct gs_config gs_cfg GS_HIDDEN;
 
@@ -97,7 +107,12 @@ struct g {
 	struct gs_node node;		/* link in an M's inbox */
 	struct g *schedlink;		/* link in the global queue / lists */
 	struct g *allnext, *allprev;	/* allg list (gs_allg_lock) */
-	struct m *m;			/* the M it is pinned to; NULL until started */
+	struct m *m;			/* the M it is pinned to (runs on, when Gs move); NULL until started */
+	_Atomic int on_cpu;		/* move mode: its registers are not saved yet */
+	pid_t tid;			/* move mode: its glibc tid, the first M's */
+	struct m *_Atomic timer_m;	/* the M whose heap holds its timer entry */
+	struct m *_Atomic wired_m;	/* move mode: the M it stays on from now (a blocked
+					 * signal sent to it waits on that OS thread) */
 	_Atomic uint64_t parkword;	/* see PARK_WAITING */
 	int id;				/* 1 = main */
 	_Atomic int status;		/* G_* */
@@ -127,6 +142,7 @@ struct g {
 	int intr_self;			/* it found a signal pending as it parked */
 
 	/* Thread identity. */
+	void *tp;			/* tp mode: its block (thread pointer), tls.c */
 	void *dtv;			/* its own dynamic TLS vector, NULL while it shares its M's (tls.c) */
 	struct gs_tsd *tsd;		/* pthread_key_* values */
 	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
@@ -190,7 +206,12 @@ struct m {
 	struct g *tls_owner;		/* G whose identity is in this M's TLS */
 	struct g *gdead;		/* exited G to release once off its stack */
 	struct gs_ctx g0;		/* the scheduler context (own stack) */
-	struct g *runnext;		/* the G this M just made ready: runs next (owner only) */
+	struct g *runnext;		/* the G this M just made ready: runs next (owner only;
+					 * move mode: atomic, others take it from an M without a P) */
+	struct g *prevg;		/* move mode: the G switched away from, until off its stack */
+	struct g *nextg;		/* move mode: the G g0 runs next (its last M was on it) */
+	gs_lock_t tlock;		/* move mode: guards timers */
+	_Atomic int nwired;		/* move mode: live Gs wired to it (wired_m) */
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
@@ -228,6 +249,19 @@ extern _Atomic int gs_nm GS_HIDDEN;		/* slots ever used: [0, gs_nm) */
 enum { M_FREE, M_LIVE };
 extern _Atomic int gs_started GS_HIDDEN;	/* runtime initialised */
 extern struct g *gs_maing GS_HIDDEN;
+/* Started Gs move between Ms (GOSHIM_DEBUG=move=1 and a thread pointer per G):
+ * made ready into the readier's runnext or run queue, stolen by idle Ms, and
+ * an M without a P gives away its queue and timers. main's G stays on M0. */
+extern int gs_move GS_HIDDEN;
+/* The tid glibc's structures know g by (mutex owners). */
+static inline pid_t gs_g_tid(struct g *g)
+{
+	return gs_move && g->tid ? g->tid : g->m->tid;
+}
+/* A timer for g, parked or about to park on its M (0 or -ENOMEM), and its
+ * removal once the wait is over. */
+GS_HIDDEN int gs_g_timer_add(struct g *g, uint64_t when, uint64_t seq);
+GS_HIDDEN void gs_g_timer_del(struct g *g);
 
 GS_HIDDEN void gs_init(void);
 /* The G running on the calling OS thread, or NULL (an outside thread, g0, a
@@ -406,8 +440,26 @@ GS_HIDDEN void gs_stack_fork_child(void);
 /* ---- thread identity (tls.c) ---- */
 
 extern size_t gs_tls_size GS_HIDDEN;
+/* tp mode: each G has its own thread pointer (tls.c); else pinned. */
+extern int gs_tls_tp GS_HIDDEN;
+extern const char *gs_tls_why GS_HIDDEN;	/* why pinned */
 GS_HIDDEN void gs_tls_init(void);
-GS_HIDDEN void gs_tls_init_g(struct g *g);
+GS_HIDDEN int gs_tls_init_g(struct g *g);	/* 0 or -EAGAIN */
+GS_HIDDEN void *gs_tls_block_new(void);
+GS_HIDDEN void gs_tls_block_free(void *b);
+GS_HIDDEN void gs_tls_trim(bool idle);	/* from sysmon */
+/* tp mode: points the thread pointer of m at tp (a G's or m->tp). */
+GS_HIDDEN void gs_tls_enter(struct m *m, void *tp, pid_t tid);
+GS_HIDDEN void gs_tls_g_start(struct g *g);
+GS_HIDDEN void gs_tls_after_dlopen(void);
+GS_HIDDEN void gs_tls_wrap_setxid(void);
+GS_HIDDEN void gs_tls_probe(void);	/* at the first pthread_create */	/* after glibc's first pthread_create */
+/* Code between begin and end runs on the M's real thread pointer (fork, set*id,
+ * starting an OS thread); the caller touches no TLS in between. */
+struct gs_realtp { struct m *m; void *tp; int in_sched; };
+GS_HIDDEN void gs_tls_real_begin(struct gs_realtp *r);
+GS_HIDDEN void gs_tls_real_end(struct gs_realtp *r);
+GS_HIDDEN void gs_tls_set_errno(int e);
 GS_HIDDEN void gs_tls_init_m(struct m *m);
 GS_HIDDEN void gs_tls_switch(struct m *m, struct g *to);
 GS_HIDDEN void gs_tls_release(struct m *m, struct g *g);

@@ -363,7 +363,7 @@ again:
 		if (!gs_park_cancel(g, seq))
 			gs_park(g);	/* a waker got there first: take its wakeup */
 	} else {
-		if (wake && gs_timer_add(&g->m->timers, wake, g, seq) != 0)
+		if (wake && gs_g_timer_add(g, wake, seq) != 0)
 			wake = 0;
 		atomic_fetch_add(&nwaiting, 1);
 		g->waitaddr = (void *)(intptr_t)it[0].fd;
@@ -372,7 +372,7 @@ again:
 		gs_park(g);
 		atomic_fetch_sub(&nwaiting, 1);
 		if (wake)
-			gs_timer_del(&g->m->timers, g);
+			gs_g_timer_del(g);
 	}
 	g->interruptible = 0;
 	int still = 0;		/* waiters nobody took off: no event for them */

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <ucontext.h>
 #include "gs.h"
 #include "real.h"
 
@@ -113,6 +114,16 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	m->sigmask_valid = 0;	/* the next G sets its own mask; sigreturn restores ours */
 	gs_preempt_yield(g);
+	struct m *now = gs_curm;
+	if (now != m) {
+		/* Resumed on another M (move mode): sigreturn sets this thread's
+		 * mask and alternate stack from uc, saved on the first one. */
+		now->sigmask_valid = 0;
+		stack_t *ss = &((ucontext_t *)uc)->uc_stack;
+		ss->ss_sp = now->altstack;
+		ss->ss_size = now->altstack ? 64 * 1024 : 0;
+		ss->ss_flags = now->altstack ? 0 : SS_DISABLE;
+	}
 	errno = saved;
 }
 

@@ -39,6 +39,7 @@ _Atomic int gs_nm;
 _Atomic int gs_started;
 struct g *gs_maing;
 struct gs_stats gs_stats;
+int gs_move;
 
 #define nlive gs_stats.live_gs		/* Gs not yet exited */
 #define gq_len gs_stats.globq
@@ -149,15 +150,52 @@ static void wakep(struct m *self)
 	}
 }
 
+/* Move mode: g goes to the readier's runnext when a G of an M readies it (a
+ * partner it will switch to), to the run queue of the readier's M when that is
+ * its scheduler, to the global queue when it readies itself (yield, preemption)
+ * or the readier is no M (sysmon's netpoll, helpers); new work wakes an idle M
+ * with a P, which steals. */
+static void ready_move(struct g *g)
+{
+	struct m *cm = gs_curm;
+	if (cm && cm->curg == g) {
+		globq_put(g);	/* yield, preemption: behind everything, as in Go */
+		return;
+	}
+	if (cm) {
+		if (cm->curg && !cm->in_sched) {
+			g = __atomic_exchange_n(&cm->runnext, g, __ATOMIC_ACQ_REL);
+			if (!g)
+				return;
+		}
+		if (gs_runq_put(&cm->runq, g)) {
+			if (!cm->curg && atomic_exchange(&cm->sleeping, 0) == 2)
+				gs_np_break();	/* a handler on its idle scheduler: see gs_ready */
+			wakep(cm);
+			return;
+		}
+	}
+	globq_put(g);
+	wakep(NULL);
+}
+
 bool gs_ready(struct g *g, uint64_t seq)
 {
 	uint64_t want = (seq << 1) | PARK_WAITING;
 	if (!atomic_compare_exchange_strong(&g->parkword, &want, seq << 1))
 		return false;
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	struct m *m = g->m;
-	if (m == gs_curm && m->curg && !m->in_sched) {
-		/* Readied by a G of its own M: it runs next, as in Go. */
+	struct m *m = g->m, *w = NULL;
+	if (gs_move && g != gs_maing && !(w = atomic_load_explicit(&g->wired_m, memory_order_relaxed))) {
+		ready_move(g);
+		return true;
+	}
+	if (w)
+		m = w;
+	if (m == gs_curm && m->curg && !m->in_sched && !gs_move) {
+		/* Readied by a G of its own M: it runs next, as in Go. (In
+		 * move mode main's G, which stays on M0, uses the inbox only:
+		 * runnext is for Gs that may go anywhere.) */
 		struct g *old = m->runnext;
 		m->runnext = g;
 		if (!old)
@@ -187,14 +225,73 @@ void gs_interrupt(struct g *g)
 
 /* ---- the scheduler ---- */
 
+/* In move mode a heap is touched under its lock: a G deletes its entry from
+ * whichever M it now runs on, and an M with a P adopts the entries of one
+ * without. A due entry is readied under the lock, so its G (deleting) cannot
+ * be gone meanwhile. Lock order: timer lock -> run queue locks. */
 static void run_timers(struct m *m)
 {
 	if (!m->timers.n)
 		return;
 	uint64_t now = gs_nanotime();
 	struct gs_timer t;
+	if (gs_move)
+		gs_lock(&m->tlock);
 	while (gs_timer_pop_due(&m->timers, now, &t))
 		gs_ready(t.g, t.seq);
+	if (gs_move)
+		gs_unlock(&m->tlock);
+}
+
+int gs_g_timer_add(struct g *g, uint64_t when, uint64_t seq)
+{
+	struct m *m = g->m;	/* runs on it */
+	if (gs_move)
+		gs_lock(&m->tlock);
+	int r = gs_timer_add(&m->timers, when, g, seq);
+	if (r == 0)
+		atomic_store(&g->timer_m, m);
+	if (gs_move)
+		gs_unlock(&m->tlock);
+	return r;
+}
+
+void gs_g_timer_del(struct g *g)
+{
+	struct m *m;
+	for (;;) {
+		if (!(m = atomic_load(&g->timer_m)))
+			return;
+		if (!gs_move)
+			break;
+		gs_lock(&m->tlock);
+		if (atomic_load(&g->timer_m) == m)
+			break;
+		gs_unlock(&m->tlock);	/* adopted by another M meanwhile */
+	}
+	gs_timer_del(&m->timers, g);
+	atomic_store(&g->timer_m, NULL);
+	if (gs_move)
+		gs_unlock(&m->tlock);
+}
+
+/* Move mode: m (with a P) takes the timers of v (without one). */
+static void adopt_timers(struct m *m, struct m *v)
+{
+	struct m *a = m->id < v->id ? m : v, *b = a == m ? v : m;
+	gs_lock(&a->tlock);
+	gs_lock(&b->tlock);
+	while (v->timers.n) {
+		struct gs_timer t = v->timers.v[v->timers.n - 1];
+		gs_timer_del(&v->timers, t.g);
+		if (gs_timer_add(&m->timers, t.when, t.g, t.seq) != 0) {
+			gs_timer_add(&v->timers, t.when, t.g, t.seq);	/* room it had */
+			break;
+		}
+		atomic_store(&t.g->timer_m, m);
+	}
+	gs_unlock(&b->tlock);
+	gs_unlock(&a->tlock);
 }
 
 static struct g *from_node(struct gs_node *n)
@@ -204,10 +301,14 @@ static struct g *from_node(struct gs_node *n)
 
 /* A runnable G for m without blocking, or NULL. prefer_new: look at new Gs
  * before the inbox (a yielding G is in the inbox and must not starve them). */
+static struct g *find_move(struct m *m, bool prefer_new);
+
 static struct g *find_nowait(struct m *m, bool prefer_new)
 {
 	struct g *g;
 	struct gs_node *n;
+	if (gs_move)
+		return find_move(m, prefer_new);
 	m->schedtick++;
 	if ((m->schedtick & 7) == 0)
 		run_timers(m);
@@ -247,18 +348,112 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	return NULL;
 }
 
+static struct g *take_runnext(struct m *m)
+{
+	if (!__atomic_load_n(&m->runnext, __ATOMIC_RELAXED))
+		return NULL;
+	return __atomic_exchange_n(&m->runnext, NULL, __ATOMIC_ACQ_REL);
+}
+
+/* Move mode: an M without a P (stuck in the kernel, its P handed off) keeps
+ * nothing runnable to itself. */
+static bool pless(struct m *v)
+{
+	return atomic_load_explicit(&v->state, memory_order_relaxed) == M_LIVE &&
+	       !atomic_load_explicit(&v->has_p, memory_order_relaxed);
+}
+
+/* find_nowait of move mode: runnext, main's inbox (M0), the run queue, the
+ * global queue, then stealing: other Ms' run queues (started Gs too), the
+ * runnext and timers of Ms without a P, then timers and the network. */
+static struct g *find_move1(struct m *m, bool prefer_new);
+
+/* A G wired to another M (wired_m) found in a shared queue goes to that M. */
+static struct g *find_move(struct m *m, bool prefer_new)
+{
+	for (;;) {
+		struct g *g = find_move1(m, prefer_new);
+		struct m *w = g ? atomic_load(&g->wired_m) : NULL;
+		if (!w || w == m)
+			return g;
+		gs_mpsc_push(&w->inbox, &g->node);
+		wake_m(w);
+	}
+}
+
+static struct g *find_move1(struct m *m, bool prefer_new)
+{
+	struct g *g;
+	struct gs_node *n;
+	bool has_p = atomic_load_explicit(&m->has_p, memory_order_relaxed);
+	bool m0 = true;	/* the inbox: main's G on M0, wired Gs on any */
+	m->schedtick++;
+	if ((m->schedtick & 7) == 0)
+		run_timers(m);
+	if ((m->schedtick % 61) == 0) {
+		if (has_p && (g = globq_get(m)))
+			return g;
+		if (gs_np_waiting())
+			gs_np_poll(0);
+	}
+	/* A yielding G waits in the global queue, but main's and a wired one's
+	 * in the inbox. */
+	bool main_yields = prefer_new && m->curg &&
+			   (m->curg == gs_maing || atomic_load(&m->curg->wired_m));
+	/* Not every time: a pair that readies each other would keep the
+	 * others waiting (Go's runnext inherits a time slice instead). */
+	if ((m->schedtick & 15) != 0 && (g = take_runnext(m)))
+		return g;
+	if (m0 && !main_yields && (n = gs_mpsc_pop(&m->inbox)))
+		return from_node(n);
+	if ((g = gs_runq_get(&m->runq)))
+		return g;
+	if (has_p) {
+		if ((g = globq_get(m)))
+			return g;
+		int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
+		for (int i = 1; i < nm; i++) {
+			struct m *v = &gs_allm[(m->id + i) % nm];
+			if (gs_runq_len(&v->runq) && gs_runq_steal(&m->runq, &v->runq))
+				return gs_runq_get(&m->runq);
+		}
+		for (int i = 1; i < nm; i++) {
+			struct m *v = &gs_allm[(m->id + i) % nm];
+			if (!pless(v))
+				continue;
+			if (v->timers.n)
+				adopt_timers(m, v);
+			if ((g = take_runnext(v)))
+				return g;
+		}
+	}
+	run_timers(m);
+	if (m0 && (n = gs_mpsc_pop(&m->inbox)))
+		return from_node(n);
+	if ((g = take_runnext(m)) || (g = gs_runq_get(&m->runq)))
+		return g;
+	if (gs_np_waiting() && !atomic_load_explicit(&np_blocker, memory_order_relaxed) &&
+	    gs_np_poll(0) > 0 && ((g = gs_runq_get(&m->runq)) || (g = globq_get(m))))
+		return g;
+	return NULL;
+}
+
 static bool work_visible(struct m *m)
 {
-	if (m->runnext || !gs_mpsc_empty(&m->inbox))
+	if (m->runnext || !gs_mpsc_empty(&m->inbox) || (gs_move && gs_runq_len(&m->runq)))
 		return true;
 	if (!atomic_load(&m->has_p))
 		return false;
 	if (gs_runq_len(&m->runq) || atomic_load(&gq_len))
 		return true;
 	int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
-	for (int i = 0; i < nm; i++)
-		if (gs_runq_len(&gs_allm[i].runq))
+	for (int i = 0; i < nm; i++) {
+		struct m *v = &gs_allm[i];
+		if (gs_runq_len(&v->runq))
 			return true;
+		if (gs_move && v != m && pless(v) && v->runnext)
+			return true;
+	}
 	return false;
 }
 
@@ -271,7 +466,10 @@ bool gs_m_has_work(struct g *g)
 
 static void release_dead(struct m *m, struct g *d)
 {
-	m->npinned--;
+	if (!gs_move)
+		m->npinned--;
+	else if (atomic_load(&d->wired_m))
+		atomic_fetch_sub(&atomic_load(&d->wired_m)->nwired, 1);
 	allg_del(d);
 	gs_tls_release(m, d);
 	if (!d->in_stack)
@@ -285,6 +483,11 @@ static void release_dead(struct m *m, struct g *d)
 
 static inline void after_switch(struct m *m)
 {
+	struct g *p = m->prevg;
+	if (p) {	/* move mode: its registers are saved, another M may run it */
+		m->prevg = NULL;
+		atomic_store_explicit(&p->on_cpu, 0, memory_order_release);
+	}
 	struct g *d = m->gdead;
 	if (unlikely(d)) {
 		m->gdead = NULL;
@@ -303,17 +506,29 @@ static void apply_sigmask(struct m *m, struct g *g)
  * owns *from is resumed. */
 static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 {
-	if (unlikely(!g->m)) {
+	if (gs_move) {
+		/* Its last M may still be switching away from it (only g0
+		 * waits: schedule() sends a G found so to g0). */
+		while (atomic_load_explicit(&g->on_cpu, memory_order_acquire))
+			gs_arch_relax();
+		atomic_store_explicit(&g->on_cpu, 1, memory_order_relaxed);
+		g->m = m;
+		if (unlikely(!g->tid))
+			g->tid = m->tid;
+	} else if (unlikely(!g->m)) {
 		g->m = m;	/* first run: pinned from now on */
 		m->npinned++;
 	}
-	gs_tls_switch(m, g);
+	if (gs_tls_tp)
+		gs_tls_enter(m, g->tp, gs_move ? g->tid : m->tid);
+	else
+		gs_tls_switch(m, g);
 	apply_sigmask(m, g);
 	m->curg = g;
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
 	gs_ctx_switch(from, &g->ctx);
-	after_switch(m);
+	after_switch(gs_move ? gs_curm : m);	/* the M it resumed on */
 }
 
 #define OVERFLOW_FMT "green thread %d overflowed its stack of %zu KiB (GOSHIM_STACK sets the default)"
@@ -337,13 +552,24 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
 		m->in_sched = 0;
 		return;
 	}
+	if (gs_move) {
+		m->prevg = cur;
+		if (next && atomic_load_explicit(&next->on_cpu, memory_order_acquire)) {
+			/* Its last M is still on its stack, and may itself be
+			 * waiting for cur: wait on g0, off cur's stack. */
+			m->nextg = next;
+			next = NULL;
+		}
+	}
 	if (next) {
 		run_g(m, &cur->ctx, next);
 		return;
 	}
 	m->curg = NULL;
+	if (gs_tls_tp)
+		gs_tls_enter(m, m->tp, m->tid);
 	gs_ctx_switch(&cur->ctx, &m->g0);
-	after_switch(m);
+	after_switch(gs_move ? gs_curm : m);
 }
 
 /* ---- Ps and the M life cycle (mslock) ----
@@ -359,7 +585,8 @@ static int start_m(struct m *m);
 
 static bool m_empty(struct m *m)
 {
-	return !m->npinned && !m->runnext && gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq);
+	return !m->npinned && !m->runnext && gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) &&
+	       (!gs_move || (!m->timers.n && !m->curg && !atomic_load(&m->nwired)));
 }
 
 /* A surplus M: holds a P, sleeps, and has nothing of its own. Under mslock. */
@@ -522,8 +749,9 @@ static void m_loop(struct m *m)
 	for (;;) {
 		m->in_sched = 1;
 		m->curg = NULL;
-		struct g *g;
-		while (!(g = find_nowait(m, false))) {
+		struct g *g = m->nextg;	/* move mode: found by a G, still on its last M */
+		m->nextg = NULL;
+		while (!g && !(g = find_nowait(m, false))) {
 			if (idle_p(m))
 				continue;
 			int zero = 0;
@@ -632,7 +860,7 @@ int gs_sleep_until_intr(uint64_t deadline, int intr)
 		return -EINTR;
 	g->interruptible = intr;	/* before the park word: see gs_interrupt */
 	uint64_t seq = gs_park_prepare(g, "sleep", NULL);
-	if (gs_timer_add(&g->m->timers, deadline, g, seq) != 0) {
+	if (gs_g_timer_add(g, deadline, seq) != 0) {
 		g->interruptible = 0;
 		if (!gs_park_cancel(g, seq))
 			gs_park(g);
@@ -641,7 +869,7 @@ int gs_sleep_until_intr(uint64_t deadline, int intr)
 	gs_park_check_intr(g, seq);
 	gs_park(g);
 	g->interruptible = 0;
-	gs_timer_del(&g->m->timers, g);
+	gs_g_timer_del(g);
 	return gs_park_interrupted(g) ? -EINTR : 0;
 }
 
@@ -651,6 +879,8 @@ static void g_main(void *arg)
 {
 	struct g *g = arg;
 	after_switch(g->m);
+	if (gs_tls_tp)
+		gs_tls_g_start(g);
 	if (unlikely(atomic_load(&g->sigpending)))
 		gs_sig_deliver(g);
 	gs_exit(g->fn(g->arg));
@@ -752,7 +982,7 @@ static int start_m(struct m *m)
 	return r;
 }
 
-int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
+static int start_thread(void *(*fn)(void *), void *arg, size_t stack)
 {
 	pthread_t t;
 	pthread_attr_t a;
@@ -764,6 +994,15 @@ int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
 	return r;
 }
 
+int gs_start_thread(void *(*fn)(void *), void *arg, size_t stack)
+{
+	struct gs_realtp rt;
+	gs_tls_real_begin(&rt);	/* glibc's new thread is made from a real thread */
+	int r = start_thread(fn, arg, stack);
+	gs_tls_real_end(&rt);
+	return r;
+}
+
 /* Starts an M for each free P, and the monitor, once (again after a fork). */
 void gs_ensure_ms(void)
 {
@@ -771,7 +1010,11 @@ void gs_ensure_ms(void)
 		return;
 	gs_lock(&start_lock);
 	if (!atomic_load(&ms_started)) {
-		__libc_single_threaded = 0;
+		/* glibc's first pthread_create (sysmon's at the latest) clears
+		 * __libc_single_threaded itself, and only then installs its
+		 * SIGSETXID handler (setuid from any thread): clearing it here
+		 * first left that handler out and setuid killed the process. */
+		gs_tls_probe();
 		gs_lock(&mslock);
 		while (atomic_load(&pfree) > 0) {
 			struct m *m = alloc_m();
@@ -786,6 +1029,8 @@ void gs_ensure_ms(void)
 		}
 		gs_unlock(&mslock);
 		gs_sysmon_start();
+		gs_tls_wrap_setxid();
+		__libc_single_threaded = 0;
 		atomic_store(&ms_started, 1);
 	}
 	gs_unlock(&start_lock);
@@ -810,7 +1055,12 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 	g->fn = fn;
 	g->arg = arg;
 	atomic_store(&g->joinstate, detached ? J_DETACHED : J_JOINABLE);
-	gs_tls_init_g(g);
+	if (gs_tls_init_g(g)) {
+		if (!g->in_stack && g->stack_kind != STACK_USER)
+			gs_stack_free(g);
+		gs_free_g(g);
+		return -EAGAIN;
+	}
 	memcpy(g->name, self ? self->name : main_name, sizeof g->name);
 	if (self)
 		g->sigmask = self->sigmask;
@@ -941,7 +1191,7 @@ static void parse_env_size(const char *name, size_t *out)
 }
 
 /* GOSHIM_DEBUG=key=value,...: schedtrace=MS, asyncpreemptoff=0|1,
- * guardmarkers=0|1. */
+ * guardmarkers=0|1, pinned=0|1, move=0|1. */
 static void parse_debug(void)
 {
 	const char *s = getenv("GOSHIM_DEBUG");
@@ -966,9 +1216,13 @@ static void parse_debug(void)
 			gs_cfg.asyncpreemptoff = (int)v;
 		} else if (!strcmp(kv, "guardmarkers") && (v == 0 || v == 1)) {
 			gs_cfg.noguardmarkers = !v;
+		} else if (!strcmp(kv, "pinned") && (v == 0 || v == 1)) {
+			gs_cfg.pinned = (int)v;
+		} else if (!strcmp(kv, "move") && (v == 0 || v == 1)) {
+			gs_cfg.move = (int)v;
 		} else {
-			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, asyncpreemptoff=0|1 or "
-				  "guardmarkers=0|1, separated by commas", s);
+			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, asyncpreemptoff=0|1, "
+				  "guardmarkers=0|1, pinned=0|1 or move=0|1, separated by commas", s);
 			_exit(2);
 		}
 	}
@@ -1005,6 +1259,7 @@ void gs_init(void)
 
 	gs_stack_init();
 	gs_tls_init();
+	gs_move = gs_tls_tp && gs_cfg.move;
 	gs_dump_init();
 	read_comm(main_name);
 
@@ -1064,6 +1319,7 @@ void gs_init(void)
 	mg->stack_hi = (char *)lo + sz;
 	mg->stack_kind = STACK_MAIN;
 	mg->m = m0;
+	mg->tp = gs_tls_tp ? m0->tp : NULL;	/* the main thread's own block */
 	mg->dtv = m0->dtv_share ? NULL : m0->own_dtv;	/* main's own either way */
 	memcpy(mg->name, main_name, sizeof mg->name);
 	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &mg->sigmask);
@@ -1114,7 +1370,8 @@ void gs_fork_child(void)
 			atomic_store(&m->has_p, 0);
 		}
 		gs_mpsc_init(&m->inbox);
-		m->runnext = NULL;
+		m->runnext = m->prevg = m->nextg = NULL;
+		atomic_store(&m->nwired, g && atomic_load(&g->wired_m) == m ? 1 : 0);
 		atomic_store(&m->runq.head, 0);
 		atomic_store(&m->runq.tail, 0);
 		m->timers.n = 0;

@@ -154,7 +154,14 @@ int gs_sig_send(struct g *g, int sig)
 	if (sa.sa_handler == SIG_IGN)
 		return 0;
 	if (sa.sa_handler == SIG_DFL) {	/* the default action is the process's */
-		int r = REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
+		/* Blocked, it stays pending on that OS thread for a signalfd
+		 * or sigwait of g's: in move mode g stays there from now on. */
+		struct m *none = NULL, *m = g->m;
+		if (gs_move && m && g != gs_maing && sigismember(&g->sigmask, sig) &&
+		    atomic_compare_exchange_strong(&g->wired_m, &none, m))
+			atomic_fetch_add(&m->nwired, 1);	/* m does not retire */
+		struct m *to = atomic_load(&g->wired_m) ? atomic_load(&g->wired_m) : g->m;
+		int r = REAL(pthread_kill)(to ? (pthread_t)to->self_pt : REAL(pthread_self)(), sig);
 		/* A G that blocks sig and waits in the netpoller (a signalfd read)
 		 * must try again on its own OS thread: the kernel holds the signal
 		 * there, and a signalfd is ready only to the thread it is pending

@@ -51,6 +51,7 @@ void gs_sysmon_kick(void)
 static void park(void)
 {
 	gs_stack_trim_pools(0);	/* idle: every freed stack gives its pages back */
+	gs_tls_trim(true);
 	atomic_store(&parked, 1);
 	if (gs_all_idle()) {
 		struct timespec sec = { 60, 0 };	/* as Go's forcegcperiod / 2 */
@@ -110,8 +111,9 @@ static void schedtrace(uint64_t elapsed)
 	char rq[320];
 	gs_sched_stat(&st, rq, sizeof rq, " ");
 	gs_printf("SCHED %llums: procs=%d threads=%d idleprocs=%d runqueue=%d gs=%d preempts=%llu "
-		  "handoffs=%llu [%s]", (unsigned long long)(elapsed / 1000000), st.procs, st.threads,
-		  st.idleprocs, st.runqueue, st.gs, st.preempts, st.handoffs, rq);
+		  "handoffs=%llu mode=%s [%s]", (unsigned long long)(elapsed / 1000000), st.procs,
+		  st.threads, st.idleprocs, st.runqueue, st.gs, st.preempts, st.handoffs,
+		  gs_move ? "moving" : gs_tls_tp ? "tp" : "pinned", rq);
 }
 
 static void *sysmon(void *arg)
@@ -124,6 +126,11 @@ static void *sysmon(void *arg)
 	uint64_t start = gs_nanotime();
 	uint64_t period = (uint64_t)gs_cfg.schedtrace * 1000000;
 	uint64_t next_trace = start + period;
+	if (period)
+		gs_printf("mode: %s%s", gs_move ? "moving (a thread pointer per green thread; started "
+			  "green threads move between OS threads)" : gs_tls_tp ? "tp (a thread "
+			  "pointer per green thread; started green threads pinned)" : "pinned: ",
+			  gs_tls_tp ? "" : gs_tls_why);
 	long delay = 1000000;
 	uint64_t last_trim = start;
 	bool warned = false;
@@ -169,6 +176,7 @@ static void *sysmon(void *arg)
 		if (now - last_trim >= TRIM_NS) {
 			last_trim = now;
 			gs_stack_trim_pools(POOL_KEEP);
+			gs_tls_trim(false);
 		}
 		if (period && now >= next_trace) {
 			schedtrace(now - start);

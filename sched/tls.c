@@ -1,7 +1,9 @@
 /* sched/tls.c: thread identity of green threads (errno, __thread variables,
- * dynamic TLS of dlopen'ed libraries).
+ * dynamic TLS of dlopen'ed libraries), in one of two modes chosen at start
+ * (gs_tls_init): a thread pointer per G (tp mode, below: gs_tls_tp)
+ * where the CPU allows it and start-up verification passes, else pinned.
  *
- * Design (gs.h has the why): a started G is pinned to its M, and the M's own
+ * Pinned mode (gs.h has the why): a started G is pinned to its M, and the M's own
  * static TLS block holds the identity of the G it runs. A switch swaps out the
  * bytes that are per thread for the program (the TLS blocks of the executable
  * and of every library except libc and goshim, plus libc's errno and h_errno)
@@ -29,10 +31,18 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "gs.h"
+#include "real.h"
+
+extern void *__res_state(void);	/* <resolv.h> renames p_type */
 
 #define MAXSEG 32
 struct seg {
@@ -52,6 +62,17 @@ typedef union {
 } dtv_t;			/* glibc's dtv_t (x86_64, aarch64) */
 #define DTV_UNALLOCATED ((void *)-1l)
 #define TCB_DTV(tp) (((void **)(tp))[1])	/* tcbhead_t.dtv */
+
+/* tp mode (below). */
+int gs_tls_tp;
+const char *gs_tls_why = "";
+static void *(*allocate_tls)(void *);
+static void (*deallocate_tls)(void *, bool);
+static void (*ctype_init)(void);
+static size_t tid_off, rseq_cpu_off, robust_off, robust_prev_off, spec_off, spec_val;
+static ptrdiff_t curm_off, tcache_off, resp_slot;	/* TLS words, from the thread pointer */
+static size_t res_off;			/* struct pthread's res, 0 until probed */
+static size_t stackblock_off;		/* and its stackblock, stackblock_size */
 
 struct pending { size_t off, len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
@@ -90,14 +111,9 @@ static int cmp_off(const void *a, const void *b)
 	return x->off < y->off ? 1 : x->off > y->off ? -1 : 0;	/* lowest address first */
 }
 
-void gs_tls_init(void)
+static void pinned_init(void)
 {
 	char *tp = gs_arch_tp();
-	void (*info)(size_t *, size_t *) = dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
-	size_t align;
-	static_size = 4096;
-	if (info)
-		info(&static_size, &align);
 	Dl_info di;
 	if (dladdr((void *)gs_tls_init, &di))
 		self_base = di.dli_fbase;
@@ -134,10 +150,32 @@ void gs_tls_init(void)
 	}
 }
 
-void gs_tls_init_g(struct g *g)
+static const char *tp_verify(void);
+
+void gs_tls_init(void)
 {
-	memcpy(g->tls, init_image, gs_tls_size);
+	void (*info)(size_t *, size_t *) = dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
+	size_t align;
+	static_size = 4096;
+	if (info)
+		info(&static_size, &align);
+	if (gs_cfg.pinned)
+		gs_tls_why = "GOSHIM_DEBUG=pinned=1";
+	else if (!(getauxval(AT_HWCAP2) & 2))
+		gs_tls_why = "no FSGSBASE";
+	else if (!(gs_tls_why = tp_verify()))
+		gs_tls_tp = 1;
+	if (!gs_tls_tp)
+		pinned_init();
+}
+
+int gs_tls_init_g(struct g *g)
+{
 	g->dtv = NULL;
+	if (gs_tls_tp)
+		return (g->tp = gs_tls_block_new()) ? 0 : -EAGAIN;
+	memcpy(g->tls, init_image, gs_tls_size);
+	return 0;
 }
 
 static bool is_static(struct m *m, void *p)
@@ -185,6 +223,11 @@ static bool dtv_static_only(struct m *m)
 /* At an M's start, on its own OS thread. */
 void gs_tls_init_m(struct m *m)
 {
+	if (gs_tls_tp) {
+		if (*(pid_t *)((char *)m->tp + tid_off) != m->tid)
+			gs_throw("thread %d: glibc's tid is not where start-up found it", m->tid);
+		return;
+	}
 	m->own_dtv = TCB_DTV(m->tp);
 	m->own_gen = ((dtv_t *)m->own_dtv)[0].counter;
 	m->dtv_share = dtv_static_only(m);
@@ -240,6 +283,12 @@ void gs_tls_switch(struct m *m, struct g *to)
 /* g has exited on m: forget its identity and free its dynamic TLS. */
 void gs_tls_release(struct m *m, struct g *g)
 {
+	if (gs_tls_tp) {
+		if (g->tp && g != gs_maing)
+			gs_tls_block_free(g->tp);
+		g->tp = NULL;
+		return;
+	}
 	if (m->tls_owner == g) {
 		if (g->dtv)
 			g->dtv = TCB_DTV(m->tp);
@@ -256,4 +305,450 @@ void gs_tls_release(struct m *m, struct g *g)
 			free(d[i].pointer.to_free);
 	free(d - 1);
 	g->dtv = NULL;
+}
+
+/* ---- tp mode: a thread pointer per G ----
+ *
+ * Where the CPU lets user space set the thread pointer (x86-64 FSGSBASE:
+ * AT_HWCAP2 bit 1), each G has its own static TLS block and glibc thread
+ * header ("block"), made by glibc's own _dl_allocate_tls (which also gives it
+ * a DTV), and a switch points %fs at it (wrfsbase). Every per-thread byte
+ * glibc or the program reaches through the thread pointer is then the G's own,
+ * wherever it runs: errno, h_errno, __thread of every module (static and
+ * dynamic TLS), stdio lock owners (THREAD_SELF), the locale and ctype tables,
+ * the cancellation word. The scheduler context (g0) of an M runs on the M's
+ * real thread pointer; main's G keeps the main thread's own block.
+ *
+ * The header is zero (glibc clears it) but for what glibc reads through it
+ * (the note ../shared/notes/per-g-thread-pointer.md has the evidence):
+ *   tcb, self         the block itself (THREAD_SELF)
+ *   0x18 .. 0x50      of tcbhead_t copied from a live thread: sysinfo,
+ *                     stack_guard (the canary), pointer_guard (PTR_MANGLE:
+ *                     setjmp, atexit), feature_1; gscope 0; multiple_threads
+ *                     1 (else glibc's locks take their single-thread path)
+ *   tid               the running M's tid, written at every switch-in
+ *   rseq cpu_id       -2: sched_getcpu falls back to the vDSO
+ *   robust_head       an empty list; specific[0] its first block
+ *   res               the resolver state __resp points to (libc TLS), as in
+ *                     a real thread; its offset is found by a real thread
+ *                     made once at the first pthread_create (gs_tls_probe)
+ * The offsets of tid, robust_head and specific[0] are found at start-up in
+ * the live main thread (a unique match each, below its rseq area, whose offset
+ * glibc exports as __rseq_offset); if anything fails to verify the runtime
+ * stays pinned and schedtrace says why.
+ *
+ * Two words stay per M, not per G: goshim's own gs_curm, and malloc's
+ * per-thread cache pointer (tcache, found at start-up by a free chunk it
+ * holds). A switch copies the cache pointer from the block it leaves to the
+ * block it enters, so the M's cache follows the M and a G's block never owns
+ * one: no 700-byte cache per G, nothing to leak when a G exits (glibc 2.36
+ * has no exported routine to release a thread's cache). malloc never parks,
+ * so no address of that word is held across a switch. The arena pointer
+ * stays per G (a pointer to a shared arena).
+ *
+ * fork and the set*id family run on the M's real thread pointer (shim): glibc
+ * walks its list of real threads there. A module with initial-exec TLS that
+ * dlopen puts in the static block is initialised by glibc in real threads
+ * only: gs_tls_after_dlopen does it in every G's block. */
+
+#define HDR_LO 0x18
+#define HDR_HI 0x50
+static unsigned char hdr_tmpl[HDR_HI - HDR_LO];
+
+/* Static TLS ranges (distance below the thread pointer) already initialised in
+ * every block: those of the modules loaded at start, then each one
+ * gs_tls_after_dlopen has done. */
+#define MAXSTATIC 64
+static size_t static_done[MAXSTATIC];
+static int nstatic_done;
+static gs_lock_t dlopen_lock;
+static size_t mod_done[MAXSTATIC];	/* TLS modules looked at */
+static int nmod_done;
+typedef struct { unsigned long mod, off; } tls_index;
+static void *(*tls_get_addr)(tls_index *);
+
+struct libc_tls { const char *lo; size_t len; };
+
+static int find_libc_tls(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct libc_tls *lt = arg;
+	if (!info->dlpi_tls_data || !info->dlpi_name || !strstr(info->dlpi_name, "/libc.so"))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS) {
+			lt->lo = info->dlpi_tls_data;
+			lt->len = info->dlpi_phdr[i].p_memsz;
+			return 1;
+		}
+	return 0;
+}
+
+static int note_static(struct dl_phdr_info *info, size_t size, void *tp)
+{
+	if (info->dlpi_tls_modid && nmod_done < MAXSTATIC)
+		mod_done[nmod_done++] = info->dlpi_tls_modid;
+	if (!info->dlpi_tls_data)
+		return 0;
+	size_t off = (size_t)((char *)tp - (char *)info->dlpi_tls_data);
+	if (off <= static_size && nstatic_done < MAXSTATIC)
+		static_done[nstatic_done++] = off;
+	return 0;
+}
+
+/* malloc's per-thread cache pointer in libc's TLS block of the calling thread:
+ * the one word there pointing at a structure that lists the chunk just freed,
+ * and stops listing it once the chunk is taken again. */
+static const char *find_tcache(void)
+{
+	struct libc_tls lt = { 0 };
+	dl_iterate_phdr(find_libc_tls, &lt);
+	if (!lt.lo)
+		return "libc's TLS block not found";
+	char *tp = gs_arch_tp();
+	void *m = malloc(24);
+	volatile uintptr_t pv = (uintptr_t)m;	/* only compared once freed */
+	free(m);
+	char *p = (char *)pv;
+	int found = 0;
+	for (const char *w = lt.lo; w + sizeof(void *) <= lt.lo + lt.len; w += sizeof(void *)) {
+		char *v = *(char *const *)w;
+		if (!v || v > p - 64 || p - v > (64 << 20))
+			continue;	/* not a heap pointer below the chunk */
+		size_t lim = (size_t)(p - v);
+		if (lim > 1024)
+			lim = 1024;
+		char *volatile *slot = NULL;	/* malloc writes it: no reuse */
+		for (size_t o = 64; o + sizeof(void *) <= lim; o += sizeof(void *))
+			if (((char **)v)[o / sizeof(void *)] == p)
+				slot = &((char *volatile *)v)[o / sizeof(void *)];
+		if (!slot)
+			continue;
+		void *q = malloc(24);
+		bool took = (char *)q == p && *slot != p;
+		free(q);
+		if (took && *slot == p) {
+			tcache_off = w - tp;
+			found++;
+		}
+	}
+	return found == 1 ? NULL : "malloc's thread cache pointer not found";
+}
+
+static const char *tp_verify(void)
+{
+#ifndef __x86_64__
+	return "a thread pointer per G is x86-64 only so far";
+#else
+	allocate_tls = dlvsym(RTLD_DEFAULT, "_dl_allocate_tls", "GLIBC_PRIVATE");
+	deallocate_tls = dlvsym(RTLD_DEFAULT, "_dl_deallocate_tls", "GLIBC_PRIVATE");
+	ctype_init = dlvsym(RTLD_DEFAULT, "__ctype_init", "GLIBC_PRIVATE");
+	const ptrdiff_t *rseq_off = dlsym(RTLD_DEFAULT, "__rseq_offset");
+	tls_get_addr = dlsym(RTLD_DEFAULT, "__tls_get_addr");
+	if (!allocate_tls || !deallocate_tls || !ctype_init || !rseq_off || !tls_get_addr)
+		return "glibc's _dl_allocate_tls, __ctype_init or __rseq_offset not found";
+	char *tp = gs_arch_tp();
+	void *fsbase;
+	__asm__ volatile("rdfsbase %0" : "=r"(fsbase));
+	if (fsbase != tp || ((void **)tp)[2] != tp)
+		return "the thread pointer is not glibc's tcb/self";
+	/* The rseq area lies in struct pthread, after the fields we look for. */
+	if (*rseq_off < 0x100 || *rseq_off > 0x4000)
+		return "unexpected __rseq_offset";
+	size_t end = (size_t)*rseq_off;
+	rseq_cpu_off = end + 4;		/* struct rseq: cpu_id_start, cpu_id */
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	int n = 0;
+	for (size_t o = HDR_HI; o + 4 <= end; o += 4)
+		if (*(pid_t *)(tp + o) == tid)
+			tid_off = o, n++;
+	if (n != 1)
+		return "struct pthread's tid not found";
+	/* robust_head.list points at itself (robust_prev at it too);
+	 * specific[0] at specific_1stblock, elsewhere in the struct. */
+	n = 0;
+	for (size_t o = HDR_HI; o + 8 <= end; o += 8)
+		if (*(char **)(tp + o) == tp + o)
+			robust_off = o, n++;
+	int ns = 0;
+	for (size_t o = HDR_HI; o + 8 <= end && n == 1; o += 8) {
+		char *v = *(char **)(tp + o);
+		if (v == tp + robust_off)
+			robust_prev_off = o;
+		else if (v > tp + HDR_HI && v < tp + end)
+			spec_off = o, spec_val = (size_t)(v - tp), ns++;
+	}
+	if (n != 1 || ns != 1)
+		return "struct pthread's robust list or specific block not found";
+	memcpy(hdr_tmpl, tp + HDR_LO, sizeof hdr_tmpl);
+	/* __resp (libc TLS): in the main thread it points at the global _res. */
+	struct libc_tls lt = { 0 };
+	dl_iterate_phdr(find_libc_tls, &lt);
+	if (!lt.lo)
+		return "libc's TLS block not found";
+	n = 0;
+	for (const char *w = lt.lo; w + 8 <= lt.lo + lt.len; w += 8)
+		if (*(void *const *)w == (void *)__res_state())
+			resp_slot = w - tp, n++;
+	if (n != 1)
+		return "the resolver state pointer not found";
+	curm_off = (char *)&gs_curm - tp;
+	const char *why = find_tcache();
+	if (why)
+		return why;
+	/* A trial block: glibc clears its header and fills its TLS images. */
+	char *b = allocate_tls(NULL);
+	if (!b)
+		return "_dl_allocate_tls failed";
+	bool ok = ((void **)b)[1] != NULL && *(struct m **)(b + curm_off) == NULL &&
+		  *(void **)(b + tcache_off) == NULL && *(pid_t *)(b + tid_off) == 0 &&
+		  *(int *)(b - (tp - (char *)__errno_location())) == 0;
+	for (size_t o = 0x18; o < end && ok; o += 8)
+		ok = *(uint64_t *)(b + o) == 0;
+	deallocate_tls(b, true);
+	if (!ok)
+		return "a block from _dl_allocate_tls is not as expected";
+	dl_iterate_phdr(note_static, tp);
+	return NULL;
+#endif
+}
+
+/* A G's block: NULL if out of memory. Any thread. */
+void *gs_tls_block_new(void)
+{
+	char *b = allocate_tls(NULL);
+	if (!b)
+		return NULL;
+	((void **)b)[0] = b;			/* tcb */
+	((void **)b)[2] = b;			/* self */
+	memcpy(b + HDR_LO, hdr_tmpl, sizeof hdr_tmpl);
+	*(int *)(b + 0x18) = 1;			/* multiple_threads: locks on */
+	*(int *)(b + 0x1c) = 0;			/* gscope_flag */
+	*(int32_t *)(b + rseq_cpu_off) = -2;	/* RSEQ_CPU_ID_REGISTRATION_FAILED */
+	*(void **)(b + robust_off) = b + robust_off;
+	if (robust_prev_off)
+		*(void **)(b + robust_prev_off) = b + robust_off;
+	*(void **)(b + spec_off) = b + spec_val;
+	return b;
+}
+
+static _Atomic unsigned long freed_blocks;
+
+void gs_tls_block_free(void *b)
+{
+	deallocate_tls(b, true);	/* its DTV, dynamic blocks and the block */
+	atomic_fetch_add_explicit(&freed_blocks, 1, memory_order_relaxed);
+}
+
+/* From sysmon: blocks come from malloc, which keeps freed memory below the top
+ * of its heaps; after many Gs exited (or when all Ms go idle) malloc_trim gives
+ * those pages back, as the stack pools do theirs. */
+void gs_tls_trim(bool idle)
+{
+	if (!gs_tls_tp)
+		return;
+	unsigned long n = atomic_load_explicit(&freed_blocks, memory_order_relaxed);
+	if (n >= 256 || (idle && n)) {
+		atomic_store_explicit(&freed_blocks, 0, memory_order_relaxed);
+		malloc_trim(0);
+	}
+}
+
+/* The switch of tp mode, on m, to the context whose thread pointer is tp
+ * (a G's block, or m->tp for the scheduler). Hot path: four stores and
+ * wrfsbase. The words are written before %fs moves, so a signal handler in
+ * between sees a consistent block. */
+void gs_tls_enter(struct m *m, void *tp, pid_t tid)
+{
+	char *cur = gs_arch_tp_now(), *to = tp;
+	if (cur == to)
+		return;
+	*(void **)(to + tcache_off) = *(void **)(cur + tcache_off);
+	*(struct m **)(to + curm_off) = m;
+	*(pid_t *)(to + tid_off) = tid;
+	gs_arch_set_tp(to);
+}
+
+/* Run by each G first, on its own block: the locale's ctype tables. */
+void gs_tls_g_start(struct g *g)
+{
+	ctype_init();
+	char *tp = gs_arch_tp_now();
+	if (res_off)
+		*(void **)(tp + resp_slot) = tp + res_off;
+	/* glibc bounds its alloca use by a quarter of the stack it reads
+	 * here (__libc_alloca_cutoff): 0 would allow 256 KiB. */
+	if (stackblock_off && g->stack_lo) {
+		*(void **)(tp + stackblock_off) = g->stack_lo;
+		*(size_t *)(tp + stackblock_off + 8) = (size_t)(g->stack_hi - g->stack_lo);
+	}
+}
+
+/* Where a real thread's resolver state lies in its struct pthread: asked of a
+ * short-lived real thread, once, before the first G runs (gs_ensure_ms). */
+static void *probe(void *arg)
+{
+	char *tp = gs_arch_tp_now(), *r = (char *)__res_state();
+	if (r > tp + HDR_HI && r < tp + rseq_cpu_off && *(void **)(tp + resp_slot) == r)
+		res_off = (size_t)(r - tp);
+	/* stackblock and stackblock_size, side by side: glibc reports them
+	 * as the stack (above the guard) and the guard size. */
+	pthread_attr_t a;
+	void *addr;
+	size_t size, guard;
+	if (REAL(pthread_getattr_np)(REAL(pthread_self)(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &addr, &size) == 0 &&
+		    pthread_attr_getguardsize(&a, &guard) == 0) {
+			int n = 0;
+			size_t at = 0;
+			for (size_t o = HDR_HI; o + 16 <= rseq_cpu_off; o += 8)
+				if (*(char **)(tp + o) == (char *)addr - guard &&
+				    *(size_t *)(tp + o + 8) == size + guard)
+					at = o, n++;
+			if (n == 1)
+				stackblock_off = at;
+		}
+		pthread_attr_destroy(&a);
+	}
+	return NULL;
+}
+
+void gs_tls_probe(void)
+{
+	if (!gs_tls_tp || res_off)
+		return;
+	struct gs_realtp rt;
+	gs_tls_real_begin(&rt);
+	pthread_t t;
+	if (REAL(pthread_create)(&t, NULL, probe, NULL) == 0)
+		REAL(pthread_join)(t, NULL);
+	gs_tls_real_end(&rt);
+}
+
+/* After a dlopen (on a G or not): a module whose TLS glibc placed in the
+ * static block was initialised in real threads only; do it in every G's.
+ * Where a module's TLS lies is asked of __tls_get_addr on the real thread
+ * pointer (dl_iterate_phdr reports no address for a module newer than the
+ * thread's DTV); it allocates the block of a dynamic one there, once. */
+static int init_new_static(struct dl_phdr_info *info, size_t size, void *tp)
+{
+	if (!info->dlpi_tls_modid)
+		return 0;
+	for (int i = 0; i < nmod_done; i++)
+		if (mod_done[i] == info->dlpi_tls_modid)
+			return 0;
+	const ElfW(Phdr) *ph = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS)
+			ph = &info->dlpi_phdr[i];
+	if (!ph || nmod_done == MAXSTATIC)
+		return 0;
+	mod_done[nmod_done++] = info->dlpi_tls_modid;
+	tls_index ti = { info->dlpi_tls_modid, 0 };
+	size_t off = (size_t)((char *)tp - (char *)tls_get_addr(&ti));
+	if (off > static_size)
+		return 0;	/* dynamic: each G's DTV gets its own block */
+	for (int i = 0; i < nstatic_done; i++)
+		if (static_done[i] == off)
+			return 0;	/* loaded at start: in every G's block already */
+	const void *img = (const void *)(info->dlpi_addr + ph->p_vaddr);
+	gs_lock(&gs_allg_lock);
+	for (struct g *g = gs_allg; g; g = g->allnext) {
+		if (!g->tp || g == gs_maing)
+			continue;	/* main's block is a real thread's */
+		char *dst = (char *)g->tp - off;
+		memcpy(dst, img, ph->p_filesz);
+		memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+	}
+	gs_unlock(&gs_allg_lock);
+	if (nstatic_done < MAXSTATIC)
+		static_done[nstatic_done++] = off;
+	return 0;
+}
+
+void gs_tls_after_dlopen(void)
+{
+	if (!gs_tls_tp)
+		return;
+	struct gs_realtp r;
+	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
+	gs_lock(&dlopen_lock);
+	dl_iterate_phdr(init_new_static, gs_arch_tp_now());
+	gs_unlock(&dlopen_lock);
+	gs_tls_real_end(&r);
+}
+
+/* Runs the code between begin and end on the M's real thread pointer (no-op
+ * in pinned mode, off a G, or on g0). The G cannot be preempted meanwhile;
+ * errno set there is carried back. Not inline: the caller must not touch TLS
+ * between the two, and the compiler must not reuse a TLS address across them. */
+__attribute__((noinline)) void gs_tls_real_begin(struct gs_realtp *r)
+{
+	r->tp = NULL;
+	r->m = gs_curm;
+	if (!gs_tls_tp || !r->m)
+		return;
+	void *cur = gs_arch_tp_now();
+	if (cur == r->m->tp)
+		return;
+	r->tp = cur;
+	r->in_sched = r->m->in_sched;
+	r->m->in_sched = 1;
+	int e = errno;
+	gs_tls_enter(r->m, r->m->tp, r->m->tid);
+	gs_tls_set_errno(e);
+}
+
+__attribute__((noinline)) static int get_errno(void)
+{
+	return errno;
+}
+
+__attribute__((noinline)) void gs_tls_set_errno(int e)
+{
+	errno = e;
+}
+
+__attribute__((noinline)) void gs_tls_real_end(struct gs_realtp *r)
+{
+	if (!r->tp)
+		return;
+	struct m *m = gs_curm;	/* the same struct in a forked child */
+	int e = get_errno();
+	struct g *g = m->curg;
+	gs_tls_enter(m, r->tp, g && g->tp == r->tp ? gs_g_tid(g) : m->tid);
+	gs_tls_set_errno(e);
+	m->in_sched = r->in_sched;
+}
+
+/* glibc's SIGSETXID handler (setuid & co. from another thread) works on the
+ * struct pthread of the thread it interrupts and the caller waits on the real
+ * one: in tp mode it runs on the M's real thread pointer. glibc installs
+ * it at its first pthread_create; this wraps it once after that. */
+#define SIGSETXID_ (__SIGRTMIN + 1)
+struct ksigaction { void *handler; unsigned long flags; void *restorer; uint64_t mask; };
+static void (*glibc_setxid)(int, siginfo_t *, void *);
+
+static void setxid_wrap(int sig, siginfo_t *si, void *uc)
+{
+	struct m *m = gs_curm;
+	void *cur = gs_arch_tp_now();
+	if (m && cur != m->tp) {
+		gs_arch_set_tp(m->tp);
+		glibc_setxid(sig, si, uc);
+		gs_arch_set_tp(cur);
+	} else {
+		glibc_setxid(sig, si, uc);
+	}
+}
+
+void gs_tls_wrap_setxid(void)
+{
+	struct ksigaction k;
+	if (!gs_tls_tp || glibc_setxid ||
+	    syscall(SYS_rt_sigaction, SIGSETXID_, NULL, &k, sizeof k.mask) != 0 ||
+	    (uintptr_t)k.handler < 2 || !(k.flags & SA_SIGINFO))
+		return;
+	glibc_setxid = (void (*)(int, siginfo_t *, void *))k.handler;
+	k.handler = (void *)setxid_wrap;
+	syscall(SYS_rt_sigaction, SIGSETXID_, &k, NULL, sizeof k.mask);
 }

@@ -3,7 +3,10 @@
 #   1. every Check unit-test binary build/unit/* (each prints its own Check summary);
 #   1b. scripts/abi-check.py, the ABI list (counts as one);
 #   2. scripts/run-compat.sh over tests/compat (and tests/compat-io when it has tests)
-#      with GOSHIM_PROCS "1 4", each built twice: plain and as packages (-b pkg);
+#      with GOSHIM_PROCS "1 4", each built twice: plain and as packages (-b pkg), in
+#      the default mode (a thread pointer per green thread where the CPU allows it);
+#      then tests/compat again in the pinned mode (GOSHIM_DEBUG=pinned=1) and with
+#      started green threads moving (GOSHIM_DEBUG=move=1);
 #   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result);
 #   4. the tool tests tests/tools/*.sh (build, command, man page; each asserts its own result).
 # Counts: a unit binary contributes its Checks (failures = Failures + Errors, or 1 if it
@@ -64,29 +67,34 @@ fi
 # 2. Compat tests.
 # Each directory twice: as built here (-O2 -g), and as Debian builds packages
 # (dpkg-buildflags, -D_FORTIFY_SOURCE=2, -D_FILE_OFFSET_BITS=64: run-compat.sh -b pkg).
+# Then tests/compat in the two other modes (plain build): pinned, and moving.
 compat_counts=()
-for variant in plain pkg; do
-    for dir in tests/compat tests/compat-io; do
-        srcs=("$dir"/*.c)
-        ((${#srcs[@]} > 0)) || continue
-        echo "== compat: $dir ($variant build)"
-        log=$(mktemp)
-        rc=0
-        procs="1 4"
-        [[ $variant == pkg ]] && procs=${COMPAT_PKG_PROCS:-1 4}
-        scripts/run-compat.sh -d "$dir" -p "$procs" -b "$variant" | tee "$log" || rc=${PIPESTATUS[0]}
-        line=$(grep -E '^compat: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
-        progs=$(grep -E '^(ok  |FAIL) ' "$log" | sed -E 's/^(ok  |FAIL) ([^ ]+) .*/\2/' | sort -u | wc -l)
-        rm -f "$log"
-        compat_counts+=("$dir $variant: $progs programs")
-        if [[ $line =~ ^compat:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-            passed=$((passed + BASH_REMATCH[1]))
-            failed=$((failed + BASH_REMATCH[2]))
-        else
-            echo "FAIL compat $dir ($variant): runner exit status $rc without a summary"
-            failed=$((failed + 1))
-        fi
-    done
+for run in plain:tests/compat plain:tests/compat-io pkg:tests/compat pkg:tests/compat-io \
+           plain:pinned:tests/compat plain:move:tests/compat; do
+    variant=${run%%:*} dir=${run##*:} mode=() label=""
+    if [[ $run == *:*:* ]]; then
+        m=${run#*:}; m=${m%%:*}
+        mode=(env GOSHIM_DEBUG=$m=1) label=", $m"
+    fi
+    srcs=("$dir"/*.c)
+    ((${#srcs[@]} > 0)) || continue
+    echo "== compat: $dir ($variant build$label)"
+    log=$(mktemp)
+    rc=0
+    procs="1 4"
+    [[ $variant == pkg ]] && procs=${COMPAT_PKG_PROCS:-1 4}
+    "${mode[@]}" scripts/run-compat.sh -d "$dir" -p "$procs" -b "$variant" | tee "$log" || rc=${PIPESTATUS[0]}
+    line=$(grep -E '^compat: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+    progs=$(grep -E '^(ok  |FAIL) ' "$log" | sed -E 's/^(ok  |FAIL) ([^ ]+) .*/\2/' | sort -u | wc -l)
+    rm -f "$log"
+    compat_counts+=("$dir $variant$label: $progs programs")
+    if [[ $line =~ ^compat:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1]))
+        failed=$((failed + BASH_REMATCH[2]))
+    else
+        echo "FAIL compat $dir ($variant$label): runner exit status $rc without a summary"
+        failed=$((failed + 1))
+    fi
 done
 
 # run_script KIND SCRIPT: one scale or tool script, counted as one test.

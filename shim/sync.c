@@ -59,7 +59,7 @@ static int pm_held(pthread_mutex_t *m, struct g *g)
 	int tid = (m->__data.__kind & (GS_MUTEX_ROBUST | GS_MUTEX_PI)) ?
 		  (int)(atomic_load((_Atomic unsigned *)&m->__data.__lock) & FUTEX_TID_MASK) :
 		  m->__data.__owner;
-	if (tid != g->m->tid)
+	if (tid != gs_g_tid(g))
 		return HELD_ELSEWHERE;
 	return *pm_tag(m) == g->id ? HELD_BY_ME : HELD_BY_SIBLING;
 }
@@ -428,7 +428,7 @@ static int *prw_tag(pthread_rwlock_t *l)
 
 static bool prw_mine(pthread_rwlock_t *l, struct g *g)
 {
-	return l->__data.__cur_writer == g->m->tid && *prw_tag(l) == g->id;
+	return l->__data.__cur_writer == gs_g_tid(g) && *prw_tag(l) == g->id;
 }
 
 static int prw_lock(pthread_rwlock_t *l, struct g *g, bool write, struct gs_when w, bool try)

@@ -49,6 +49,19 @@ static inline void gs_ctx_make(struct gs_ctx *c, void *top, void (*fn)(void *), 
 	c->fpcr = fpcr;
 }
 
+/* The thread pointer, read again at each call (for code that moves it). */
+static inline void *gs_arch_tp_now(void)
+{
+	void *tp;
+	__asm__ volatile("mrs %0, tpidr_el0" : "=r"(tp) : : "memory");
+	return tp;
+}
+
+static inline void gs_arch_set_tp(void *tp)
+{
+	__asm__ volatile("msr tpidr_el0, %0" : : "r"(tp) : "memory");
+}
+
 /* The thread pointer (TPIDR_EL0) of the calling OS thread. */
 static inline void *gs_arch_tp(void)
 {

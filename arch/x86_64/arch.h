@@ -61,6 +61,21 @@ static inline void *gs_arch_tp(void)
 	return tp;
 }
 
+/* The same, read again at each call (the compiler may not reuse it): for code
+ * that moves the thread pointer. */
+static inline void *gs_arch_tp_now(void)
+{
+	void *tp;
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp) : : "memory");
+	return tp;
+}
+
+/* Points %fs at tp (needs FSGSBASE enabled for user space: AT_HWCAP2 bit 1). */
+static inline void gs_arch_set_tp(void *tp)
+{
+	__asm__ volatile("wrfsbase %0" : : "r"(tp) : "memory");
+}
+
 /* The stack pointer of the caller, for the overflow check at each switch. */
 static inline uintptr_t gs_arch_sp(void)
 {

@@ -1,7 +1,9 @@
 /* tls_vars.c: 1,000 threads keep their own __thread values across parks
  * (DESIGN.md §2.3): the executable's, a -fPIC library's (general dynamic, linked)
  * and a dlopen'ed library's; each value checked after many parks, through the
- * address taken before parking too.
+ * address taken before parking too. Counts how often a thread resumed on another
+ * OS thread (gettid): preloaded 0, unless started green threads move
+ * (GOSHIM_DEBUG=move=1), where at GOSHIM_PROCS > 1 it must be more than 0.
  */
 // compat-lib: tls_lib.c
 // compat-dlopen: tls_dyn.c
@@ -10,6 +12,7 @@
 #include <stdatomic.h>
 #include <dlfcn.h>
 #include <limits.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define THREADS 1000
@@ -17,7 +20,7 @@ static __thread long exe_var = 3;
 long *lib_var_addr(void);
 static long *(*dyn_var_addr)(void);
 static pthread_barrier_t bar, gate;
-static atomic_int bad;
+static atomic_int bad, moved;
 
 static void *worker(void *arg)
 {
@@ -30,8 +33,11 @@ static void *worker(void *arg)
 	*pl = id * 2;
 	*pd = id * 3;
 	for (int i = 0; i < 5; i++) {
+		pid_t before = (pid_t)syscall(SYS_gettid);
 		pthread_barrier_wait(&bar);	/* parks: every thread runs in between */
 		usleep(100);
+		if ((pid_t)syscall(SYS_gettid) != before)
+			atomic_fetch_add(&moved, 1);
 		if (*pe != id || *pl != id * 2 || *pd != id * 3 || exe_var != id ||
 		    *lib_var_addr() != id * 2 || *dyn_var_addr() != id * 3)
 			atomic_fetch_add(&bad, 1);
@@ -65,6 +71,15 @@ int main(void)
 		CHECK_RC(pthread_join(t[i], NULL), 0);
 	printf("threads with a wrong __thread value: %d\n", atomic_load(&bad));
 	CHECK(atomic_load(&bad) == 0);
+	if (getenv("GOSHIM_TEST_PRELOADED") && atoi(getenv("GOSHIM_TEST_PRELOADED")) == 1) {
+		const char *dbg = getenv("GOSHIM_DEBUG"), *procs = getenv("GOSHIM_PROCS");
+		int move = dbg && strstr(dbg, "move=1") && !strstr(dbg, "pinned=1");
+		fprintf(stderr, "resumed on another OS thread: %d\n", atomic_load(&moved));
+		if (!move)
+			CHECK(atomic_load(&moved) == 0);
+		else if (procs && atoi(procs) > 1)
+			CHECK(atomic_load(&moved) > 0);
+	}
 	printf("main's values: exe %ld lib %ld dyn %ld\n", exe_var, *lib_var_addr(), *dyn_var_addr());
 	return 0;
 }

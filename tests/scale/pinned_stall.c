@@ -3,10 +3,14 @@
  * that the shim cannot see stops every other green thread of its OS thread (here all)
  * until it returns; then all of them go on. Natively the counting thread runs during
  * the stall. A process the shim does not run (sh, preload removed) writes the byte.
- * Prints "stalled: <counted during the stall> resumed: 1". */
+ * Prints "stalled: <counted during the stall> resumed: 1". With the argument
+ * "thread" the raw read is made by a second thread while main waits in join.
+ * tests/scale/move_stall.sh runs it with started green threads moving
+ * (GOSHIM_DEBUG=move=1), where the counting thread must go on. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,9 +26,21 @@ static void *counting(void *arg)
 	return NULL;
 }
 
-int main(void)
+static int p[2];
+static long r;
+static int before, during;
+
+static void *reader(void *arg)
 {
-	int p[2];
+	char ch;
+	before = atomic_load(&counter);
+	r = syscall(SYS_read, p[0], &ch, 1);	/* the shim cannot see this one */
+	during = atomic_load(&counter) - before;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
 	if (pipe(p))
 		return 2;
 	pthread_t c;
@@ -35,10 +51,13 @@ int main(void)
 	snprintf(cmd, sizeof cmd, "env -u LD_PRELOAD sh -c 'sleep 0.3; printf x >&%d' &", p[1]);
 	if (system(cmd) != 0)
 		return 2;
-	int before = atomic_load(&counter);
-	char ch;
-	long r = syscall(SYS_read, p[0], &ch, 1);	/* the shim cannot see this one */
-	int during = atomic_load(&counter) - before;
+	if (argc > 1 && !strcmp(argv[1], "thread")) {
+		pthread_t t;
+		pthread_create(&t, NULL, reader, NULL);
+		pthread_join(t, NULL);
+	} else {
+		reader(NULL);
+	}
 	usleep(20000);
 	int after = atomic_load(&counter);
 	atomic_store(&stop, 1);

@@ -1,0 +1,102 @@
+/* shim/tp.c: the calls that must run on the OS thread's own thread pointer
+ * when each green thread has its own (tp mode, sched/tls.c), and dlopen,
+ * which must initialise a new module's static TLS in every green thread's
+ * block. In pinned mode (or outside a G) each is the plain call.
+ *
+ * fork: glibc's child keeps only the calling thread's entry in its list of
+ * threads and reclaims the others' stacks; that entry must be the OS thread's
+ * real one (its stack holds the M's scheduler stack). The fork handlers
+ * (pthread_atfork) run there too.
+ * set*id and setgroups: glibc signals every other real thread and skips
+ * "self", found through the thread pointer; on a G's block it would signal
+ * its own OS thread and wait for it. */
+#include <dlfcn.h>
+#include <grp.h>
+#include <limits.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "real.h"
+
+GS_EXPORT pid_t fork(void)
+{
+	struct gs_realtp r;
+	gs_tls_real_begin(&r);
+	pid_t pid = REAL(fork)();
+	gs_tls_real_end(&r);
+	return pid;
+}
+
+#define ON_REAL_TP(ret, name, params, args)			\
+	GS_EXPORT ret name params				\
+	{							\
+		struct gs_realtp rt_;				\
+		gs_tls_real_begin(&rt_);			\
+		ret v = REAL(name) args;			\
+		gs_tls_real_end(&rt_);			\
+		return v;					\
+	}
+
+ON_REAL_TP(int, setuid, (uid_t u), (u))
+ON_REAL_TP(int, setgid, (gid_t g), (g))
+ON_REAL_TP(int, seteuid, (uid_t u), (u))
+ON_REAL_TP(int, setegid, (gid_t g), (g))
+ON_REAL_TP(int, setreuid, (uid_t r, uid_t e), (r, e))
+ON_REAL_TP(int, setregid, (gid_t r, gid_t e), (r, e))
+ON_REAL_TP(int, setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
+ON_REAL_TP(int, setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
+ON_REAL_TP(int, setgroups, (size_t n, const gid_t *l), (n, l))
+
+/* dlopen resolves a bare name with the search path of its caller (DT_RPATH,
+ * DT_RUNPATH), which through this hook is goshim's: when that fails, the
+ * caller's search path (dlinfo RTLD_DI_SERINFO of its object) is tried in
+ * order. Only in tp mode. */
+static void *open_caller_paths(const char *file, int mode, const void *caller)
+{
+	Dl_info di;
+	struct link_map *lm = NULL;
+	if (!dladdr1(caller, &di, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+		return NULL;
+	Dl_serinfo sz;
+	if (dlinfo(lm, RTLD_DI_SERINFOSIZE, &sz))
+		return NULL;
+	Dl_serinfo *si = malloc(sz.dls_size);
+	if (!si)
+		return NULL;
+	si->dls_size = sz.dls_size;
+	si->dls_cnt = sz.dls_cnt;
+	void *h = NULL;
+	if (dlinfo(lm, RTLD_DI_SERINFO, si) == 0) {
+		for (unsigned i = 0; i < si->dls_cnt && !h; i++) {
+			char path[PATH_MAX];
+			if ((size_t)snprintf(path, sizeof path, "%s/%s", si->dls_serpath[i].dls_name,
+					     file) < sizeof path)
+				h = REAL(dlopen)(path, mode);
+		}
+	}
+	free(si);
+	return h;
+}
+
+GS_EXPORT void *dlopen(const char *file, int mode)
+{
+	void *h = REAL(dlopen)(file, mode);
+	if (!gs_tls_tp)
+		return h;
+	if (!h && file && !strchr(file, '/') &&
+	    (h = open_caller_paths(file, mode, __builtin_return_address(0))) == NULL)
+		REAL(dlopen)(file, mode);	/* its error for dlerror */
+	if (h)
+		gs_tls_after_dlopen();
+	return h;
+}
+
+GS_EXPORT void *dlmopen(Lmid_t ns, const char *file, int mode)
+{
+	void *h = REAL(dlmopen)(ns, file, mode);
+	if (h)
+		gs_tls_after_dlopen();
+	return h;
+}
