@@ -23,6 +23,7 @@ struct waiter {
 	_Atomic uint32_t *addr;
 	struct g *g;
 	uint64_t seq;
+	uint32_t bits;			/* FUTEX_WAIT_BITSET's mask; ~0 for a plain wait */
 	bool queued;			/* bucket lock */
 };
 
@@ -77,11 +78,17 @@ static int native_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, 
 int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
 		  const char *why)
 {
+	return gs_futex_wait_bits(addr, val, deadline, interruptible, why, ~0u);
+}
+
+int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
+		       const char *why, uint32_t bits)
+{
 	struct g *g = gs_self();
 	if (!g)
 		return native_wait(addr, val, deadline, interruptible);
 	struct bucket *b = bucket_of(addr);
-	struct waiter w = { .addr = addr, .g = g };
+	struct waiter w = { .addr = addr, .g = g, .bits = bits };
 	gs_lock(&b->lock);
 	if (atomic_load(addr) != val) {
 		gs_unlock(&b->lock);
@@ -125,6 +132,18 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 int gs_futex_wake(_Atomic uint32_t *addr, int n)
 {
 	struct bucket *b = bucket_of(addr);
+	int woken = gs_futex_wake_green(addr, n, ~0u);
+	if (woken < n && atomic_load(&b->native) > 0) {
+		int r = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)(n - woken), NULL);
+		if (r > 0)
+			woken += r;
+	}
+	return woken;
+}
+
+int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits)
+{
+	struct bucket *b = bucket_of(addr);
 	int woken = 0;
 	for (;;) {
 		struct { struct g *g; uint64_t seq; } batch[64];
@@ -132,7 +151,7 @@ int gs_futex_wake(_Atomic uint32_t *addr, int n)
 		gs_lock(&b->lock);
 		for (struct waiter *w = b->head, *next; w && woken < n && k < 64; w = next) {
 			next = w->next;
-			if (w->addr != addr)
+			if (w->addr != addr || !(w->bits & bits))
 				continue;
 			unlink_w(b, w);
 			batch[k].g = w->g;
@@ -146,11 +165,6 @@ int gs_futex_wake(_Atomic uint32_t *addr, int n)
 			gs_ready(batch[i].g, batch[i].seq);
 		if (!more)
 			break;
-	}
-	if (woken < n && atomic_load(&b->native) > 0) {
-		int r = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)(n - woken), NULL);
-		if (r > 0)
-			woken += r;
 	}
 	return woken;
 }

@@ -329,6 +329,10 @@ GS_HIDDEN void gs_sysmon_kick(void);
  * embeds this one first. */
 struct gs_offload {
 	void (*fn)(struct gs_offload *job);
+	/* If set, the helper calls it after fn and the wake (the job then
+	 * lives on the heap; see shim/wait.c), and touches the job no more. */
+	void (*release)(struct gs_offload *job);
+	bool unbounded;			/* may wait without bound: not capped */
 	int err;
 	_Atomic uint32_t done;
 	struct gs_offload *next;
@@ -336,6 +340,9 @@ struct gs_offload {
 /* Runs job->fn on a helper thread while the calling G waits (in the dump:
  * "waiting in why"); sets errno as fn left it. Only on a G. */
 GS_HIDDEN void gs_offload(struct gs_offload *job, const char *why);
+/* Only queues it: the caller waits for job->done itself (0 -> 1, a green
+ * futex word) and takes errno from job->err. */
+GS_HIDDEN void gs_offload_submit(struct gs_offload *job, const char *why);
 GS_HIDDEN void gs_offload_fork_child(void);
 
 /* ---- preemption (preempt.c) ---- */
@@ -359,6 +366,12 @@ GS_HIDDEN void gs_sig_idle_mask(struct m *m);		/* before an M sleeps */
 GS_HIDDEN void gs_sig_apply(struct m *m, const sigset_t *set);
 GS_HIDDEN bool gs_sig_redirect(struct m *m, int sig);	/* handler ran on g0 */
 GS_HIDDEN int gs_sig_send(struct g *g, int sig);
+
+/* ---- thread ids (tid.c) ---- */
+
+GS_HIDDEN pid_t gs_tid_of(struct g *g);
+GS_HIDDEN int gs_tid_kill(pid_t tid, int sig);
+GS_HIDDEN void gs_tid_fork_child(struct g *g);
 
 /* ---- run queues (runq.c) ---- */
 
@@ -419,6 +432,12 @@ GS_HIDDEN void gs_tls_dtors_run(struct g *g);
 GS_HIDDEN int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline,
 			    int interruptible, const char *why);
 GS_HIDDEN int gs_futex_wake(_Atomic uint32_t *addr, int n);
+/* The same with FUTEX_WAIT_BITSET's mask (a wake reaches a waiter whose mask
+ * shares a bit with its own); _green wakes only Gs, never the kernel futex
+ * (shim/syscall.c makes the kernel's wake itself, with the caller's op). */
+GS_HIDDEN int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline,
+				 int interruptible, const char *why, uint32_t bits);
+GS_HIDDEN int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits);
 GS_HIDDEN void gs_futex_fork_child(void);
 GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts);
 

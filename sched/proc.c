@@ -1047,6 +1047,7 @@ void gs_fork_child(void)
 	gs_np_fork_child();
 	gs_sysmon_fork_child();
 	gs_offload_fork_child();
+	gs_tid_fork_child(g);
 	atomic_store(&np_blocker, 0);
 	atomic_store(&mslock.v, 0);
 	int nm = atomic_load(&gs_nm);
