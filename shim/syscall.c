@@ -107,7 +107,10 @@ static long futex_wait(struct g *g, uint32_t *uaddr, int op, uint32_t val,
 			if (!until || n < until)
 				until = n;
 		}
-		int r = gs_futex_wait_bits((_Atomic uint32_t *)uaddr, val, until, GS_INTR_NORESTART,
+		/* The kernel restarts an untimed wait after a SA_RESTART handler, a timed
+		 * one never (-ERESTART_RESTARTBLOCK becomes EINTR when a handler ran). */
+		int r = gs_futex_wait_bits((_Atomic uint32_t *)uaddr, val, until,
+					   ts ? GS_INTR_ALWAYS : GS_INTR_NORESTART,
 					   "futex", bits);
 		if (r == -ETIMEDOUT && until != deadline) {
 			if (__atomic_load_n(uaddr, __ATOMIC_SEQ_CST) != val)
