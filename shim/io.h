@@ -22,6 +22,7 @@ GS_HIDDEN void gs_testcancel(struct g *g);
 GS_HIDDEN int gs_fd_kind(int fd);
 GS_HIDDEN bool gs_fd_user_nonblock(int fd);
 GS_HIDDEN uint64_t gs_fd_timeout(int fd, int mode);
+GS_HIDDEN int gs_fcntl_lockw(int fd, int cmd, void *arg);	/* flock.c */
 
 struct io_wait {
 	uint64_t deadline;	/* 0 none */
