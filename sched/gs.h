@@ -26,6 +26,8 @@
  * Errors: inside the runtime 0 or -errno; shim/ converts at the boundary.
  *
  * Lock order: futex bucket lock -> global run queue lock -> stack pool lock.
+ * gs_allg_lock is taken alone, except that tid.c sends a signal to a G under
+ * it (gs_sig_send: a sigaction query and a lock-free gs_ready).
  * No runtime lock is held across a park or a context switch. */
 #ifndef GS_H
 #define GS_H
@@ -457,6 +459,11 @@ GS_HIDDEN int gs_thread_running(pid_t tid, long *nr);
 GS_HIDDEN void gs_dump_init(void);
 
 /* ---- util ---- */
+
+/* The kernel call, never through the shim's own syscall() hook (real.c). */
+extern long (*gs_syscall_p)(long, ...) GS_HIDDEN;
+GS_HIDDEN long (*gs_syscall_init(void))(long, ...);
+#define gs_syscall(...) ((gs_syscall_p ? gs_syscall_p : gs_syscall_init())(__VA_ARGS__))
 
 GS_HIDDEN _Noreturn void gs_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 GS_HIDDEN void gs_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -818,7 +818,7 @@ void gs_exit(void *ret)
 
 static void m_init_self(struct m *m)
 {
-	m->tid = (pid_t)syscall(SYS_gettid);
+	m->tid = (pid_t)gs_syscall(SYS_gettid);
 	m->tp = gs_arch_tp();
 	gs_tls_init_m(m);
 	m->self_pt = (unsigned long)REAL(pthread_self)();
@@ -1066,7 +1066,7 @@ void gs_fork_child(void)
 		m->timers.n = 0;
 		atomic_store(&m->sleeping, 0);
 	}
-	self->tid = (pid_t)syscall(SYS_gettid);
+	self->tid = (pid_t)gs_syscall(SYS_gettid);
 	self->npinned = g ? 1 : 0;
 	atomic_store(&self->has_p, 1);
 	atomic_store(&pfree, gs_cfg.procs - 1);

@@ -75,7 +75,7 @@ GS_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
 static long real_futex(uint32_t *uaddr, int op, uint32_t val, const void *ts, uint32_t *uaddr2,
 		       uint32_t val3)
 {
-	return REAL(syscall)(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
+	return gs_syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
 }
 
 static bool ts_ok(const struct timespec *ts)
@@ -99,6 +99,11 @@ static long futex_wait(struct g *g, uint32_t *uaddr, int op, uint32_t val,
 	}
 	bool shared = !(op & FUTEX_PRIVATE_FLAG);
 	uint64_t nap = 0;
+	/* syscall() is no cancellation point: a pending cancellation must not end
+	 * the wait (it would end every later one at once, and libstdc++ retries). */
+	int cancel_disabled = g->cancel_disabled;
+	g->cancel_disabled = 1;
+	long ret = 0;
 	for (;;) {
 		uint64_t until = deadline;
 		if (shared) {
@@ -114,18 +119,21 @@ static long futex_wait(struct g *g, uint32_t *uaddr, int op, uint32_t val,
 					   "futex", bits);
 		if (r == -ETIMEDOUT && until != deadline) {
 			if (__atomic_load_n(uaddr, __ATOMIC_SEQ_CST) != val)
-				return 0;	/* changed: woken by someone we cannot see */
+				break;	/* changed: woken by someone we cannot see */
 			continue;
 		}
 		if (r == -EINTR && g->intr_restart) {	/* a SA_RESTART handler ran */
 			g->intr_restart = 0;
 			continue;
 		}
-		if (r == 0)
-			return 0;
-		errno = -r;
-		return -1;
+		if (r != 0) {
+			errno = -r;
+			ret = -1;
+		}
+		break;
 	}
+	g->cancel_disabled = cancel_disabled;
+	return ret;
 }
 
 static long sys_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts,
@@ -309,5 +317,5 @@ GS_EXPORT long syscall(long nr, ...)
 	case SYS_ioctl:
 		return ioctl(I(0), a[1], P(2));
 	}
-	return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return gs_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -20,6 +20,8 @@
  * and SIGQUIT and blocks SIGCHLD meanwhile): on a G they run whole on a
  * helper thread while the G waits, as natively uninterruptible. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +99,7 @@ static int park_pidfd(pid_t pid, int fd)
 static int open_pidfd(pid_t pid)
 {
 	int saved = errno;
-	int fd = (int)REAL(syscall)(SYS_pidfd_open, pid, 0);
+	int fd = (int)gs_syscall(SYS_pidfd_open, pid, 0);
 	errno = saved;
 	return fd;
 }
@@ -204,6 +206,17 @@ GS_EXPORT pid_t wait(int *status)
 	return wait4(-1, status, 0, NULL);
 }
 
+/* Old aliases libc still exports (a binary may have been linked to them). */
+GS_EXPORT pid_t __waitpid(pid_t pid, int *status, int options)
+{
+	return wait4(pid, status, options, NULL);
+}
+
+GS_EXPORT pid_t __wait(int *status)
+{
+	return wait4(-1, status, 0, NULL);
+}
+
 GS_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 {
 	return wait4(-1, status, options, ru);
@@ -221,7 +234,7 @@ struct wid {
 
 static long real_waitid(idtype_t t, id_t id, siginfo_t *info, int options, struct rusage *ru)
 {
-	return REAL(syscall)(SYS_waitid, t, id, info, options, ru);
+	return gs_syscall(SYS_waitid, t, id, info, options, ru);
 }
 
 static long try_wid(void *arg)
@@ -277,8 +290,18 @@ GS_EXPORT int system(const char *cmd)
 	if (!g || !cmd)		/* system(NULL) asks whether a shell exists */
 		return REAL(system)(cmd);
 	gs_testcancel(g);
+	/* glibc's system blocks SIGCHLD in its caller until the child is reaped
+	 * (a SIGCHLD handler that reaps would take system's child): the G's
+	 * mask does the same here, the helper blocks everything anyway. */
+	sigset_t chld, old;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &old);
 	struct sys_job a = { .job.fn = run_system, .job.unbounded = true, .cmd = cmd };
 	gs_offload(&a.job, "system");
+	int e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
 	return a.ret;
 }
 

@@ -89,6 +89,21 @@ static void *bwaiter(void *arg)
 	return NULL;
 }
 
+/* Cancelled while in a futex wait: syscall() is no cancellation point, so the wait
+ * goes on until the wake, and the thread ends at its next cancellation point. */
+static uint32_t cword;
+static int creturns;
+static void *cancel_target(void *arg)
+{
+	(void)arg;
+	while (__atomic_load_n(&cword, __ATOMIC_SEQ_CST) == 0) {
+		futex(&cword, FUTEX_WAIT_PRIVATE, 0, NULL, 0);
+		creturns++;
+	}
+	pthread_testcancel();
+	return NULL;
+}
+
 static int handled;
 static void on_handled(int s)
 {
@@ -193,6 +208,16 @@ int main(void)
 	printf("woke glibc's timer thread\n");
 	usleep(50000);
 	CHECK_SYS(timer_delete(tm));
+
+	CHECK_RC(pthread_create(&t, NULL, cancel_target, NULL), 0);
+	usleep(30000);
+	CHECK_RC(pthread_cancel(t), 0);
+	usleep(30000);
+	__atomic_store_n(&cword, 1, __ATOMIC_SEQ_CST);
+	futex(&cword, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+	CHECK_RC(pthread_join(t, &n), 0);
+	printf("cancelled in a futex wait: %d, returns from the wait %d\n", n == PTHREAD_CANCELED,
+	       creturns);
 
 	/* A shared word woken from another process. */
 	uint32_t *sw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
