@@ -4,11 +4,13 @@
  * thread of every thread started later. ticker_mark() / ticker_since() bracket a
  * wait: natively the ticker goes on during it (ticks > 0); a call that blocked the
  * OS thread instead of parking the green thread would stop it (0 ticks). Only
- * "more than zero" is asserted, never a rate: the machine is shared. */
+ * "more than zero" is asserted, never a rate: the machine is shared. With
+ * TICKER_COUNTS set in the environment, the counts go to stderr (for figures). */
 #ifndef GOSHIM_TICKER_H
 #define GOSHIM_TICKER_H
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static unsigned long ticker_ticks;	/* __atomic builtins: C and C++ alike */
@@ -43,6 +45,8 @@ static inline unsigned long ticker_mark(void)
 static inline void ticker_report(const char *name, unsigned long mark)
 {
 	unsigned long d = __atomic_load_n(&ticker_ticks, __ATOMIC_RELAXED) - mark;
+	if (getenv("TICKER_COUNTS"))	/* figures for a report, on stderr */
+		fprintf(stderr, "ticks %s: %lu\n", name, d);
 	if (d > 0)
 		printf("%s: ticked\n", name);
 	else
