@@ -12,9 +12,10 @@
  *     status, rusage and errno (ECHILD, EINVAL) come from that real call.
  * The wait is interruptible as the kernel's is: a handler without SA_RESTART
  * ends it with EINTR, one with SA_RESTART lets it go on; it is a cancellation
- * point. A helper whose G was interrupted goes on waiting (it owns its job,
- * on the heap) until a matching child changes state: harmless, as it reaps
- * nothing, but it holds an OS thread meanwhile.
+ * point. A helper whose G was interrupted goes on waiting (its job is on the
+ * heap) until a matching child changes state: harmless, as it reaps nothing,
+ * but it holds an OS thread meanwhile; the next wait with the same selection
+ * takes that job over.
  *
  * system() and pclose() wait inside libc (glibc's system also ignores SIGINT
  * and SIGQUIT and blocks SIGCHLD meanwhile): on a G they run whole on a
@@ -41,8 +42,17 @@ struct wait_job {
 	idtype_t idtype;
 	id_t id;
 	int options;
-	_Atomic int refs;	/* the G's and the helper's: the last frees it */
+	_Atomic int refs;	/* the G's (or the spare list's) and the helper's */
+	struct wait_job *next;	/* on the spare list (slock) */
+	pid_t pid;		/* the process whose helper runs it (not a forked child) */
 };
+
+/* Jobs whose G gave up (EINTR) while the helper still waits: the next wait
+ * with the same selection takes one over instead of starting another helper,
+ * so a program whose waitpid a timer signal interrupts again and again holds
+ * one helper per selection, not one per interruption. */
+static gs_lock_t slock;
+static struct wait_job *spares;
 
 static void run_wait(struct gs_offload *j)
 {
@@ -58,23 +68,60 @@ static void put_wait(struct gs_offload *j)
 		free(w);
 }
 
+/* A spare job for this selection still waiting, or NULL; spares whose
+ * helper has finished are freed on the way. */
+static struct wait_job *take_spare(idtype_t idtype, id_t id, int options)
+{
+	struct wait_job *found = NULL, *done = NULL;
+	pid_t self = getpid();
+	gs_lock(&slock);
+	for (struct wait_job **pp = &spares; *pp;) {
+		struct wait_job *w = *pp;
+		if (w->pid != self) {	/* the parent's, copied by fork: no helper here */
+			*pp = w->next;
+		} else if (atomic_load(&w->job.done)) {
+			*pp = w->next;
+			w->next = done;
+			done = w;
+		} else if (!found && w->idtype == idtype && w->id == id && w->options == options) {
+			*pp = w->next;
+			found = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+	gs_unlock(&slock);
+	while (done) {
+		struct wait_job *n = done->next;
+		put_wait(&done->job);
+		done = n;
+	}
+	return found;
+}
+
 /* Parks g until a child matching (idtype, id, options) may be waited for.
  * options are waitid's (WEXITED, ...). Returns 0 (try again) or -EINTR. */
 static int park_helper(idtype_t idtype, id_t id, int options)
 {
-	struct wait_job *w = malloc(sizeof *w);
-	if (!w)
-		return -ENOMEM;
-	memset(w, 0, sizeof *w);
-	w->job.fn = run_wait;
-	w->job.release = put_wait;
-	w->job.unbounded = true;
-	w->idtype = idtype;
-	w->id = id;
-	w->options = options & WAIT_SELECT;
-	atomic_store(&w->refs, 2);
-	int saved = errno;
-	gs_offload_submit(&w->job, "waitpid");
+	options &= WAIT_SELECT;
+	struct wait_job *w = take_spare(idtype, id, options);
+	if (!w) {
+		w = malloc(sizeof *w);
+		if (!w)
+			return -ENOMEM;
+		memset(w, 0, sizeof *w);
+		w->job.fn = run_wait;
+		w->job.release = put_wait;
+		w->job.unbounded = true;
+		w->idtype = idtype;
+		w->id = id;
+		w->options = options;
+		w->pid = getpid();
+		atomic_store(&w->refs, 2);
+		int saved = errno;
+		gs_offload_submit(&w->job, "waitpid");
+		errno = saved;
+	}
 	int r = 0;
 	while (!atomic_load(&w->job.done)) {
 		r = gs_futex_wait(&w->job.done, 0, 0, GS_INTR_NORESTART, "waitpid");
@@ -82,7 +129,13 @@ static int park_helper(idtype_t idtype, id_t id, int options)
 			break;
 		r = 0;
 	}
-	errno = saved;
+	if (r == -EINTR && !atomic_load(&w->job.done)) {
+		gs_lock(&slock);
+		w->next = spares;
+		spares = w;
+		gs_unlock(&slock);
+		return r;
+	}
 	put_wait(&w->job);
 	return r;
 }

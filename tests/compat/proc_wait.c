@@ -55,6 +55,29 @@ static void *kick(void *arg)
 	return NULL;
 }
 
+static void *kick_many(void *arg)
+{
+	struct kick *k = arg;
+	for (int i = 0; i < 10; i++) {
+		usleep(10000);
+		pthread_kill(k->t, k->sig);
+	}
+	return NULL;
+}
+
+static int os_threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	int n = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
 static void *own_child(void *arg)
 {
 	int code = (int)(long)arg;
@@ -176,6 +199,26 @@ int main(void)
 	CHECK_EQ(waitpid(-1, &st, 0), p);
 	CHECK_RC(pthread_join(t, NULL), 0);
 	printf("signals: %d handled, last code %d\n", handled, WEXITSTATUS(st));
+
+	/* Interrupted again and again: the waits that gave up leave no pile of
+	 * helper threads behind (preloaded: one per selection). */
+	p = child(300, 18);
+	k.sig = SIGUSR1;
+	CHECK_RC(pthread_create(&t, NULL, kick_many, &k), 0);
+	int eintr = 0, most = 0;
+	for (;;) {
+		pid_t r = waitpid(-1, &st, 0);
+		if (r == p)
+			break;
+		CHECK(r == -1 && errno == EINTR);
+		eintr++;
+		int n = os_threads();
+		most = n > most ? n : most;
+	}
+	CHECK_RC(pthread_join(t, NULL), 0);
+	if (getenv("GOSHIM_TEST_PRELOADED") && atoi(getenv("GOSHIM_TEST_PRELOADED")) && most > 9)
+		FAIL("%d OS threads after %d interrupted waits", most, eintr);
+	printf("interrupted waits: some %d, then code %d\n", eintr > 0, WEXITSTATUS(st));
 
 	/* Two threads, each waiting for its own child. */
 	pthread_t a, b;
