@@ -177,13 +177,16 @@ static long wait_loop(struct g *g, idtype_t idtype, id_t id, int wopts,
 	int fd = -1;
 	bool pidfd_ok = idtype == P_PID && !(wopts & (WSTOPPED | WCONTINUED));
 	for (;;) {
-		if (pidfd_ok && fd < 0)
-			fd = open_pidfd((pid_t)id);
 		long r = try(arg);
 		if (r != 0) {
 			close_pidfd(fd);
 			return r;
 		}
+		/* Opened only now, so that a child already done costs no more than
+		 * the one call. A pidfd is ready from the exit on: one of a child
+		 * that exited since the try reports so as soon as it is armed. */
+		if (pidfd_ok && fd < 0)
+			fd = open_pidfd((pid_t)id);
 		int p = -ENOSYS;
 		if (fd >= 0) {
 			p = park_pidfd((pid_t)id, fd);
@@ -238,11 +241,11 @@ GS_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 	struct g *g = gs_self();
 	if (!g || (options & WNOHANG))
 		return REAL(wait4)(pid, status, options, ru);
+	if (pid == INT_MIN)	/* -INT_MIN does not exist: the kernel's ESRCH */
+		return REAL(wait4)(pid, status, options, ru);
 	struct w4 a = { pid, status, options, ru };
 	idtype_t t = pid > 0 ? P_PID : pid == -1 ? P_ALL : P_PGID;
 	id_t id = pid > 0 ? (id_t)pid : pid < -1 ? (id_t)-pid : 0;
-	if (pid == INT_MIN)	/* -INT_MIN does not exist: the kernel's ESRCH */
-		return REAL(wait4)(pid, status, options, ru);
 	long r = wait_loop(g, t, id, w4_opts(options), try_w4, &a);
 	if (r == -2)
 		return REAL(wait4)(pid, status, options, ru);
