@@ -83,13 +83,6 @@ static void on_sig(int s)
 	(void)s;
 }
 
-static void *kick(void *arg)
-{
-	usleep(50000);
-	pthread_kill(*(pthread_t *)arg, SIGUSR1);
-	return NULL;
-}
-
 int main(void)
 {
 	ticker_start();
@@ -184,10 +177,10 @@ int main(void)
 	CHECK_ERRNO(splice(a[0], NULL, b[1], NULL, 100, SPLICE_F_NONBLOCK), EAGAIN);
 	struct sigaction sa = { .sa_handler = on_sig };
 	CHECK_SYS(sigaction(SIGUSR1, &sa, NULL));
-	pthread_t self = pthread_self();
-	CHECK_RC(pthread_create(&t, NULL, kick, &self), 0);
+	struct kicker k;
+	kicker_start(&k, SIGUSR1);
 	CHECK_ERRNO(splice(a[0], NULL, b[1], NULL, 100, 0), EINTR);
-	pthread_join(t, NULL);
+	kicker_stop(&k);
 	printf("EAGAIN, EBADF, EINTR as natively\n");
 	ticker_end();
 	return 0;

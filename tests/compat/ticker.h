@@ -9,6 +9,7 @@
 #ifndef GOSHIM_TICKER_H
 #define GOSHIM_TICKER_H
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -52,6 +53,39 @@ static inline void ticker_report(const char *name, unsigned long mark)
 	else
 		printf("%s: the running thread stopped (0 ticks during the wait)\n", name);
 	fflush(stdout);
+}
+
+/* A thread that sends sig to the calling thread every 20 ms until kicker_stop(): a
+ * wait that a signal must end gets one even if the first came before the wait began
+ * (a loaded machine can delay the caller by more than any fixed sleep). */
+struct kicker {
+	pthread_t target, thr;
+	int sig, done;
+};
+
+static void *kicker_main(void *arg)
+{
+	struct kicker *k = (struct kicker *)arg;
+	do {
+		usleep(20000);
+		if (!__atomic_load_n(&k->done, __ATOMIC_SEQ_CST))
+			pthread_kill(k->target, k->sig);
+	} while (!__atomic_load_n(&k->done, __ATOMIC_SEQ_CST));
+	return NULL;
+}
+
+static inline void kicker_start(struct kicker *k, int sig)
+{
+	k->target = pthread_self();
+	k->sig = sig;
+	k->done = 0;
+	pthread_create(&k->thr, NULL, kicker_main, k);
+}
+
+static inline void kicker_stop(struct kicker *k)
+{
+	__atomic_store_n(&k->done, 1, __ATOMIC_SEQ_CST);
+	pthread_join(k->thr, NULL);
 }
 
 static inline void ticker_end(void)
