@@ -75,14 +75,11 @@ static int native_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, 
 	return r;
 }
 
-int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
-		  const char *why)
-{
-	return gs_futex_wait_bits(addr, val, deadline, interruptible, why, ~0u);
-}
-
-int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
-		       const char *why, uint32_t bits)
+/* The wait, inlined into both entries so that a G parked in gs_futex_wait has
+ * one frame of it on its (maybe small) stack. */
+static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *addr, uint32_t val,
+							   uint64_t deadline, int interruptible,
+							   const char *why, uint32_t bits)
 {
 	struct g *g = gs_self();
 	if (!g)
@@ -129,19 +126,22 @@ int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, 
 	return r;
 }
 
-int gs_futex_wake(_Atomic uint32_t *addr, int n)
+int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
+		  const char *why)
 {
-	struct bucket *b = bucket_of(addr);
-	int woken = gs_futex_wake_green(addr, n, ~0u);
-	if (woken < n && atomic_load(&b->native) > 0) {
-		int r = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)(n - woken), NULL);
-		if (r > 0)
-			woken += r;
-	}
-	return woken;
+	return wait_bits(addr, val, deadline, interruptible, why, ~0u);
 }
 
-int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits)
+int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
+		       const char *why, uint32_t bits)
+{
+	return wait_bits(addr, val, deadline, interruptible, why, bits);
+}
+
+/* Wakes up to n green waiters on addr whose mask meets bits. Inlined into both
+ * wakers so that gs_futex_wake keeps one frame (a G may call it on a small stack). */
+static inline __attribute__((always_inline)) int wake_green(_Atomic uint32_t *addr, int n,
+							    uint32_t bits)
 {
 	struct bucket *b = bucket_of(addr);
 	int woken = 0;
@@ -167,6 +167,24 @@ int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits)
 			break;
 	}
 	return woken;
+}
+
+
+int gs_futex_wake(_Atomic uint32_t *addr, int n)
+{
+	struct bucket *b = bucket_of(addr);
+	int woken = wake_green(addr, n, ~0u);
+	if (woken < n && atomic_load(&b->native) > 0) {
+		int r = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)(n - woken), NULL);
+		if (r > 0)
+			woken += r;
+	}
+	return woken;
+}
+
+int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits)
+{
+	return wake_green(addr, n, bits);
 }
 
 /* In a forked child only the forking thread exists: nobody waits. */
