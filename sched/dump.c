@@ -208,7 +208,7 @@ void gs_dump_hold(struct m *m, void *uc)
 		return;
 	uint64_t until = now_ns() + BT_HOLD_NS;
 	while (atomic_load(&m->bt_state) == BT_HELD && now_ns() < until)
-		syscall(SYS_sched_yield);
+		gs_syscall(SYS_sched_yield);
 	atomic_store(&m->bt_state, BT_IDLE);
 }
 
@@ -235,7 +235,7 @@ static void running_frames(struct out *o, struct g *g)
 	uint64_t until = now_ns() + BT_ASK_NS;
 	while (atomic_load(&m->bt_state) == BT_ASKED && now_ns() < until) {
 		struct timespec nap = { 0, 100000 };
-		syscall(SYS_nanosleep, &nap, NULL);
+		gs_syscall(SYS_nanosleep, &nap, NULL);
 	}
 	int asked = BT_ASKED;
 	if (atomic_compare_exchange_strong(&m->bt_state, &asked, BT_IDLE)) {

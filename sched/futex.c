@@ -23,6 +23,7 @@ struct waiter {
 	_Atomic uint32_t *addr;
 	struct g *g;
 	uint64_t seq;
+	uint32_t bits;			/* FUTEX_WAIT_BITSET's mask; ~0 for a plain wait */
 	bool queued;			/* bucket lock */
 };
 
@@ -74,14 +75,17 @@ static int native_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, 
 	return r;
 }
 
-int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
-		  const char *why)
+/* The wait, inlined into both entries so that a G parked in gs_futex_wait has
+ * one frame of it on its (maybe small) stack. */
+static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *addr, uint32_t val,
+							   uint64_t deadline, int interruptible,
+							   const char *why, uint32_t bits)
 {
 	struct g *g = gs_self();
 	if (!g)
 		return native_wait(addr, val, deadline, interruptible);
 	struct bucket *b = bucket_of(addr);
-	struct waiter w = { .addr = addr, .g = g };
+	struct waiter w = { .addr = addr, .g = g, .bits = bits };
 	gs_lock(&b->lock);
 	if (atomic_load(addr) != val) {
 		gs_unlock(&b->lock);
@@ -122,7 +126,22 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 	return r;
 }
 
-int gs_futex_wake(_Atomic uint32_t *addr, int n)
+int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
+		  const char *why)
+{
+	return wait_bits(addr, val, deadline, interruptible, why, ~0u);
+}
+
+int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int interruptible,
+		       const char *why, uint32_t bits)
+{
+	return wait_bits(addr, val, deadline, interruptible, why, bits);
+}
+
+/* Wakes up to n green waiters on addr whose mask meets bits. Inlined into both
+ * wakers so that gs_futex_wake keeps one frame (a G may call it on a small stack). */
+static inline __attribute__((always_inline)) int wake_green(_Atomic uint32_t *addr, int n,
+							    uint32_t bits)
 {
 	struct bucket *b = bucket_of(addr);
 	int woken = 0;
@@ -132,7 +151,7 @@ int gs_futex_wake(_Atomic uint32_t *addr, int n)
 		gs_lock(&b->lock);
 		for (struct waiter *w = b->head, *next; w && woken < n && k < 64; w = next) {
 			next = w->next;
-			if (w->addr != addr)
+			if (w->addr != addr || !(w->bits & bits))
 				continue;
 			unlink_w(b, w);
 			batch[k].g = w->g;
@@ -147,12 +166,25 @@ int gs_futex_wake(_Atomic uint32_t *addr, int n)
 		if (!more)
 			break;
 	}
+	return woken;
+}
+
+
+int gs_futex_wake(_Atomic uint32_t *addr, int n)
+{
+	struct bucket *b = bucket_of(addr);
+	int woken = wake_green(addr, n, ~0u);
 	if (woken < n && atomic_load(&b->native) > 0) {
 		int r = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)(n - woken), NULL);
 		if (r > 0)
 			woken += r;
 	}
 	return woken;
+}
+
+int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits)
+{
+	return wake_green(addr, n, bits);
 }
 
 /* In a forked child only the forking thread exists: nobody waits. */

@@ -34,6 +34,8 @@
  * Errors: inside the runtime 0 or -errno; shim/ converts at the boundary.
  *
  * Lock order: futex bucket lock -> global run queue lock -> stack pool lock.
+ * gs_allg_lock is taken alone, except that tid.c sends a signal to a G under
+ * it (gs_sig_send: a sigaction query and a lock-free gs_ready).
  * No runtime lock is held across a park or a context switch. */
 #ifndef GS_H
 #define GS_H
@@ -369,6 +371,10 @@ GS_HIDDEN void gs_sysmon_kick(void);
  * embeds this one first. */
 struct gs_offload {
 	void (*fn)(struct gs_offload *job);
+	/* If set, the helper calls it after fn and the wake (the job then
+	 * lives on the heap; see shim/wait.c), and touches the job no more. */
+	void (*release)(struct gs_offload *job);
+	bool unbounded;			/* may wait without bound: not capped */
 	int err;
 	_Atomic uint32_t done;
 	struct gs_offload *next;
@@ -376,6 +382,9 @@ struct gs_offload {
 /* Runs job->fn on a helper thread while the calling G waits (in the dump:
  * "waiting in why"); sets errno as fn left it. Only on a G. */
 GS_HIDDEN void gs_offload(struct gs_offload *job, const char *why);
+/* Only queues it: the caller waits for job->done itself (0 -> 1, a green
+ * futex word) and takes errno from job->err. */
+GS_HIDDEN void gs_offload_submit(struct gs_offload *job, const char *why);
 GS_HIDDEN void gs_offload_fork_child(void);
 
 /* ---- preemption (preempt.c) ---- */
@@ -399,6 +408,12 @@ GS_HIDDEN void gs_sig_idle_mask(struct m *m);		/* before an M sleeps */
 GS_HIDDEN void gs_sig_apply(struct m *m, const sigset_t *set);
 GS_HIDDEN bool gs_sig_redirect(struct m *m, int sig);	/* handler ran on g0 */
 GS_HIDDEN int gs_sig_send(struct g *g, int sig);
+
+/* ---- thread ids (tid.c) ---- */
+
+GS_HIDDEN pid_t gs_tid_of(struct g *g);
+GS_HIDDEN int gs_tid_kill(pid_t tid, int sig);
+GS_HIDDEN void gs_tid_fork_child(struct g *g);
 
 /* ---- run queues (runq.c) ---- */
 
@@ -477,6 +492,12 @@ GS_HIDDEN void gs_tls_dtors_run(struct g *g);
 GS_HIDDEN int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline,
 			    int interruptible, const char *why);
 GS_HIDDEN int gs_futex_wake(_Atomic uint32_t *addr, int n);
+/* The same with FUTEX_WAIT_BITSET's mask (a wake reaches a waiter whose mask
+ * shares a bit with its own); _green wakes only Gs, never the kernel futex
+ * (shim/syscall.c makes the kernel's wake itself, with the caller's op). */
+GS_HIDDEN int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline,
+				 int interruptible, const char *why, uint32_t bits);
+GS_HIDDEN int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits);
 GS_HIDDEN void gs_futex_fork_child(void);
 GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts);
 
@@ -510,6 +531,11 @@ GS_HIDDEN void gs_dump_init(void);
 GS_HIDDEN void gs_dumpsock_init(void);
 
 /* ---- util ---- */
+
+/* The kernel call, never through the shim's own syscall() hook (real.c). */
+extern long (*gs_syscall_p)(long, ...) GS_HIDDEN;
+GS_HIDDEN long (*gs_syscall_init(void))(long, ...);
+#define gs_syscall(...) ((gs_syscall_p ? gs_syscall_p : gs_syscall_init())(__VA_ARGS__))
 
 GS_HIDDEN _Noreturn void gs_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 GS_HIDDEN void gs_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,7 +12,7 @@
 int gs_sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts)
 {
 	int saved = errno;
-	long r = syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+	long r = gs_syscall(SYS_futex, addr, op, val, ts, NULL, 0);
 	if (r < 0)
 		r = -errno;
 	errno = saved;

@@ -28,6 +28,7 @@
 static gs_lock_t olock;		/* guards the queue and the counts */
 static struct gs_offload *qhead, **qtail = &qhead;
 static int nhelpers, nidle;
+static int nlong;		/* helpers in a job that may wait without bound */
 static _Atomic uint32_t qword;	/* helpers sleep on it; bumped per job */
 
 static void *helper(void *arg)
@@ -57,18 +58,42 @@ static void *helper(void *arg)
 		qhead = job->next;
 		if (!qhead)
 			qtail = &qhead;
+		bool unbounded = job->unbounded;
+		nlong += unbounded;
 		gs_unlock(&olock);
 		errno = job->err;	/* the caller's, so that one fn leaves alone stays */
 		job->fn(job);
 		job->err = errno;
+		void (*release)(struct gs_offload *) = job->release;
 		/* The G may return as soon as it sees done: job is not touched
-		 * after this store (the wake uses only the word's address). */
+		 * after this store (the wake uses only the word's address),
+		 * unless it has a release, which then owns it. */
 		atomic_store(&job->done, 1);
 		gs_futex_wake(&job->done, 1);
+		if (release)
+			release(job);
+		if (unbounded) {
+			gs_lock(&olock);
+			nlong--;
+			gs_unlock(&olock);
+		}
 	}
 }
 
 void gs_offload(struct gs_offload *job, const char *why)
+{
+	gs_offload_submit(job, why);
+	while (!atomic_load(&job->done))
+		gs_futex_wait(&job->done, 0, 0, 0, why);
+	errno = job->err;
+}
+
+/* A helper in a job that may wait without bound (a child, a file lock) does
+ * not count against OFFLOAD_MAX: such jobs would otherwise queue the resolver
+ * behind them, or each other (a wait whose child exits only after a later
+ * wait's lock is taken). Each costs an OS thread while it waits, as the same
+ * call costs natively. */
+void gs_offload_submit(struct gs_offload *job, const char *why)
 {
 	atomic_store(&job->done, 0);
 	job->next = NULL;
@@ -76,7 +101,7 @@ void gs_offload(struct gs_offload *job, const char *why)
 	gs_lock(&olock);
 	*qtail = job;
 	qtail = &job->next;
-	bool start = nidle == 0 && nhelpers < OFFLOAD_MAX;
+	bool start = nidle == 0 && (job->unbounded || nhelpers - nlong < OFFLOAD_MAX);
 	nhelpers += start;
 	atomic_fetch_add(&qword, 1);
 	gs_unlock(&olock);
@@ -109,9 +134,6 @@ void gs_offload(struct gs_offload *job, const char *why)
 	} else {
 		gs_sys_futex(&qword, FUTEX_WAKE_PRIVATE, 1, NULL);
 	}
-	while (!atomic_load(&job->done))
-		gs_futex_wait(&job->done, 0, 0, 0, why);
-	errno = job->err;
 }
 
 /* In a forked child only the forking thread exists. */
@@ -120,5 +142,5 @@ void gs_offload_fork_child(void)
 	atomic_store(&olock.v, 0);
 	qhead = NULL;
 	qtail = &qhead;
-	nhelpers = nidle = 0;
+	nhelpers = nidle = nlong = 0;
 }

@@ -85,7 +85,7 @@ static bool safe_pc(uintptr_t pc)
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	struct m *m = gs_curm;
-	bool ours = si->si_code == SI_QUEUE && si->si_pid == (pid_t)syscall(SYS_getpid);
+	bool ours = si->si_code == SI_QUEUE && si->si_pid == (pid_t)gs_syscall(SYS_getpid);
 	if (ours && si->si_value.sival_ptr == (void *)bt_cookie) {
 		if (m)
 			gs_dump_hold(m, uc);	/* a dump wants this thread's backtrace */
@@ -145,10 +145,10 @@ static int send(struct m *m, const char *what)
 	memset(&si, 0, sizeof si);
 	si.si_signo = gs_preempt_sig;
 	si.si_code = SI_QUEUE;
-	si.si_pid = (pid_t)syscall(SYS_getpid);
+	si.si_pid = (pid_t)gs_syscall(SYS_getpid);
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = (void *)what;
-	return (int)syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
+	return (int)gs_syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
 }
 
 /* At most one request signal is queued per M: real-time signals queue, and

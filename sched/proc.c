@@ -1104,7 +1104,7 @@ void gs_exit(void *ret)
 
 static void m_init_self(struct m *m)
 {
-	m->tid = (pid_t)syscall(SYS_gettid);
+	m->tid = (pid_t)gs_syscall(SYS_gettid);
 	m->tp = gs_arch_tp();
 	gs_tls_init_m(m);
 	m->self_pt = (unsigned long)REAL(pthread_self)();
@@ -1358,6 +1358,7 @@ void gs_fork_child(void)
 	gs_np_fork_child();
 	gs_sysmon_fork_child();
 	gs_offload_fork_child();
+	gs_tid_fork_child(g);
 	atomic_store(&np_blocker, 0);
 	atomic_store(&mslock.v, 0);
 	int nm = atomic_load(&gs_nm);
@@ -1377,7 +1378,7 @@ void gs_fork_child(void)
 		m->timers.n = 0;
 		atomic_store(&m->sleeping, 0);
 	}
-	self->tid = (pid_t)syscall(SYS_gettid);
+	self->tid = (pid_t)gs_syscall(SYS_gettid);
 	self->npinned = g ? 1 : 0;
 	atomic_store(&self->has_p, 1);
 	atomic_store(&pfree, gs_cfg.procs - 1);

@@ -17,7 +17,7 @@ int gs_self_id(void)
 	if (g)
 		return g->id;
 	if (!outside_tid)
-		outside_tid = (int)syscall(SYS_gettid);
+		outside_tid = (int)gs_syscall(SYS_gettid);
 	return -outside_tid;
 }
 

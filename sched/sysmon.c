@@ -64,11 +64,11 @@ int gs_thread_running(pid_t tid, long *nr)
 {
 	char path[64], buf[16];
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	int fd = (int)gs_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
-	syscall(SYS_close, fd);
+	long n = gs_syscall(SYS_read, fd, buf, sizeof buf - 1);
+	gs_syscall(SYS_close, fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
@@ -136,7 +136,7 @@ static void *sysmon(void *arg)
 	bool warned = false;
 	for (;;) {
 		struct timespec ts = { 0, delay };
-		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
+		gs_syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
 		uint64_t now = gs_nanotime();
 		atomic_store_explicit(&gs_coarse_ns, now, memory_order_relaxed);
 		bool busy = false;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run-compat.sh: the compat test runner. Builds each tests/compat/NAME.c (or DIR/NAME.c),
+# run-compat.sh: the compat test runner. Builds each tests/compat/NAME.c (or DIR/NAME.c;
+# NAME.cc, a C++20 program, is built with g++ -std=c++20),
 # runs it natively once, then preloaded with libgoshim.so for each GOSHIM_PROCS value,
 # and compares stdout and exit status with the native run (DESIGN.md §2: a program must
 # behave under the shim exactly as natively).
@@ -57,6 +58,7 @@ shift $((OPTIND - 1))
 LIB=${GOSHIM_LIB:-$ROOT/build/libgoshim.so}
 TIMEOUT=${COMPAT_TIMEOUT:-60}
 CC=${CC:-cc}
+CXX=${CXX:-g++}
 
 if [[ ! -f $LIB ]]; then
     echo "compat: $LIB is missing (build it first, or set GOSHIM_LIB)"
@@ -111,19 +113,20 @@ done
 names=()
 if (($# > 0)); then
     for n in "$@"; do
-        n=$(basename "$n" .c)
-        if [[ ! -f $DIR/$n.c ]]; then
+        n=$(basename "$(basename "$n" .c)" .cc)
+        if [[ ! -f $DIR/$n.c && ! -f $DIR/$n.cc ]]; then
             echo "compat: no test $DIR/$n.c" >&2
             exit 2
         fi
         names+=("$n")
     done
 else
-    for src in "$DIR"/*.c; do
+    for src in "$DIR"/*.c "$DIR"/*.cc; do
         [[ -e $src ]] || continue
-        n=$(basename "$src" .c)
+        n=$(basename "$(basename "$src" .c)" .cc)
         [[ -n ${helper[$n]:-} ]] || names+=("$n")
     done
+    mapfile -t names < <(printf '%s\n' "${names[@]}" | sort)
 fi
 
 # report_fail NAME PROCS WHY [DETAILFILE]: one FAIL line and at most 20 lines of detail.
@@ -144,9 +147,16 @@ status() {
     fi
 }
 
+# src NAME: the test's source file (NAME.c or NAME.cc).
+src() {
+    if [[ -f $DIR/$1.cc ]]; then echo "$DIR/$1.cc"; else echo "$DIR/$1.c"; fi
+}
+
 # build NAME: compile DIR/NAME.c (and its compat-lib) into $OUT; output in $WORK/NAME.build.
 build() {
-    local n=$1 src=$DIR/$1.c cflags ldlibs libs l lflags=()
+    local n=$1 src cflags ldlibs libs l lflags=() cc=$CC
+    src=$(src "$1")
+    [[ $src == *.cc ]] && cc="$CXX -std=c++20"
     cflags=$(directive "$src" cflags)
     ldlibs=$(directive "$src" ldlibs)
     libs=$(directive "$src" lib)
@@ -169,7 +179,7 @@ build() {
         mv -f "$OUT/.lib$l.so.$$" "$OUT/lib$l.so"
     done
     # shellcheck disable=SC2086
-    $CC -O2 -g -pthread -Wall $VFLAGS $cflags $VLDFLAGS -o "$OUT/.$n.$$" "$src" "${lflags[@]}" $ldlibs \
+    $cc -O2 -g -pthread -Wall $VFLAGS $cflags $VLDFLAGS -o "$OUT/.$n.$$" "$src" "${lflags[@]}" $ldlibs \
         >>"$WORK/$n.build" 2>&1 || return 1
     mv -f "$OUT/.$n.$$" "$OUT/$n"
 }
@@ -199,7 +209,7 @@ for n in "${names[@]}"; do
         report_fail "$n" "-" "build failed" "$WORK/$n.build"
         continue
     fi
-    want=$(directive "$DIR/$n.c" exit)
+    want=$(directive "$(src "$n")" exit)
     want=${want:-0}
 
     run "$n" native GOSHIM_TEST_PRELOADED=0

@@ -468,3 +468,21 @@ IO_HOOK(ssize_t, sendfile, (int out, int in, off_t *off, size_t count), (out, in
 	}
 	return (ssize_t)done;
 }
+
+/* glibc's name for sendfile under _FILE_OFFSET_BITS=64 (off_t is 64 bits here). */
+GS_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+	return sendfile(out, in, off, count);
+}
+
+/* eventfd_read and eventfd_write read and write inside libc (its own read,
+ * which the shim does not see): the same calls, through the hooks. */
+GS_EXPORT int eventfd_read(int fd, uint64_t *value)
+{
+	return read(fd, value, sizeof *value) != sizeof *value ? -1 : 0;
+}
+
+GS_EXPORT int eventfd_write(int fd, uint64_t value)
+{
+	return write(fd, &value, sizeof value) != sizeof value ? -1 : 0;
+}

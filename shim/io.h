@@ -25,6 +25,7 @@ GS_HIDDEN uint64_t gs_fd_timeout(int fd, int mode);
 typedef struct _IO_FILE FILE;
 GS_HIDDEN int gs_stdio_wait(FILE *f);	/* stdio.c: before a stdio read */
 GS_HIDDEN int gs_fd_made(int fd, int kind, int nonblock);	/* net.c: a new fd */
+GS_HIDDEN int gs_fcntl_lockw(int fd, int cmd, void *arg);	/* flock.c */
 
 struct io_wait {
 	uint64_t deadline;	/* 0 none */

@@ -102,6 +102,8 @@ GS_EXPORT int fcntl(int fd, int cmd, ...)
 	va_end(ap);
 	if (cmd == F_SETFL)
 		gs_np_invalidate_all();
+	if (cmd == F_SETLKW || cmd == F_OFD_SETLKW)	/* a lock held by another: shim/flock.c */
+		return gs_fcntl_lockw(fd, cmd, (void *)arg);
 	int r = REAL(fcntl)(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		gs_fd_made(r, 0, -1);

@@ -9,3 +9,21 @@ void *gs_real_sym(const char *name)
 		gs_throw("cannot find the real %s: %s", name, dlerror());
 	return p;
 }
+
+/* The kernel's syscall() for the runtime itself: libgoshim.so interposes
+ * syscall (shim/syscall.c), and the runtime's own futexes, clocks and /proc
+ * reads must never go through that hook. Resolved at load, so that a signal
+ * handler (preempt.c) never has to call dlsym. */
+long (*gs_syscall_p)(long, ...);
+
+long (*gs_syscall_init(void))(long, ...)
+{
+	gs_syscall_p = (long (*)(long, ...))gs_real_sym("syscall");
+	return gs_syscall_p;
+}
+
+__attribute__((constructor(101))) static void resolve_syscall(void)
+{
+	if (!gs_syscall_p)
+		gs_syscall_init();
+}

@@ -9,9 +9,9 @@
  * to libc. A signal that ends the wait without SA_RESTART ends the call as it
  * ends libc's read: error indicator set, errno EINTR.
  *
- * fclose and pclose close their fd inside libc: the netpoller forgets the
- * number first (as for close), or a pipe popen makes later at that number
- * would be taken for the old one, already registered. */
+ * fclose and pclose (shim/wait.c) close their fd inside libc: the netpoller
+ * forgets the number first (as for close), or a pipe popen makes later at
+ * that number would be taken for the old one, already registered. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <wchar.h>
@@ -308,10 +308,4 @@ GS_EXPORT int fclose(FILE *f)
 {
 	forget(f);
 	return REAL(fclose)(f);
-}
-
-GS_EXPORT int pclose(FILE *f)
-{
-	forget(f);
-	return REAL(pclose)(f);
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include "../raw_syscall.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +65,7 @@ struct a_state {
 static void *a_main(void *arg)
 {
 	struct a_state *a = arg;
-	atomic_store(&a->tid, (int)syscall(SYS_gettid));
+	atomic_store(&a->tid, (int)raw_gettid());
 	atomic_store(&a->ready, 1);
 	if (a->is_write)
 		a->ret = send(a->fd, a->wbuf, sizeof a->wbuf, 0);

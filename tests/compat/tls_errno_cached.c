@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include "../raw_syscall.h"
 #include <unistd.h>
 
 #define THREADS 64
@@ -26,14 +27,14 @@ static void *worker(void *arg)
 	int *e = __errno_location();	/* kept in a register across read() */
 	char c;
 	for (int i = 0; i < ROUNDS; i++) {
-		pid_t before = (pid_t)syscall(SYS_gettid);
+		pid_t before = raw_gettid();
 		*e = 1000 + (int)id;
 		if (read(pipes[id][0], &c, 1) != 1)
 			FAIL("read");
 		/* read succeeded: errno must be untouched, through the old pointer too */
 		if (*e != 1000 + (int)id || errno != 1000 + (int)id)
 			atomic_fetch_add(&mismatches, 1);
-		if ((pid_t)syscall(SYS_gettid) != before)
+		if (raw_gettid() != before)
 			atomic_fetch_add(&moved, 1);
 	}
 	return NULL;

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include "../raw_syscall.h"
 #include <unistd.h>
 
 static atomic_int stop;
@@ -49,7 +50,7 @@ static void *spinner(void *arg)
 static __attribute__((noinline)) long raw_read_here(void)
 {
 	char c;
-	return syscall(SYS_read, 0, &c, 1);
+	return raw_syscall3(SYS_read, 0, (long)&c, 1);
 }
 
 static void *blocker(void *arg)

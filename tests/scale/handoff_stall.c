@@ -7,7 +7,7 @@
  *
  * Usage: handoff_stall KIND [CTLPORT]
  *   fgets        fgets() on a pipe opened with fdopen (stdio's internal read)
- *   syscall      syscall(SYS_read) on a pipe
+ *   syscall      a raw read (the syscall instruction, raw_syscall.h) on a pipe
  *   getaddrinfo  getaddrinfo() of a name without dots; handoff_dns (tests/scale/
  *                handoff_dns.c) holds the queries until NEW sends "go" to 127.0.0.1:CTLPORT
  *   repeat       the syscall stall 10 times, a fresh NEW each round, the OS-thread count
@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include "../raw_syscall.h"
 #include <unistd.h>
 
 #define K_NEW 5			/* NEW's counts before it ends the stall */
@@ -192,7 +193,7 @@ int main(int argc, char **argv)
 				die("handoff_stall: pthread_create NEW");
 			/* No blocking call between the create and the stall. */
 			before = atomic_load(&old.n);
-			got = syscall(SYS_read, pipefd[0], &ch, 1);
+			got = raw_syscall3(SYS_read, pipefd[0], (long)&ch, 1);
 			old_during += atomic_load(&old.n) - before;
 			if (atomic_load(&c->n) < K_NEW)
 				new_during = 0;
@@ -220,7 +221,7 @@ int main(int argc, char **argv)
 		if (kind == K_FGETS) {
 			s = fgets(line, sizeof(line), in);
 		} else if (kind == K_SYSCALL) {
-			got = syscall(SYS_read, pipefd[0], line, 1);
+			got = raw_syscall3(SYS_read, pipefd[0], (long)line, 1);
 		} else {
 			gai = getaddrinfo(DNS_NAME, NULL, &hints, &res);
 		}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # handoff_stall.sh: the sysmon hand-off (README, Limits). While main's OS thread is stuck
-# in a call the shim cannot see (syscall(SYS_read); and 10 such stalls in a row), a
+# in a call the shim cannot see (a raw read made with the syscall instruction; and 10 such stalls in a row), a
 # thread created just before the stall must run on another OS thread,
 # and that thread ends the stall: without the hand-off the program hangs and the timeout
 # fails the run. Each kind runs natively, and preloaded with GOSHIM_PROCS=1 (a thread

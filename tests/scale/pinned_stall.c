@@ -1,5 +1,5 @@
 /* pinned_stall.c: the liveness cost of the thread-identity design (README, Limits),
- * asserted preloaded with GOSHIM_PROCS=1: a thread blocked in a raw syscall(SYS_read)
+ * asserted preloaded with GOSHIM_PROCS=1: a thread blocked in a raw read (the syscall instruction)
  * that the shim cannot see stops every other green thread of its OS thread (here all)
  * until it returns; then all of them go on. Natively the counting thread runs during
  * the stall. A process the shim does not run (sh, preload removed) writes the byte.
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include "../raw_syscall.h"
 #include <unistd.h>
 
 static atomic_int counter, stop;
@@ -34,7 +35,7 @@ static void *reader(void *arg)
 {
 	char ch;
 	before = atomic_load(&counter);
-	r = syscall(SYS_read, p[0], &ch, 1);	/* the shim cannot see this one */
+	r = raw_syscall3(SYS_read, p[0], (long)&ch, 1);	/* the shim cannot see this one */
 	during = atomic_load(&counter) - before;
 	return NULL;
 }

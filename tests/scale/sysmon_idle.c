@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include "../raw_syscall.h"
 #include <unistd.h>
 
 static int p[2];
@@ -41,7 +42,7 @@ int main(void)
 	if (read(0, line, sizeof line) <= 0)	/* parked by the shim */
 		return 2;
 	pthread_create(&h, NULL, helper, NULL);
-	long n = syscall(SYS_read, 0, line, sizeof line);	/* the shim cannot see it */
+	long n = raw_syscall3(SYS_read, 0, (long)line, sizeof line);	/* the shim cannot see it */
 	void *rn, *hn;
 	pthread_join(h, &hn);
 	pthread_join(r, &rn);
