@@ -128,6 +128,11 @@ void gs_offload_submit(struct gs_offload *job, const char *why)
 			if (mine) {
 				errno = job->err;
 				job->fn(job);
+				job->err = errno;
+				void (*release)(struct gs_offload *) = job->release;
+				atomic_store(&job->done, 1);	/* the caller waits for it */
+				if (release)
+					release(job);
 				return;
 			}
 		}
