@@ -62,6 +62,11 @@ extern struct gs_config gs_cfg GS_HIDDEN;
 typedef struct { _Atomic uint32_t v; } gs_lock_t;	/* lock.c */
 
 #define GS_G_MAGIC 0x676f7368696d4721ULL	/* "goshimG!": our pthread_t vs glibc's */
+/* A G that was joined or reaped keeps this marker while its memory is ours
+ * (a pooled stack's kept top page, or the cache of heap Gs in proc.c), as
+ * glibc's stack cache keeps a reaped thread's descriptor readable: join and
+ * detach of it return ESRCH as glibc's do, and it is never handed to glibc. */
+#define GS_G_REAPED 0x676f7368696d4778ULL	/* "goshimGx" */
 
 /* States of g->status (written by the G's own M, read by anyone for dumps). */
 enum {
@@ -79,6 +84,8 @@ enum {
 	J_DETACHED,		/* running, detached: exit frees it */
 	J_EXITED,		/* finished and off its stack: join or detach frees it */
 };
+
+#define GS_JOINER_OUTSIDE ((struct g *)1)
 
 /* g->parkword = (seq << 1) | waiting. gs_ready(g, seq) wins only against the
  * park it was meant for, so a stale wakeup (a timer of an earlier wait, a
@@ -102,7 +109,9 @@ struct g {
 	int id;				/* 1 = main */
 	_Atomic int status;		/* G_* */
 	_Atomic int joinstate;		/* J_*; futex word for joiners */
-	_Atomic(struct g *) joiner;	/* the G blocked in pthread_join, if any */
+	_Atomic(struct g *) joiner;	/* the G blocked in pthread_join (GS_JOINER_OUTSIDE
+					 * for a thread that is not a G), the G itself once
+					 * detached, NULL if neither: glibc's joinid */
 
 	void *(*fn)(void *);		/* pthread start routine and its argument */
 	void *arg;

@@ -646,13 +646,30 @@ static void g_main(void *arg)
 	gs_exit(g->fn(g->arg));
 }
 
+/* Heap Gs (a program-given stack, or a G too big for its stack's top page)
+ * are kept for reuse, up to HEAPG_KEEP, so that a reaped one stays readable
+ * with its GS_G_REAPED marker (free() would overwrite it). */
+#define HEAPG_KEEP 64
+static gs_lock_t heapg_lock;
+static struct g *heapg_free;	/* linked by schedlink (heapg_lock) */
+static int heapg_n;		/* heapg_lock */
+
 void gs_free_g(struct g *g)
 {
-	g->magic = 0;
-	if (g->in_stack)
+	g->magic = GS_G_REAPED;
+	if (g->in_stack) {
 		gs_stack_free(g);	/* g with it */
-	else
-		free(g);
+		return;
+	}
+	gs_lock(&heapg_lock);
+	if (heapg_n < HEAPG_KEEP) {
+		g->schedlink = heapg_free;
+		heapg_free = g;
+		heapg_n++;
+		g = NULL;
+	}
+	gs_unlock(&heapg_lock);
+	free(g);
 }
 
 static size_t g_size(void)
@@ -667,9 +684,26 @@ static struct g *init_g(struct g *g)
 	return g;
 }
 
+/* A zeroed heap G, from the cache of reaped ones if it has one. */
+static struct g *alloc_heap_g(void)
+{
+	gs_lock(&heapg_lock);
+	struct g *g = heapg_free;
+	if (g) {
+		heapg_free = g->schedlink;
+		heapg_n--;
+	}
+	gs_unlock(&heapg_lock);
+	if (g)
+		memset(g, 0, g_size());
+	else
+		g = calloc(1, g_size());
+	return g;
+}
+
 static struct g *new_g(void)
 {
-	struct g *g = calloc(1, g_size());
+	struct g *g = alloc_heap_g();
 	return g ? init_g(g) : NULL;
 }
 
@@ -687,7 +721,7 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 		g = (struct g *)(s.stack_hi - g_size());
 		memset(g, 0, g_size());
 		g->in_stack = 1;
-	} else if (!(g = calloc(1, g_size()))) {
+	} else if (!(g = alloc_heap_g())) {
 		gs_stack_free(&s);
 		*err = -EAGAIN;
 		return NULL;
@@ -775,6 +809,8 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 	g->fn = fn;
 	g->arg = arg;
 	atomic_store(&g->joinstate, detached ? J_DETACHED : J_JOINABLE);
+	if (detached)
+		atomic_store(&g->joiner, g);
 	gs_tls_init_g(g);
 	memcpy(g->name, self ? self->name : main_name, sizeof g->name);
 	if (self)
@@ -1036,6 +1072,7 @@ void gs_fork_child(void)
 	struct g *g = self->curg;
 	atomic_store(&glock.v, 0);
 	atomic_store(&start_lock.v, 0);
+	atomic_store(&heapg_lock.v, 0);
 	atomic_store(&gs_allg_lock.v, 0);
 	gs_allg = g;	/* the others are gone; their memory is not reclaimed */
 	if (g)

@@ -622,25 +622,28 @@ int gs_pbarrier_destroy(struct gs_pbarrier *b)
 	return 0;
 }
 
-/* ---- once: 0 not run, 1 running, 2 done, 3 running with waiters ---- */
+/* ---- once: 0 not run, 1 running, 2 done, 3 running with waiters ----
+ * The caller of gs_once_begin() that gets true runs the init routine and then
+ * calls gs_once_end(once, true); if the routine is cancelled it calls
+ * gs_once_end(once, false) from its cleanup, and the next caller runs the
+ * routine (glibc's clear_once_control). */
 
-int gs_once(_Atomic int *once, void (*fn)(void))
+bool gs_once_begin(_Atomic int *once)
 {
-	int v = atomic_load(once);
-	if (likely(v == 2))
-		return 0;
 	for (;;) {
-		v = 0;
-		if (atomic_compare_exchange_strong(once, &v, 1)) {
-			fn();
-			if (atomic_exchange(once, 2) == 3)
-				gs_futex_wake((_Atomic uint32_t *)once, INT_MAX);
-			return 0;
-		}
+		int v = 0;
+		if (atomic_compare_exchange_strong(once, &v, 1))
+			return true;
 		if (v == 2)
-			return 0;
+			return false;
 		if (v == 1 && !atomic_compare_exchange_strong(once, &v, 3) && v != 3)
 			continue;
 		gs_futex_wait((_Atomic uint32_t *)once, 3, 0, 0, "once");
 	}
+}
+
+void gs_once_end(_Atomic int *once, bool done)
+{
+	if (atomic_exchange(once, done ? 2 : 0) == 3)
+		gs_futex_wake((_Atomic uint32_t *)once, INT_MAX);
 }

@@ -173,34 +173,51 @@ GS_EXPORT _Noreturn void pthread_exit(void *ret)
 	unwind(g, ret);
 }
 
+/* A G that was joined or reaped (GS_G_REAPED): glibc finds its descriptor
+ * in its stack cache and reports ESRCH; so do we. */
+static bool reaped(pthread_t t)
+{
+	struct g *g = (struct g *)t;
+	return g && g->magic == GS_G_REAPED;
+}
+
+/* glibc 2.36's __pthread_clockjoin_ex, in its order: a reaped thread is
+ * ESRCH, a detached one EINVAL, joining oneself (or the thread that is
+ * joining us) EDEADLK, a second joiner EINVAL; g->joiner is glibc's joinid,
+ * the one word that join and detach race on. tryjoin is EBUSY while the
+ * thread runs, detached or not. A join that times out or is cancelled lets
+ * another one try, as glibc's cleanup does. */
 static int join(pthread_t t, void **ret, struct gs_when w, bool try)
 {
 	struct g *g = as_g(t);
 	struct g *self = gs_self();
+	if (try && atomic_load(&g->joinstate) != J_EXITED)
+		return EBUSY;
+	struct g *j = atomic_load(&g->joiner);
+	if (j == g)
+		return EINVAL;
 	if (g == self || (self && atomic_load(&self->joiner) == g))
 		return EDEADLK;
-	if (atomic_load(&g->joinstate) == J_DETACHED)
-		return try ? EBUSY : EINVAL;
 	struct g *none = NULL;
-	if (!atomic_compare_exchange_strong(&g->joiner, &none, self ? self : g))
+	if (!atomic_compare_exchange_strong(&g->joiner, &none, self ? self : GS_JOINER_OUTSIDE))
 		return EINVAL;
 	uint64_t deadline = 0;
 	bool have_deadline = false;
-	int js;
-	while ((js = atomic_load(&g->joinstate)) != J_EXITED) {
+	while (atomic_load(&g->joinstate) != J_EXITED) {
 		int r = 0;
 		if (try)
-			r = EBUSY;	/* glibc checks liveness first */
-		else if (js == J_DETACHED)
-			r = EINVAL;
+			r = EBUSY;
 		else if (!have_deadline) {
 			r = gs_when_deadline(w, &deadline);
 			have_deadline = true;
 			if (r == ETIMEDOUT || (w.abs && !deadline && !r))
 				r = ETIMEDOUT;
 		}
-		if (!r && self)
+		if (!r && self && atomic_load(&self->cancel_pending) && !self->cancel_disabled &&
+		    !self->cancelling) {
+			atomic_store(&g->joiner, NULL);
 			gs_testcancel(self);
+		}
 		if (!r && gs_futex_wait((_Atomic uint32_t *)&g->joinstate, J_JOINABLE, deadline,
 					GS_INTR_CANCEL, "join") == -ETIMEDOUT)
 			r = ETIMEDOUT;
@@ -218,46 +235,49 @@ static int join(pthread_t t, void **ret, struct gs_when w, bool try)
 GS_EXPORT int pthread_join(pthread_t t, void **ret)
 {
 	if (!as_g(t))
-		return REAL(pthread_join)(t, ret);
+		return reaped(t) ? ESRCH : REAL(pthread_join)(t, ret);
 	return join(t, ret, GS_FOREVER, false);
 }
 
 GS_EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
 {
 	if (!as_g(t))
-		return REAL(pthread_tryjoin_np)(t, ret);
+		return reaped(t) ? EBUSY : REAL(pthread_tryjoin_np)(t, ret);
 	return join(t, ret, GS_FOREVER, true);
 }
 
 GS_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abs)
 {
 	if (!as_g(t))
-		return REAL(pthread_timedjoin_np)(t, ret, abs);
+		return reaped(t) ? ESRCH : REAL(pthread_timedjoin_np)(t, ret, abs);
 	return join(t, ret, (struct gs_when){ abs, CLOCK_REALTIME }, false);
 }
 
 GS_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock, const struct timespec *abs)
 {
 	if (!as_g(t))
-		return REAL(pthread_clockjoin_np)(t, ret, clock, abs);
+		return reaped(t) ? ESRCH : REAL(pthread_clockjoin_np)(t, ret, clock, abs);
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
 	return join(t, ret, (struct gs_when){ abs, clock }, false);
 }
 
+/* As glibc's: ESRCH once reaped, EINVAL if already detached, and 0 with no
+ * effect while another thread joins it (the join goes on). */
 GS_EXPORT int pthread_detach(pthread_t t)
 {
 	struct g *g = as_g(t);
 	if (!g)
-		return REAL(pthread_detach)(t);
+		return reaped(t) ? ESRCH : REAL(pthread_detach)(t);
+	struct g *none = NULL;
+	if (!atomic_compare_exchange_strong(&g->joiner, &none, g))
+		return none == g ? EINVAL : 0;
 	int js = J_JOINABLE;
-	if (atomic_compare_exchange_strong(&g->joinstate, &js, J_DETACHED))
-		return 0;
-	if (js == J_EXITED) {
+	if (!atomic_compare_exchange_strong(&g->joinstate, &js, J_DETACHED)) {
+		gs_assert(js == J_EXITED);
 		gs_free_g(g);
-		return 0;
 	}
-	return EINVAL;
+	return 0;
 }
 
 GS_EXPORT pthread_t pthread_self(void)
@@ -314,9 +334,26 @@ GS_EXPORT int sched_yield(void)
 
 /* pthread_yield is sched_yield in glibc's headers (an asm alias). */
 
+static void once_cancelled(void *once)
+{
+	gs_once_end(once, false);
+}
+
+/* The init routine runs inside a cleanup frame, as in glibc: if it is
+ * cancelled, the control goes back to "not run" and the waiters wake, so the
+ * next caller runs the routine. */
 GS_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 {
-	return gs_once((_Atomic int *)once, fn);
+	_Atomic int *o = (_Atomic int *)once;
+	if (likely(atomic_load_explicit(o, memory_order_acquire) == 2))
+		return 0;
+	if (!gs_once_begin(o))
+		return 0;
+	pthread_cleanup_push(once_cancelled, (void *)o);
+	fn();
+	pthread_cleanup_pop(0);
+	gs_once_end(o, true);
+	return 0;
 }
 
 /* A program that sets glibc's default stack size gets it for its threads. */
