@@ -204,7 +204,8 @@ struct m {
 	_Atomic int state;		/* M_FREE, M_LIVE */
 	_Atomic int has_p;		/* holds a P (see the glossary) */
 	int npinned;			/* live Gs started on it (owner only) */
-	_Atomic int preempt_req;	/* sysmon asked the running G to yield */
+	_Atomic int preempt_req;	/* sysmon asked the running G to yield; stays
+					 * set until it yields (preempt.c) */
 	uint32_t sm_tick;		/* sysmon's last look: schedtick, and since when */
 	uint64_t sm_since, sm_preempted;
 	int in_sched;			/* >0 inside the scheduler: hooks go native */
@@ -353,6 +354,18 @@ extern int gs_preempt_sig GS_HIDDEN;		/* 0: off */
 GS_HIDDEN void gs_preempt_init(void);
 GS_HIDDEN void gs_preempt_m(struct m *m);	/* from sysmon */
 GS_HIDDEN void gs_preempt_backtrace(struct m *m);	/* from a dump */
+GS_HIDDEN void gs_preempt_hook(struct m *m);
+/* A preemption point in a hook that never blocks (mutex unlock, trylock,
+ * pthread_kill, pthread_sigmask, ...): the signal sysmon sends finds the PC in
+ * the shim or libc, where it may not yield, and leaves m->preempt_req set; a G
+ * that loops on such calls yields here. One load of the flag on the fast
+ * path. Call it where the hook holds no lock and has done its work. */
+static inline void gs_preempt_point(void)
+{
+	struct m *m = gs_curm;
+	if (unlikely(m && atomic_load_explicit(&m->preempt_req, memory_order_relaxed)))
+		gs_preempt_hook(m);
+}
 /* The program's own action for gs_preempt_sig, run by our handler for a signal
  * that is not a preemption request (shim/signal.c sets it). */
 extern void (*gs_preempt_forward)(int, siginfo_t *, void *) GS_HIDDEN;

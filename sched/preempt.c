@@ -95,7 +95,9 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 			gs_preempt_forward(sig, si, uc);
 		return;
 	}
-	if (!m || !atomic_exchange(&m->preempt_req, 0))
+	/* The request stays set if it cannot yield here: the next preemption
+	 * point of a hook takes it (gs_preempt_point). */
+	if (!m || !atomic_load(&m->preempt_req))
 		return;
 	struct g *g = m->curg;
 	if (!g || m->in_sched || atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING)
@@ -107,6 +109,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		return;	/* in a handler of the program's */
 	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
 		return;
+	atomic_store(&m->preempt_req, 0);
 	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
 	int saved = errno;
 	m->sigmask_valid = 0;	/* the next G sets its own mask; sigreturn restores ours */
@@ -136,6 +139,19 @@ static void send(struct m *m, const char *what)
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = (void *)what;
 	syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
+}
+
+/* A hook's preemption point found the request set: yield, unless the G runs
+ * a handler of the program's (which may have interrupted libc holding a lock
+ * another G of this M would need) or this is not a G. Runs on the G. */
+void gs_preempt_hook(struct m *m)
+{
+	struct g *g = m->curg;
+	if (!g || m->in_sched || g->handler_sp)
+		return;
+	atomic_store(&m->preempt_req, 0);
+	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
+	gs_yield();
 }
 
 void gs_preempt_m(struct m *m)

@@ -99,6 +99,7 @@ GS_EXPORT void pthread_testcancel(void)
 		return;
 	}
 	gs_testcancel(g);
+	gs_preempt_point();
 }
 
 GS_EXPORT int pthread_setcancelstate(int state, int *old)

@@ -217,7 +217,9 @@ GS_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 	struct g *g = gs_self();
 	if (!g)
 		return REAL(pthread_sigmask)(how, set, old);
-	return mask(g, how, set, old);
+	int r = mask(g, how, set, old);
+	gs_preempt_point();
+	return r;
 }
 
 GS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
@@ -226,6 +228,7 @@ GS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	if (!g)
 		return REAL(sigprocmask)(how, set, old);
 	int r = mask(g, how, set, old);
+	gs_preempt_point();
 	if (r) {
 		errno = r;
 		return -1;
@@ -242,9 +245,9 @@ GS_EXPORT int pthread_kill(pthread_t t, int sig)
 		return EINVAL;
 	if (atomic_load(&g->status) == G_DEAD)
 		return ESRCH;
-	if (sig == 0)
-		return 0;
-	return gs_sig_send(g, sig);
+	int r = sig ? gs_sig_send(g, sig) : 0;
+	gs_preempt_point();
+	return r;
 }
 
 /* Parks g until a signal handler or cancellation ends the wait. */
