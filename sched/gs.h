@@ -156,8 +156,12 @@ struct g {
 };
 
 /* g->interruptible: 0 nothing; a signal handler ends the wait with EINTR
- * always (1), unless it has SA_RESTART (2); only cancellation ends it (3). */
-enum { GS_INTR_NONE, GS_INTR_ALWAYS, GS_INTR_NORESTART, GS_INTR_CANCEL };
+ * always (1), unless it has SA_RESTART (2); only cancellation ends it (3);
+ * a signal handler runs during the wait, which then goes on, and cancellation
+ * does not end it (4: glibc's futex waits of mutex, rwlock, barrier, once,
+ * which are no cancellation points; gs_futex_wait returns -EINTR and the
+ * caller waits again). */
+enum { GS_INTR_NONE, GS_INTR_ALWAYS, GS_INTR_NORESTART, GS_INTR_CANCEL, GS_INTR_SIGNAL };
 
 struct gs_timer {
 	uint64_t when;			/* CLOCK_MONOTONIC ns */
@@ -275,7 +279,8 @@ GS_HIDDEN bool gs_sig_intr_self(struct g *g);	/* signal.c */
  * waits of one call (a poll loop) ends the next one the same way. */
 static inline void gs_park_check_intr(struct g *g, uint64_t seq)
 {
-	if (atomic_load(&g->cancel_pending) && !g->cancel_disabled && !g->cancelling) {
+	if (atomic_load(&g->cancel_pending) && !g->cancel_disabled && !g->cancelling &&
+	    g->interruptible != GS_INTR_SIGNAL) {
 		atomic_store(&g->interrupted, 1);
 		gs_ready(g, seq);
 	} else if (unlikely(atomic_load(&g->sigpending)) && g->interruptible != GS_INTR_CANCEL &&

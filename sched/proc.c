@@ -180,6 +180,9 @@ void gs_interrupt(struct g *g)
 	uint64_t w = atomic_load(&g->parkword);
 	if (!(w & PARK_WAITING) || !g->interruptible)
 		return;
+	/* Only a signal ends such a wait (the sender set sigpending first). */
+	if (g->interruptible == GS_INTR_SIGNAL && !atomic_load(&g->sigpending))
+		return;
 	atomic_store(&g->interrupted, 1);
 	if (!gs_ready(g, w >> 1))
 		atomic_store(&g->interrupted, 0);

@@ -152,8 +152,17 @@ int gs_sig_send(struct g *g, int sig)
 	sigaction(sig, NULL, &sa);
 	if (sa.sa_handler == SIG_IGN)
 		return 0;
-	if (sa.sa_handler == SIG_DFL)	/* the default action is the process's */
+	if (sa.sa_handler == SIG_DFL) {
+		/* Blocked by g: pending on g alone, for its sigwait, or raised
+		 * when it unblocks it (gs_sig_deliver), as the kernel keeps a
+		 * thread-directed signal. Else the default action is the
+		 * process's. */
+		if (sigismember(&g->sigmask, sig)) {
+			atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
+			return 0;
+		}
 		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
+	}
 	atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
 	/* Wakes it; the G itself decides EINTR or SA_RESTART in gs_park's tail
 	 * (gs_sig_intr_self), from every signal pending then. */

@@ -57,7 +57,7 @@ static int word_lock(_Atomic uint32_t *l, struct gs_when w, bool try, const char
 		}
 	}
 	while (atomic_exchange(l, 2) != 0) {
-		if (gs_futex_wait(l, 2, deadline, 0, why) == -ETIMEDOUT)
+		if (gs_futex_wait(l, 2, deadline, GS_INTR_SIGNAL, why) == -ETIMEDOUT)
 			return ETIMEDOUT;
 	}
 	return 0;
@@ -343,7 +343,7 @@ static int rw_wait(struct gs_rwlock *l, _Atomic uint32_t *seqw, uint64_t deadlin
 {
 	uint32_t s = atomic_load(seqw);
 	word_unlock(&l->lk);
-	int r = gs_futex_wait(seqw, s, deadline, 0, "rwlock");
+	int r = gs_futex_wait(seqw, s, deadline, GS_INTR_SIGNAL, "rwlock");
 	word_lock(&l->lk, GS_FOREVER, false, "rwlock");
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
@@ -455,7 +455,7 @@ int gs_barrier_wait(struct gs_barrier *b)
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}
 	while (atomic_load(&b->seq) == seq)
-		gs_futex_wait(&b->seq, seq, 0, 0, "barrier");
+		gs_futex_wait(&b->seq, seq, 0, GS_INTR_SIGNAL, "barrier");
 	return 0;
 }
 
@@ -638,7 +638,7 @@ bool gs_once_begin(_Atomic int *once)
 			return false;
 		if (v == 1 && !atomic_compare_exchange_strong(once, &v, 3) && v != 3)
 			continue;
-		gs_futex_wait((_Atomic uint32_t *)once, 3, 0, 0, "once");
+		gs_futex_wait((_Atomic uint32_t *)once, 3, 0, GS_INTR_SIGNAL, "once");
 	}
 }
 

@@ -22,6 +22,14 @@ static struct g *as_g(pthread_t t)
 	return (g && g->magic == GS_G_MAGIC) ? g : NULL;
 }
 
+/* A G that was joined or reaped (GS_G_REAPED): glibc finds its descriptor
+ * in its stack cache and reports ESRCH; so do we. */
+static bool reaped(pthread_t t)
+{
+	struct g *g = (struct g *)t;
+	return g && g->magic == GS_G_REAPED;
+}
+
 static void ensure_init(void)
 {
 	if (unlikely(!atomic_load_explicit(&gs_started, memory_order_acquire)))
@@ -132,7 +140,7 @@ GS_EXPORT int pthread_cancel(pthread_t t)
 {
 	struct g *g = as_g(t);
 	if (!g)
-		return REAL(pthread_cancel)(t);
+		return reaped(t) ? 0 : REAL(pthread_cancel)(t);	/* glibc: 0 */
 	atomic_store(&g->cancel_pending, 1);
 	if (!g->cancel_disabled)
 		gs_interrupt(g);
@@ -172,14 +180,6 @@ GS_EXPORT _Noreturn void pthread_exit(void *ret)
 	if (!g)
 		REAL(pthread_exit)(ret);
 	unwind(g, ret);
-}
-
-/* A G that was joined or reaped (GS_G_REAPED): glibc finds its descriptor
- * in its stack cache and reports ESRCH; so do we. */
-static bool reaped(pthread_t t)
-{
-	struct g *g = (struct g *)t;
-	return g && g->magic == GS_G_REAPED;
 }
 
 /* glibc 2.36's __pthread_clockjoin_ex, in its order: a reaped thread is

@@ -239,15 +239,50 @@ GS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 GS_EXPORT int pthread_kill(pthread_t t, int sig)
 {
 	struct g *g = as_g(t);
-	if (!g)
+	if (!g) {
+		if (t && ((struct g *)t)->magic == GS_G_REAPED)	/* glibc: 0, nothing sent */
+			return sig < 0 || sig > NSIGS ? EINVAL : 0;
 		return REAL(pthread_kill)(t, sig);
+	}
 	if (sig < 0 || sig > NSIGS)
 		return EINVAL;
+	/* glibc 2.34 and later: 0 for a thread that has exited, nothing sent. */
 	if (atomic_load(&g->status) == G_DEAD)
-		return ESRCH;
+		return 0;
 	int r = sig ? gs_sig_send(g, sig) : 0;
 	gs_preempt_point();
 	return r;
+}
+
+/* raise() is glibc's tgkill on the calling OS thread, where the signal would
+ * stay pending for whichever G the M runs next: a G raises to itself. */
+GS_EXPORT int raise(int sig)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(raise)(sig);
+	int r = pthread_kill((pthread_t)g, sig);
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+/* The G's pending set: the signals sent to it that it blocks, and the
+ * process's (the kernel's answer for the M, which holds no other G's). */
+GS_EXPORT int sigpending(sigset_t *set)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(sigpending)(set);
+	if (REAL(sigpending)(set))
+		return -1;
+	uint64_t p = atomic_load(&g->sigpending);
+	for (int s = 1; s <= NSIGS; s++)
+		if (p & (1ull << (s - 1)))
+			sigaddset(set, s);
+	return 0;
 }
 
 /* Parks g until a signal handler or cancellation ends the wait. */
