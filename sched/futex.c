@@ -34,6 +34,8 @@ struct bucket {
 
 static struct bucket buckets[NBUCKET];
 
+void (*gs_async_cancel)(struct g *g);
+
 static struct bucket *bucket_of(const void *a)
 {
 	uint64_t x = (uint64_t)(uintptr_t)a;
@@ -80,6 +82,8 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 	struct g *g = gs_self();
 	if (!g)
 		return native_wait(addr, val, deadline, interruptible);
+	if (gs_async_cancel_due(g))
+		gs_async_cancel(g);
 	struct bucket *b = bucket_of(addr);
 	struct waiter w = { .addr = addr, .g = g };
 	gs_lock(&b->lock);
@@ -92,6 +96,7 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 		return -EINTR;
 	}
 	g->interruptible = interruptible;	/* before the park word: see gs_interrupt */
+	g->in_futex = 1;
 	w.seq = gs_park_prepare(g, why, (void *)addr);
 	w.prev = b->tail;
 	if (b->tail)
@@ -105,7 +110,10 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 		deadline = 0;	/* no memory for the timer: wait without it */
 	if (interruptible)
 		gs_park_check_intr(g, w.seq);
+	if (gs_async_cancel_due(g))	/* cancelled before the park was published */
+		gs_ready(g, w.seq);
 	gs_park(g);
+	g->in_futex = 0;
 	g->interruptible = 0;
 	if (deadline)
 		gs_timer_del(&g->m->timers, g);
@@ -119,6 +127,8 @@ int gs_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, int i
 		}
 		gs_unlock(&b->lock);
 	}
+	if (gs_async_cancel_due(g))	/* the record is off the queue: unwind */
+		gs_async_cancel(g);
 	return r;
 }
 

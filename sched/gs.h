@@ -145,9 +145,11 @@ struct g {
 	unsigned nhandled;		/* handlers run in it (for sigsuspend) */
 	void *handler_sp;		/* frame of the program handler it runs, if any */
 
-	/* Cancellation (deferred only). */
+	/* Cancellation. An asynchronous one ends a green futex wait at once
+	 * and reaches a running G at a safe PC (preempt.c). */
 	int cancel_disabled;		/* PTHREAD_CANCEL_DISABLE */
-	int cancel_async;		/* PTHREAD_CANCEL_ASYNCHRONOUS (treated as deferred) */
+	int cancel_async;		/* PTHREAD_CANCEL_ASYNCHRONOUS */
+	int in_futex;			/* parked in gs_futex_wait (its own M only) */
 	_Atomic int cancel_pending;
 	int cancelling;			/* unwinding: no further cancellation */
 	void *cleanup;			/* innermost __pthread_unwind_buf_t */
@@ -288,6 +290,18 @@ static inline void gs_park_check_intr(struct g *g, uint64_t seq)
 		gs_ready(g, seq);
 	}
 }
+
+/* Acts on g's pending asynchronous cancellation: unwinds g, never returns
+ * (shim/pthread.c sets it; NULL in the unit tests). Runs on g. */
+extern void (*gs_async_cancel)(struct g *g) GS_HIDDEN;
+static inline bool gs_async_cancel_due(struct g *g)
+{
+	return unlikely(g->cancel_async) && atomic_load(&g->cancel_pending) &&
+	       !g->cancel_disabled && !g->cancelling && gs_async_cancel;
+}
+/* pthread_cancel of g with asynchronous cancellation: ends its futex wait or
+ * interruptible park, or asks its M to stop it at a safe PC (proc.c). */
+GS_HIDDEN void gs_cancel_async_wake(struct g *g);
 
 /* After an interruptible park: whether an interruption ended it. */
 static inline bool gs_park_interrupted(struct g *g)

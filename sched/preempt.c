@@ -110,6 +110,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
 		return;
 	atomic_store(&m->preempt_req, 0);
+	if (gs_async_cancel_due(g))
+		gs_async_cancel(g);	/* asynchronous cancellation: unwinds from here */
 	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
 	int saved = errno;
 	m->sigmask_valid = 0;	/* the next G sets its own mask; sigreturn restores ours */

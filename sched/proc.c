@@ -188,6 +188,19 @@ void gs_interrupt(struct g *g)
 		atomic_store(&g->interrupted, 0);
 }
 
+void gs_cancel_async_wake(struct g *g)
+{
+	uint64_t w = atomic_load(&g->parkword);
+	if (w & PARK_WAITING) {
+		if (g->interruptible && g->interruptible != GS_INTR_SIGNAL)
+			gs_interrupt(g);	/* its call ends with the cancellation */
+		else if (g->in_futex)
+			gs_ready(g, w >> 1);	/* gs_futex_wait unwinds it */
+	} else if (atomic_load(&g->status) == G_RUNNING && g->m && gs_preempt_sig) {
+		gs_preempt_m(g->m);	/* preempt.c unwinds it at a safe PC */
+	}
+}
+
 /* ---- the scheduler ---- */
 
 static void run_timers(struct m *m)

@@ -36,8 +36,11 @@ static void ensure_init(void)
 		gs_init();
 }
 
+static void async_cancel(struct g *g);
+
 __attribute__((constructor)) static void shim_pthread_ctor(void)
 {
+	gs_async_cancel = async_cancel;
 	ensure_init();
 }
 
@@ -61,6 +64,13 @@ static _Noreturn void unwind(struct g *g, void *ret)
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 	siglongjmp((struct __jmp_buf_tag *)(void *)b->__cancel_jmp_buf, 1);
 #pragma GCC diagnostic pop
+}
+
+/* An asynchronous cancellation (sched/: a futex wait it ended, or a safe PC
+ * the preemption signal found). */
+static void async_cancel(struct g *g)
+{
+	unwind(g, PTHREAD_CANCELED);
 }
 
 GS_HIDDEN void gs_testcancel(struct g *g)
@@ -120,6 +130,8 @@ GS_EXPORT int pthread_setcancelstate(int state, int *old)
 	if (old)
 		*old = g->cancel_disabled ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
 	g->cancel_disabled = state == PTHREAD_CANCEL_DISABLE;
+	if (gs_async_cancel_due(g))	/* glibc acts on a pending one at once */
+		unwind(g, PTHREAD_CANCELED);
 	return 0;
 }
 
@@ -133,6 +145,8 @@ GS_EXPORT int pthread_setcanceltype(int type, int *old)
 	if (old)
 		*old = g->cancel_async ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
 	g->cancel_async = type == PTHREAD_CANCEL_ASYNCHRONOUS;
+	if (gs_async_cancel_due(g))	/* glibc acts on a pending one at once */
+		unwind(g, PTHREAD_CANCELED);
 	return 0;
 }
 
@@ -142,7 +156,11 @@ GS_EXPORT int pthread_cancel(pthread_t t)
 	if (!g)
 		return reaped(t) ? 0 : REAL(pthread_cancel)(t);	/* glibc: 0 */
 	atomic_store(&g->cancel_pending, 1);
-	if (!g->cancel_disabled)
+	if (g->cancel_disabled)
+		return 0;
+	if (g->cancel_async)
+		gs_cancel_async_wake(g);
+	else
 		gs_interrupt(g);
 	return 0;
 }
