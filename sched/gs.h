@@ -98,6 +98,14 @@ struct gs_node {			/* intrusive link of the MPSC inbox */
 
 struct gs_tsd;
 
+/* A G's scheduling policy and priority (pthread_setschedparam): kept per G
+ * and read back; the kernel sees only the Ms' own (README, Limits). */
+struct gs_sched {
+	int policy;			/* SCHED_OTHER, SCHED_FIFO, ... */
+	int prio;			/* sched_priority */
+	int explicit_;			/* created with PTHREAD_EXPLICIT_SCHED */
+};
+
 struct g {
 	uint64_t magic;			/* GS_G_MAGIC */
 	struct gs_ctx ctx;		/* saved registers while not running */
@@ -140,6 +148,8 @@ struct g {
 	struct gs_tsd *tsd;		/* pthread_key_* values */
 	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
 	char name[16];
+	struct gs_sched sched;		/* written by any thread of the program (its
+					 * pthread_setschedparam), read back as set */
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
 	unsigned nhandled;		/* handlers run in it (for sigsuspend) */
@@ -248,8 +258,9 @@ static inline struct g *gs_self(void)
 	struct m *m = gs_curm;
 	return (m && !m->in_sched) ? m->curg : NULL;
 }
+/* sched: the new G's scheduling parameters (inherited or from the attribute). */
 GS_HIDDEN int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize,
-		       size_t guard, void *ustack, int detached);
+		       size_t guard, void *ustack, int detached, const struct gs_sched *sched);
 GS_HIDDEN _Noreturn void gs_exit(void *ret);
 GS_HIDDEN void gs_free_g(struct g *g);
 /* Parking. gs_park_prepare() starts a park and returns its seq; the caller then

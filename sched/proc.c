@@ -807,7 +807,7 @@ void gs_ensure_ms(void)
 }
 
 int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, size_t guard,
-	     void *ustack, int detached)
+	     void *ustack, int detached, const struct gs_sched *sched)
 {
 	struct g *self = gs_self();
 	struct g *g;
@@ -824,6 +824,7 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 	}
 	g->fn = fn;
 	g->arg = arg;
+	g->sched = *sched;
 	atomic_store(&g->joinstate, detached ? J_DETACHED : J_JOINABLE);
 	if (detached)
 		atomic_store(&g->joiner, g);
@@ -1066,6 +1067,9 @@ void gs_init(void)
 	memcpy(mg->name, main_name, sizeof mg->name);
 	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &mg->sigmask);
 	gs_sig_apply(m0, &mg->sigmask);
+	struct sched_param sp;
+	if (REAL(pthread_getschedparam)(REAL(pthread_self)(), &mg->sched.policy, &sp) == 0)
+		mg->sched.prio = sp.sched_priority;
 	atomic_store(&mg->status, G_RUNNING);
 	atomic_store(&mg->joinstate, J_JOINABLE);
 	m0->curg = mg;

@@ -9,6 +9,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "real.h"
 #include "sync.h"
 #include "tsd.h"
@@ -167,12 +171,183 @@ GS_EXPORT int pthread_cancel(pthread_t t)
 
 /* ---- lifecycle ---- */
 
+/* ---- scheduling parameters ----
+ * Kept per G and validated as the kernel's sched_setscheduler validates them
+ * for glibc: the policy, the priority range of the policy (EINVAL), and,
+ * without CAP_SYS_NICE, RLIMIT_RTPRIO for the real-time policies and leaving
+ * SCHED_IDLE (EPERM). */
+
+static bool cap_sys_nice(void)
+{
+	struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 };	/* _LINUX_CAPABILITY_VERSION_3 */
+	struct { uint32_t effective, permitted, inheritable; } data[2];
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return false;
+	return data[0].effective & (1u << 23);	/* CAP_SYS_NICE */
+}
+
+static int sched_check(const struct gs_sched *cur, int policy, int prio)
+{
+	if (policy != SCHED_OTHER && policy != SCHED_FIFO && policy != SCHED_RR &&
+	    policy != SCHED_BATCH && policy != SCHED_IDLE)
+		return EINVAL;
+	if (prio < sched_get_priority_min(policy) || prio > sched_get_priority_max(policy))
+		return EINVAL;
+	if (cap_sys_nice())
+		return 0;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_RTPRIO, &rl) != 0)
+		rl.rlim_cur = 0;
+	if (policy == SCHED_FIFO || policy == SCHED_RR) {
+		if (policy != cur->policy && rl.rlim_cur == 0)
+			return EPERM;
+		if (prio > cur->prio && (rlim_t)prio > rl.rlim_cur)
+			return EPERM;
+	}
+	if (cur->policy == SCHED_IDLE && policy != SCHED_IDLE) {
+		struct rlimit nl;	/* can_nice(p, 0): 20 - 0 <= RLIMIT_NICE */
+		if (getrlimit(RLIMIT_NICE, &nl) != 0 || nl.rlim_cur < 20)
+			return EPERM;
+	}
+	return 0;
+}
+
+/* The parameters a thread created by the caller inherits. */
+static void sched_inherit(struct gs_sched *out)
+{
+	struct g *self = gs_self();
+	memset(out, 0, sizeof *out);
+	if (self) {
+		out->policy = self->sched.policy;
+		out->prio = self->sched.prio;
+		return;
+	}
+	struct sched_param sp;
+	if (REAL(pthread_getschedparam)(REAL(pthread_self)(), &out->policy, &sp) == 0)
+		out->prio = sp.sched_priority;
+}
+
+GS_EXPORT int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *param)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return reaped(t) ? ESRCH : REAL(pthread_getschedparam)(t, policy, param);
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	*policy = g->sched.policy;
+	memset(param, 0, sizeof *param);
+	param->sched_priority = g->sched.prio;
+	return 0;
+}
+
+GS_EXPORT int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *param)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return reaped(t) ? ESRCH : REAL(pthread_setschedparam)(t, policy, param);
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	int r = sched_check(&g->sched, policy, param->sched_priority);
+	if (!r) {
+		g->sched.policy = policy;
+		g->sched.prio = param->sched_priority;
+	}
+	gs_preempt_point();
+	return r;
+}
+
+GS_EXPORT int pthread_setschedprio(pthread_t t, int prio)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return reaped(t) ? ESRCH : REAL(pthread_setschedprio)(t, prio);
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	int r = sched_check(&g->sched, g->sched.policy, prio);
+	if (!r)
+		g->sched.prio = prio;
+	gs_preempt_point();
+	return r;
+}
+
+/* The sched(2) calls on pid 0 (the calling thread, on Linux) act on the
+ * calling G; on another pid they are the kernel's. */
+static int sched_result(int r)
+{
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+GS_EXPORT int sched_getscheduler(pid_t pid)
+{
+	struct g *g = gs_self();
+	if (!g || pid != 0)
+		return REAL(sched_getscheduler)(pid);
+	return g->sched.policy;
+}
+
+GS_EXPORT int sched_getparam(pid_t pid, struct sched_param *param)
+{
+	struct g *g = gs_self();
+	if (!g || pid != 0)
+		return REAL(sched_getparam)(pid, param);
+	if (!param)
+		return sched_result(EINVAL);
+	memset(param, 0, sizeof *param);
+	param->sched_priority = g->sched.prio;
+	return 0;
+}
+
+GS_EXPORT int sched_setscheduler(pid_t pid, int policy, const struct sched_param *param)
+{
+	struct g *g = gs_self();
+	if (!g || pid != 0)
+		return REAL(sched_setscheduler)(pid, policy, param);
+	if (!param)
+		return sched_result(EINVAL);
+	int r = pthread_setschedparam((pthread_t)g, policy, param);
+	return sched_result(r);
+}
+
+GS_EXPORT int sched_setparam(pid_t pid, const struct sched_param *param)
+{
+	struct g *g = gs_self();
+	if (!g || pid != 0)
+		return REAL(sched_setparam)(pid, param);
+	if (!param)
+		return sched_result(EINVAL);
+	return sched_result(pthread_setschedparam((pthread_t)g, g->sched.policy, param));
+}
+
 GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	ensure_init();
 	size_t stacksize = 0, guard = 4096;
 	void *ustack = NULL;
 	int detach = 0;
+	struct gs_sched sched;
+	sched_inherit(&sched);
+	if (attr) {
+		int inherit = PTHREAD_INHERIT_SCHED;
+		pthread_attr_getinheritsched(attr, &inherit);
+		if (inherit == PTHREAD_EXPLICIT_SCHED) {
+			/* glibc applies them to the new thread and fails the
+			 * create with the kernel's error. */
+			int policy;
+			struct sched_param sp;
+			pthread_attr_getschedpolicy(attr, &policy);
+			pthread_attr_getschedparam(attr, &sp);
+			int r = sched_check(&sched, policy, sp.sched_priority);
+			if (r)
+				return r;
+			sched.policy = policy;
+			sched.prio = sp.sched_priority;
+			sched.explicit_ = 1;
+		}
+	}
 	if (attr) {
 		int ds;
 		void *addr = NULL;
@@ -188,7 +363,7 @@ GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 			stacksize = ssz;
 		}
 	}
-	int r = gs_spawn((struct g **)t, fn, arg, stacksize, guard, ustack, detach);
+	int r = gs_spawn((struct g **)t, fn, arg, stacksize, guard, ustack, detach, &sched);
 	return r ? -r : 0;
 }
 
@@ -404,6 +579,11 @@ GS_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	pthread_attr_setguardsize(attr, gs_stack_guardsize(g));
 	pthread_attr_setdetachstate(attr, atomic_load(&g->joinstate) == J_DETACHED ?
 				    PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
+	struct sched_param sp = { .sched_priority = g->sched.prio };
+	pthread_attr_setschedpolicy(attr, g->sched.policy);
+	pthread_attr_setschedparam(attr, &sp);
+	if (g->sched.explicit_)
+		pthread_attr_setinheritsched(attr, PTHREAD_EXPLICIT_SCHED);
 	return 0;
 }
 
