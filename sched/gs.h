@@ -148,6 +148,7 @@ struct g {
 	struct gs_tsd *tsd;		/* pthread_key_* values */
 	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
 	char name[16];
+	uint64_t cpu_ns;		/* CPU time of its finished spans (cpuclock.c) */
 	struct gs_sched sched;		/* written by any thread of the program (its
 					 * pthread_setschedparam), read back as set */
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
@@ -235,6 +236,10 @@ struct m {
 	_Atomic int bt_state;
 	struct g *bt_g;
 	unsigned long long bt_regs[32];
+	/* CPU-time accounting, once on (cpuclock.c): this thread's CPU time
+	 * when curg started running. Written by this M only. */
+	uint64_t cpu_mark;
+	int cpu_mark_valid;
 };
 
 /* ---- scheduler (proc.c) ---- */
@@ -411,6 +416,20 @@ GS_HIDDEN void gs_sig_idle_mask(struct m *m);		/* before an M sleeps */
 GS_HIDDEN void gs_sig_apply(struct m *m, const sigset_t *set);
 GS_HIDDEN bool gs_sig_redirect(struct m *m, int sig);	/* handler ran on g0 */
 GS_HIDDEN int gs_sig_send(struct g *g, int sig);
+
+/* ---- per-G CPU clocks (cpuclock.c) ---- */
+
+extern _Atomic int gs_cpuclock_on GS_HIDDEN;	/* a program asked for a G's CPU clock */
+GS_HIDDEN void gs_cpuclock_switch(struct m *m, struct g *next);
+GS_HIDDEN clockid_t gs_cpuclock_id(struct g *g);
+GS_HIDDEN int gs_cpuclock_read(clockid_t clock, struct timespec *ts);
+/* Before m->curg changes: charges the span that ends, if accounting is on
+ * (one load otherwise). */
+static inline void gs_cpuclock_at_switch(struct m *m, struct g *next)
+{
+	if (unlikely(atomic_load_explicit(&gs_cpuclock_on, memory_order_relaxed)))
+		gs_cpuclock_switch(m, next);
+}
 
 /* ---- run queues (runq.c) ---- */
 

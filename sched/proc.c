@@ -325,6 +325,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 	}
 	gs_tls_switch(m, g);
 	apply_sigmask(m, g);
+	gs_cpuclock_at_switch(m, g);
 	m->curg = g;
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
@@ -357,6 +358,7 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
 		run_g(m, &cur->ctx, next);
 		return;
 	}
+	gs_cpuclock_at_switch(m, NULL);
 	m->curg = NULL;
 	gs_ctx_switch(&cur->ctx, &m->g0);
 	after_switch(m);
@@ -1123,6 +1125,10 @@ void gs_fork_child(void)
 		atomic_store(&m->sleeping, 0);
 	}
 	self->tid = (pid_t)syscall(SYS_gettid);
+	self->cpu_mark_valid = 0;	/* a new OS thread: its CPU clock starts at 0 */
+	if (g)
+		g->cpu_ns = 0;
+	gs_cpuclock_at_switch(self, g);
 	self->npinned = g ? 1 : 0;
 	atomic_store(&self->has_p, 1);
 	atomic_store(&pfree, gs_cfg.procs - 1);

@@ -270,6 +270,17 @@ GS_EXPORT int pthread_setschedprio(pthread_t t, int prio)
 	return r;
 }
 
+GS_EXPORT int pthread_getcpuclockid(pthread_t t, clockid_t *clock)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return reaped(t) ? ESRCH : REAL(pthread_getcpuclockid)(t, clock);
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	*clock = gs_cpuclock_id(g);
+	return 0;
+}
+
 /* The sched(2) calls on pid 0 (the calling thread, on Linux) act on the
  * calling G; on another pid they are the kernel's. */
 static int sched_result(int r)
