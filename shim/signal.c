@@ -48,6 +48,23 @@ static void wrapper(int sig, siginfo_t *si, void *uc)
  * action for it (sched/preempt.c keeps the kernel's action ours). */
 static siginfo_t held;			/* of the one a G blocked, for its re-raise */
 static _Atomic int held_valid;
+/* Process-directed deliveries of the preemption signal that the G they
+ * landed on blocks: pending for the process (sigwait, sigpending), as the
+ * kernel would keep them; one at a time (later ones merge). */
+static _Atomic uint64_t proc_pending;
+
+/* g unblocked signals: one pending for the process goes to it. */
+static void take_proc_pending(struct g *g)
+{
+	uint64_t p = atomic_load(&proc_pending);
+	for (int s = 1; s <= NSIGS && p; s++) {
+		uint64_t bit = 1ull << (s - 1);
+		if ((p & bit) && !sigismember(&g->sigmask, s) &&
+		    (atomic_fetch_and(&proc_pending, ~bit) & bit)) {
+			gs_sig_send(g, s);	/* its re-raise carries the held siginfo */
+		}
+	}
+}
 
 static void preempt_forward(int sig, siginfo_t *si, void *uc)
 {
@@ -58,18 +75,28 @@ static void preempt_forward(int sig, siginfo_t *si, void *uc)
 		info = held;	/* our re-raise of a held one (sched/signal.c): its siginfo */
 		si = &info;
 	}
-	switch (atomic_load(&wrapped[sig])) {
+	/* The kernel cannot keep it pending for us (no M blocks it), and only
+	 * our own re-raise of an unblocked one is directed at this thread: a
+	 * delivery the G here (or main, on an idle M) blocks is the process's,
+	 * pending for any G's sigwait, or for the first G to unblock it. */
+	int action = atomic_load(&wrapped[sig]);
+	if (action != 2) {
+		struct g *tg = g ? g : gs_maing;
+		if (!g && m && action == 1 && gs_sig_redirect(m, sig))
+			return;
+		if (tg && sigismember(&tg->sigmask, sig)) {
+			held = *si;
+			atomic_store(&held_valid, 1);
+			atomic_fetch_or(&proc_pending, 1ull << (sig - 1));
+			return;
+		}
+	}
+	switch (action) {
 	case 1: {
 		if (!g && m) {	/* an idle M: to the G that natively takes it */
 			if (gs_sig_redirect(m, sig))
 				return;
-			g = gs_maing;	/* none: pending, as in the kernel, if main blocks it */
-		}
-		if (g && sigismember(&g->sigmask, sig)) {	/* blocked by the G: later */
-			held = *si;
-			atomic_store(&held_valid, 1);
-			atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
-			return;
+			g = gs_maing;
 		}
 		/* What the kernel would block for the program's action. */
 		sigset_t block = user[sig].sa_mask, old;
@@ -209,6 +236,8 @@ static int mask(struct g *g, int how, const sigset_t *set, sigset_t *old)
 		return EINVAL;
 	}
 	gs_sig_setmask(g, &n);
+	if (unlikely(atomic_load_explicit(&proc_pending, memory_order_relaxed)))
+		take_proc_pending(g);
 	return 0;
 }
 
@@ -278,7 +307,7 @@ GS_EXPORT int sigpending(sigset_t *set)
 		return REAL(sigpending)(set);
 	if (REAL(sigpending)(set))
 		return -1;
-	uint64_t p = atomic_load(&g->sigpending);
+	uint64_t p = atomic_load(&g->sigpending) | atomic_load(&proc_pending);
 	for (int s = 1; s <= NSIGS; s++)
 		if (p & (1ull << (s - 1)))
 			sigaddset(set, s);
@@ -352,6 +381,23 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 				}
 				return s;
 			}
+		p = atomic_load(&proc_pending);
+		for (int s = 1; s <= NSIGS && p; s++) {
+			uint64_t bit = 1ull << (s - 1);
+			if ((p & bit) && sigismember(set, s) &&
+			    (atomic_fetch_and(&proc_pending, ~bit) & bit)) {
+				if (info) {
+					if (atomic_exchange(&held_valid, 0)) {
+						*info = held;
+					} else {
+						memset(info, 0, sizeof *info);
+						info->si_signo = s;
+						info->si_code = SI_USER;
+					}
+				}
+				return s;
+			}
+		}
 		struct timespec zero = { 0, 0 };
 		int saved = errno;
 		int r = REAL(sigtimedwait)(set, info, &zero);
