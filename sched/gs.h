@@ -153,6 +153,9 @@ struct g {
 					 * pthread_setschedparam), read back as set */
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
+	_Atomic uint64_t sigkernel;	/* of those, the ones also pending on its M's
+					 * OS thread (default action, blocked: a
+					 * signalfd there must see them) */
 	unsigned nhandled;		/* handlers run in it (for sigsuspend) */
 	void *handler_sp;		/* frame of the program handler it runs, if any */
 
@@ -240,6 +243,9 @@ struct m {
 	 * when curg started running. Written by this M only. */
 	uint64_t cpu_mark;
 	int cpu_mark_valid;
+	/* Signals pending on this OS thread for one of its Gs (g->sigkernel):
+	 * the sigwait of another G here leaves them alone (shim/signal.c). */
+	_Atomic uint64_t sigdirected;
 };
 
 /* ---- scheduler (proc.c) ---- */

@@ -80,6 +80,12 @@ void gs_sig_deliver(struct g *g)
 			continue;
 		atomic_fetch_and(&g->sigpending, ~bit);
 		p &= ~bit;
+		if (atomic_fetch_and(&g->sigkernel, ~bit) & bit) {
+			/* Its OS thread copy is delivered now that the mask
+			 * (applied before this) lets it through. */
+			atomic_fetch_and(&g->m->sigdirected, ~bit);
+			continue;
+		}
 		int saved = errno;
 		REAL(pthread_kill)((pthread_t)g->m->self_pt, s);
 		errno = saved;
@@ -158,8 +164,17 @@ int gs_sig_send(struct g *g, int sig)
 		 * thread-directed signal. Else the default action is the
 		 * process's. */
 		if (sigismember(&g->sigmask, sig)) {
-			atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
-			return 0;
+			uint64_t bit = 1ull << (sig - 1);
+			struct m *m = g->m;
+			atomic_fetch_or(&g->sigpending, bit);
+			if (!m)		/* not started: kept on the G alone */
+				return 0;
+			/* Also on its M's OS thread, where a signalfd it
+			 * reads finds it; marked so that another G's sigwait
+			 * there does not take it. */
+			atomic_fetch_or(&g->sigkernel, bit);
+			atomic_fetch_or(&m->sigdirected, bit);
+			return REAL(pthread_kill)((pthread_t)m->self_pt, sig);
 		}
 		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
 	}

@@ -307,6 +307,10 @@ GS_EXPORT int sigpending(sigset_t *set)
 		return REAL(sigpending)(set);
 	if (REAL(sigpending)(set))
 		return -1;
+	uint64_t others = atomic_load(&g->m->sigdirected) & ~atomic_load(&g->sigkernel);
+	for (int s = 1; s <= NSIGS && others; s++)
+		if (others & (1ull << (s - 1)))
+			sigdelset(set, s);	/* pending here for another G */
 	uint64_t p = atomic_load(&g->sigpending) | atomic_load(&proc_pending);
 	for (int s = 1; s <= NSIGS; s++)
 		if (p & (1ull << (s - 1)))
@@ -373,7 +377,23 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 		uint64_t p = atomic_load(&g->sigpending);
 		for (int s = 1; s <= NSIGS && p; s++)
 			if ((p & (1ull << (s - 1))) && sigismember(set, s)) {
-				atomic_fetch_and(&g->sigpending, ~(1ull << (s - 1)));
+				uint64_t bit = 1ull << (s - 1);
+				atomic_fetch_and(&g->sigpending, ~bit);
+				if (atomic_fetch_and(&g->sigkernel, ~bit) & bit) {
+					/* Take its OS thread copy (with its
+					 * siginfo); gone if a signalfd read it. */
+					atomic_fetch_and(&g->m->sigdirected, ~bit);
+					sigset_t one;
+					sigemptyset(&one);
+					sigaddset(&one, s);
+					struct timespec zero = { 0, 0 };
+					int saved = errno;
+					int r = REAL(sigtimedwait)(&one, info, &zero);
+					errno = saved;
+					if (r == s)
+						return s;
+					continue;
+				}
 				if (info) {
 					memset(info, 0, sizeof *info);
 					info->si_signo = s;
@@ -398,9 +418,15 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 				return s;
 			}
 		}
+		/* Not the signals pending here for another G. */
+		sigset_t mine = *set;
+		uint64_t others = atomic_load(&g->m->sigdirected) & ~atomic_load(&g->sigkernel);
+		for (int s = 1; s <= NSIGS && others; s++)
+			if (others & (1ull << (s - 1)))
+				sigdelset(&mine, s);
 		struct timespec zero = { 0, 0 };
 		int saved = errno;
-		int r = REAL(sigtimedwait)(set, info, &zero);
+		int r = REAL(sigtimedwait)(&mine, info, &zero);
 		if (r > 0) {
 			errno = saved;
 			return r;
