@@ -151,7 +151,18 @@ void gs_preempt_hook(struct m *m)
 	struct g *g = m->curg;
 	if (!g || m->in_sched || g->handler_sp)
 		return;
+	/* Off the G's stack: a handler of the runtime's on the alternate
+	 * stack (a dump) that called a hook. */
+	uintptr_t sp = gs_arch_sp();
+	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
+		return;
 	atomic_store(&m->preempt_req, 0);
+	/* A request made before this M last entered its scheduler was for a
+	 * span that has ended (sysmon asks when schedtick stayed at sm_tick):
+	 * yielding now would only start another G here, pinned to an M whose
+	 * G may be about to block in the kernel. */
+	if (__atomic_load_n(&m->schedtick, __ATOMIC_RELAXED) != m->sm_tick)
+		return;
 	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
 	gs_yield();
 }
