@@ -174,7 +174,7 @@ struct g {
 /* g->interruptible: 0 nothing; a signal handler ends the wait with EINTR
  * always (1), unless it has SA_RESTART (2); only cancellation ends it (3);
  * a signal handler runs during the wait, which then goes on, and cancellation
- * does not end it (4: glibc's futex waits of mutex, rwlock, barrier, once,
+ * does not end it (4: glibc's futex waits of mutex, rwlock, once,
  * which are no cancellation points; gs_futex_wait returns -EINTR and the
  * caller waits again). */
 enum { GS_INTR_NONE, GS_INTR_ALWAYS, GS_INTR_NORESTART, GS_INTR_CANCEL, GS_INTR_SIGNAL };
