@@ -152,7 +152,7 @@ void gs_dumpsock_ready(void)
 	if (atomic_exchange(&serving, 1))
 		return;
 	struct g *g;
-	if (gs_spawn(&g, serve, NULL, 0, 0, NULL, 1) != 0)
+	if (gs_spawn(&g, serve, NULL, 0, 0, NULL, 1, &(struct gs_sched){ 0 }) != 0)	/* SCHED_OTHER */
 		atomic_store(&serving, 0);
 }
 

@@ -35,6 +35,8 @@ struct bucket {
 
 static struct bucket buckets[NBUCKET];
 
+void (*gs_async_cancel)(struct g *g);
+
 static struct bucket *bucket_of(const void *a)
 {
 	uint64_t x = (uint64_t)(uintptr_t)a;
@@ -84,6 +86,8 @@ static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *add
 	struct g *g = gs_self();
 	if (!g)
 		return native_wait(addr, val, deadline, interruptible);
+	if (gs_async_cancel_due(g))
+		gs_async_cancel(g);
 	struct bucket *b = bucket_of(addr);
 	struct waiter w = { .addr = addr, .g = g, .bits = bits };
 	gs_lock(&b->lock);
@@ -96,6 +100,7 @@ static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *add
 		return -EINTR;
 	}
 	g->interruptible = interruptible;	/* before the park word: see gs_interrupt */
+	g->in_futex = 1;
 	w.seq = gs_park_prepare(g, why, (void *)addr);
 	w.prev = b->tail;
 	if (b->tail)
@@ -109,7 +114,10 @@ static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *add
 		deadline = 0;	/* no memory for the timer: wait without it */
 	if (interruptible)
 		gs_park_check_intr(g, w.seq);
+	if (gs_async_cancel_due(g))	/* cancelled before the park was published */
+		gs_ready(g, w.seq);
 	gs_park(g);
+	g->in_futex = 0;
 	g->interruptible = 0;
 	if (deadline)
 		gs_g_timer_del(g);
@@ -123,6 +131,8 @@ static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *add
 		}
 		gs_unlock(&b->lock);
 	}
+	if (gs_async_cancel_due(g))	/* the record is off the queue: unwind */
+		gs_async_cancel(g);
 	return r;
 }
 

@@ -74,6 +74,11 @@ extern struct gs_config gs_cfg GS_HIDDEN;
 typedef struct { _Atomic uint32_t v; } gs_lock_t;	/* lock.c */
 
 #define GS_G_MAGIC 0x676f7368696d4721ULL	/* "goshimG!": our pthread_t vs glibc's */
+/* A G that was joined or reaped keeps this marker while its memory is ours
+ * (a pooled stack's kept top page, or the cache of heap Gs in proc.c), as
+ * glibc's stack cache keeps a reaped thread's descriptor readable: join and
+ * detach of it return ESRCH as glibc's do, and it is never handed to glibc. */
+#define GS_G_REAPED 0x676f7368696d4778ULL	/* "goshimGx" */
 
 /* States of g->status (written by the G's own M, read by anyone for dumps). */
 enum {
@@ -92,6 +97,8 @@ enum {
 	J_EXITED,		/* finished and off its stack: join or detach frees it */
 };
 
+#define GS_JOINER_OUTSIDE ((struct g *)1)
+
 /* g->parkword = (seq << 1) | waiting. gs_ready(g, seq) wins only against the
  * park it was meant for, so a stale wakeup (a timer of an earlier wait, a
  * late waker) can never wake a later park. */
@@ -102,6 +109,14 @@ struct gs_node {			/* intrusive link of the MPSC inbox */
 };
 
 struct gs_tsd;
+
+/* A G's scheduling policy and priority (pthread_setschedparam): kept per G
+ * and read back; the kernel sees only the Ms' own (README, Limits). */
+struct gs_sched {
+	int policy;			/* SCHED_OTHER, SCHED_FIFO, ... */
+	int prio;			/* sched_priority */
+	int explicit_;			/* created with PTHREAD_EXPLICIT_SCHED */
+};
 
 struct g {
 	uint64_t magic;			/* GS_G_MAGIC */
@@ -119,7 +134,9 @@ struct g {
 	int id;				/* 1 = main */
 	_Atomic int status;		/* G_* */
 	_Atomic int joinstate;		/* J_*; futex word for joiners */
-	_Atomic(struct g *) joiner;	/* the G blocked in pthread_join, if any */
+	_Atomic(struct g *) joiner;	/* the G blocked in pthread_join (GS_JOINER_OUTSIDE
+					 * for a thread that is not a G), the G itself once
+					 * detached, NULL if neither: glibc's joinid */
 
 	void *(*fn)(void *);		/* pthread start routine and its argument */
 	void *arg;
@@ -149,8 +166,14 @@ struct g {
 	struct gs_tsd *tsd;		/* pthread_key_* values */
 	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
 	char name[16];
+	uint64_t cpu_ns;		/* CPU time of its finished spans (cpuclock.c) */
+	struct gs_sched sched;		/* written by any thread of the program (its
+					 * pthread_setschedparam), read back as set */
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
+	_Atomic uint64_t sigkernel;	/* of those, the ones also pending on its M's
+					 * OS thread (default action, blocked: a
+					 * signalfd there must see them) */
 	unsigned nhandled;		/* handlers run in it (for sigsuspend) */
 	int np_ghost;			/* a runtime-owned duplicate of an fd the program
 					 * closed while this G waited on it, + 1, that its
@@ -158,9 +181,11 @@ struct g {
 					 * (Here: it fills the hole before handler_sp.) */
 	void *handler_sp;		/* frame of the program handler it runs, if any */
 
-	/* Cancellation (deferred only). */
+	/* Cancellation. An asynchronous one ends a green futex wait at once
+	 * and reaches a running G at a safe PC (preempt.c). */
 	int cancel_disabled;		/* PTHREAD_CANCEL_DISABLE */
-	int cancel_async;		/* PTHREAD_CANCEL_ASYNCHRONOUS (treated as deferred) */
+	int cancel_async;		/* PTHREAD_CANCEL_ASYNCHRONOUS */
+	int in_futex;			/* parked in gs_futex_wait (its own M only) */
 	_Atomic int cancel_pending;
 	int cancelling;			/* unwinding: no further cancellation */
 	void *cleanup;			/* innermost __pthread_unwind_buf_t */
@@ -169,8 +194,12 @@ struct g {
 };
 
 /* g->interruptible: 0 nothing; a signal handler ends the wait with EINTR
- * always (1), unless it has SA_RESTART (2); only cancellation ends it (3). */
-enum { GS_INTR_NONE, GS_INTR_ALWAYS, GS_INTR_NORESTART, GS_INTR_CANCEL };
+ * always (1), unless it has SA_RESTART (2); only cancellation ends it (3);
+ * a signal handler runs during the wait, which then goes on, and cancellation
+ * does not end it (4: glibc's futex waits of mutex, rwlock, once,
+ * which are no cancellation points; gs_futex_wait returns -EINTR and the
+ * caller waits again). */
+enum { GS_INTR_NONE, GS_INTR_ALWAYS, GS_INTR_NORESTART, GS_INTR_CANCEL, GS_INTR_SIGNAL };
 
 struct gs_timer {
 	uint64_t when;			/* CLOCK_MONOTONIC ns */
@@ -222,7 +251,8 @@ struct m {
 	_Atomic int state;		/* M_FREE, M_LIVE */
 	_Atomic int has_p;		/* holds a P (see the glossary) */
 	int npinned;			/* live Gs started on it (owner only) */
-	_Atomic int preempt_req;	/* sysmon asked the running G to yield */
+	_Atomic int preempt_req;	/* sysmon asked the running G to yield; stays
+					 * set until it yields (preempt.c) */
 	_Atomic int preempt_sent;	/* a request signal is queued, not yet handled */
 	uint32_t sm_tick;		/* sysmon's last look: schedtick, and since when */
 	uint64_t sm_since, sm_preempted;
@@ -237,6 +267,13 @@ struct m {
 	_Atomic int bt_state;
 	struct g *bt_g;
 	unsigned long long bt_regs[32];
+	/* CPU-time accounting, once on (cpuclock.c): this thread's CPU time
+	 * when curg started running. Written by this M only. */
+	uint64_t cpu_mark;
+	int cpu_mark_valid;
+	/* Signals pending on this OS thread for one of its Gs (g->sigkernel):
+	 * the sigwait of another G here leaves them alone (shim/signal.c). */
+	_Atomic uint64_t sigdirected;
 };
 
 /* ---- scheduler (proc.c) ---- */
@@ -273,8 +310,9 @@ static inline struct g *gs_self(void)
 	struct m *m = gs_curm;
 	return (m && !m->in_sched) ? m->curg : NULL;
 }
+/* sched: the new G's scheduling parameters (inherited or from the attribute). */
 GS_HIDDEN int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize,
-		       size_t guard, void *ustack, int detached);
+		       size_t guard, void *ustack, int detached, const struct gs_sched *sched);
 GS_HIDDEN _Noreturn void gs_exit(void *ret);
 GS_HIDDEN void gs_free_g(struct g *g);
 /* Parking. gs_park_prepare() starts a park and returns its seq; the caller then
@@ -306,7 +344,8 @@ GS_HIDDEN bool gs_sig_intr_self(struct g *g);	/* signal.c */
  * waits of one call (a poll loop) ends the next one the same way. */
 static inline void gs_park_check_intr(struct g *g, uint64_t seq)
 {
-	if (atomic_load(&g->cancel_pending) && !g->cancel_disabled && !g->cancelling) {
+	if (atomic_load(&g->cancel_pending) && !g->cancel_disabled && !g->cancelling &&
+	    g->interruptible != GS_INTR_SIGNAL) {
 		atomic_store(&g->interrupted, 1);
 		gs_ready(g, seq);
 	} else if (unlikely(atomic_load(&g->sigpending)) && g->interruptible != GS_INTR_CANCEL &&
@@ -314,6 +353,18 @@ static inline void gs_park_check_intr(struct g *g, uint64_t seq)
 		gs_ready(g, seq);
 	}
 }
+
+/* Acts on g's pending asynchronous cancellation: unwinds g, never returns
+ * (shim/pthread.c sets it; NULL in the unit tests). Runs on g. */
+extern void (*gs_async_cancel)(struct g *g) GS_HIDDEN;
+static inline bool gs_async_cancel_due(struct g *g)
+{
+	return unlikely(g->cancel_async) && atomic_load(&g->cancel_pending) &&
+	       !g->cancel_disabled && !g->cancelling && gs_async_cancel;
+}
+/* pthread_cancel of g with asynchronous cancellation: ends its futex wait or
+ * interruptible park, or asks its M to stop it at a safe PC (proc.c). */
+GS_HIDDEN void gs_cancel_async_wake(struct g *g);
 
 /* After an interruptible park: whether an interruption ended it. */
 static inline bool gs_park_interrupted(struct g *g)
@@ -393,6 +444,18 @@ extern int gs_preempt_sig GS_HIDDEN;		/* 0: off */
 GS_HIDDEN void gs_preempt_init(void);
 GS_HIDDEN void gs_preempt_m(struct m *m);	/* from sysmon */
 GS_HIDDEN void gs_preempt_backtrace(struct m *m);	/* from a dump */
+GS_HIDDEN void gs_preempt_hook(struct m *m);
+/* A preemption point in a hook that never blocks (mutex unlock, trylock,
+ * pthread_kill, pthread_sigmask, ...): the signal sysmon sends finds the PC in
+ * the shim or libc, where it may not yield, and leaves m->preempt_req set; a G
+ * that loops on such calls yields here. One load of the flag on the fast
+ * path. Call it where the hook holds no lock and has done its work. */
+static inline void gs_preempt_point(void)
+{
+	struct m *m = gs_curm;
+	if (unlikely(m && atomic_load_explicit(&m->preempt_req, memory_order_relaxed)))
+		gs_preempt_hook(m);
+}
 /* The program's own action for gs_preempt_sig, run by our handler for a signal
  * that is not a preemption request (shim/signal.c sets it). */
 extern void (*gs_preempt_forward)(int, siginfo_t *, void *) GS_HIDDEN;
@@ -414,6 +477,19 @@ GS_HIDDEN int gs_sig_send(struct g *g, int sig);
 GS_HIDDEN pid_t gs_tid_of(struct g *g);
 GS_HIDDEN int gs_tid_kill(pid_t tid, int sig);
 GS_HIDDEN void gs_tid_fork_child(struct g *g);
+/* ---- per-G CPU clocks (cpuclock.c) ---- */
+
+extern _Atomic int gs_cpuclock_on GS_HIDDEN;	/* a program asked for a G's CPU clock */
+GS_HIDDEN void gs_cpuclock_switch(struct m *m, struct g *next);
+GS_HIDDEN clockid_t gs_cpuclock_id(struct g *g);
+GS_HIDDEN int gs_cpuclock_read(clockid_t clock, struct timespec *ts);
+/* Before m->curg changes: charges the span that ends, if accounting is on
+ * (one load otherwise). */
+static inline void gs_cpuclock_at_switch(struct m *m, struct g *next)
+{
+	if (unlikely(atomic_load_explicit(&gs_cpuclock_on, memory_order_relaxed)))
+		gs_cpuclock_switch(m, next);
+}
 
 /* ---- run queues (runq.c) ---- */
 

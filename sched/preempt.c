@@ -98,7 +98,9 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	}
 	if (m)
 		atomic_store(&m->preempt_sent, 0);
-	if (!m || !atomic_exchange(&m->preempt_req, 0))
+	/* The request stays set if it cannot yield here: the next preemption
+	 * point of a hook takes it (gs_preempt_point). */
+	if (!m || !atomic_load(&m->preempt_req))
 		return;
 	struct g *g = m->curg;
 	if (!g || m->in_sched || atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING)
@@ -110,6 +112,9 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		return;	/* in a handler of the program's */
 	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
 		return;
+	atomic_store(&m->preempt_req, 0);
+	if (gs_async_cancel_due(g))
+		gs_async_cancel(g);	/* asynchronous cancellation: unwinds from here */
 	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
 	int saved = errno;
 	m->sigmask_valid = 0;	/* the next G sets its own mask; sigreturn restores ours */
@@ -150,6 +155,31 @@ static int send(struct m *m, const char *what)
 	si.si_value.sival_ptr = (void *)what;
 	return (int)gs_syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
 }
+
+/* A hook's preemption point found the request set: yield, unless the G runs
+ * a handler of the program's (which may have interrupted libc holding a lock
+ * another G of this M would need) or this is not a G. Runs on the G. */
+void gs_preempt_hook(struct m *m)
+{
+	struct g *g = m->curg;
+	if (!g || m->in_sched || g->handler_sp)
+		return;
+	/* Off the G's stack: a handler of the runtime's on the alternate
+	 * stack (a dump) that called a hook. */
+	uintptr_t sp = gs_arch_sp();
+	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
+		return;
+	atomic_store(&m->preempt_req, 0);
+	/* A request made before this M last entered its scheduler was for a
+	 * span that has ended (sysmon asks when schedtick stayed at sm_tick):
+	 * yielding now would only start another G here, pinned to an M whose
+	 * G may be about to block in the kernel. */
+	if (__atomic_load_n(&m->schedtick, __ATOMIC_RELAXED) != m->sm_tick)
+		return;
+	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
+	gs_yield();
+}
+
 
 /* At most one request signal is queued per M: real-time signals queue, and
  * each one delivered pushes a frame of about 3 KiB (registers and vector

@@ -218,9 +218,25 @@ void gs_interrupt(struct g *g)
 	uint64_t w = atomic_load(&g->parkword);
 	if (!(w & PARK_WAITING) || !g->interruptible)
 		return;
+	/* Only a signal ends such a wait (the sender set sigpending first). */
+	if (g->interruptible == GS_INTR_SIGNAL && !atomic_load(&g->sigpending))
+		return;
 	atomic_store(&g->interrupted, 1);
 	if (!gs_ready(g, w >> 1))
 		atomic_store(&g->interrupted, 0);
+}
+
+void gs_cancel_async_wake(struct g *g)
+{
+	uint64_t w = atomic_load(&g->parkword);
+	if (w & PARK_WAITING) {
+		if (g->interruptible && g->interruptible != GS_INTR_SIGNAL)
+			gs_interrupt(g);	/* its call ends with the cancellation */
+		else if (g->in_futex)
+			gs_ready(g, w >> 1);	/* gs_futex_wait unwinds it */
+	} else if (atomic_load(&g->status) == G_RUNNING && g->m && gs_preempt_sig) {
+		gs_preempt_m(g->m);	/* preempt.c unwinds it at a safe PC */
+	}
 }
 
 /* ---- the scheduler ---- */
@@ -524,6 +540,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 	else
 		gs_tls_switch(m, g);
 	apply_sigmask(m, g);
+	gs_cpuclock_at_switch(m, g);
 	m->curg = g;
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
@@ -565,6 +582,7 @@ static void schedule(struct m *m, struct g *cur, bool prefer_new)
 		run_g(m, &cur->ctx, next);
 		return;
 	}
+	gs_cpuclock_at_switch(m, NULL);
 	m->curg = NULL;
 	if (gs_tls_tp)
 		gs_tls_enter(m, m->tp, m->tid);
@@ -886,13 +904,30 @@ static void g_main(void *arg)
 	gs_exit(g->fn(g->arg));
 }
 
+/* Heap Gs (a program-given stack, or a G too big for its stack's top page)
+ * are kept for reuse, up to HEAPG_KEEP, so that a reaped one stays readable
+ * with its GS_G_REAPED marker (free() would overwrite it). */
+#define HEAPG_KEEP 64
+static gs_lock_t heapg_lock;
+static struct g *heapg_free;	/* linked by schedlink (heapg_lock) */
+static int heapg_n;		/* heapg_lock */
+
 void gs_free_g(struct g *g)
 {
-	g->magic = 0;
-	if (g->in_stack)
+	g->magic = GS_G_REAPED;
+	if (g->in_stack) {
 		gs_stack_free(g);	/* g with it */
-	else
-		free(g);
+		return;
+	}
+	gs_lock(&heapg_lock);
+	if (heapg_n < HEAPG_KEEP) {
+		g->schedlink = heapg_free;
+		heapg_free = g;
+		heapg_n++;
+		g = NULL;
+	}
+	gs_unlock(&heapg_lock);
+	free(g);
 }
 
 static size_t g_size(void)
@@ -907,9 +942,26 @@ static struct g *init_g(struct g *g)
 	return g;
 }
 
+/* A zeroed heap G, from the cache of reaped ones if it has one. */
+static struct g *alloc_heap_g(void)
+{
+	gs_lock(&heapg_lock);
+	struct g *g = heapg_free;
+	if (g) {
+		heapg_free = g->schedlink;
+		heapg_n--;
+	}
+	gs_unlock(&heapg_lock);
+	if (g)
+		memset(g, 0, g_size());
+	else
+		g = calloc(1, g_size());
+	return g;
+}
+
 static struct g *new_g(void)
 {
-	struct g *g = calloc(1, g_size());
+	struct g *g = alloc_heap_g();
 	return g ? init_g(g) : NULL;
 }
 
@@ -927,7 +979,7 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 		g = (struct g *)(s.stack_hi - g_size());
 		memset(g, 0, g_size());
 		g->in_stack = 1;
-	} else if (!(g = calloc(1, g_size()))) {
+	} else if (!(g = alloc_heap_g())) {
 		gs_stack_free(&s);
 		*err = -EAGAIN;
 		return NULL;
@@ -1037,7 +1089,7 @@ void gs_ensure_ms(void)
 }
 
 int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, size_t guard,
-	     void *ustack, int detached)
+	     void *ustack, int detached, const struct gs_sched *sched)
 {
 	struct g *self = gs_self();
 	struct g *g;
@@ -1054,7 +1106,10 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 	}
 	g->fn = fn;
 	g->arg = arg;
+	g->sched = *sched;
 	atomic_store(&g->joinstate, detached ? J_DETACHED : J_JOINABLE);
+	if (detached)
+		atomic_store(&g->joiner, g);
 	if (gs_tls_init_g(g)) {
 		if (!g->in_stack && g->stack_kind != STACK_USER)
 			gs_stack_free(g);
@@ -1324,6 +1379,9 @@ void gs_init(void)
 	memcpy(mg->name, main_name, sizeof mg->name);
 	REAL(pthread_sigmask)(SIG_SETMASK, NULL, &mg->sigmask);
 	gs_sig_apply(m0, &mg->sigmask);
+	struct sched_param sp;
+	if (REAL(pthread_getschedparam)(REAL(pthread_self)(), &mg->sched.policy, &sp) == 0)
+		mg->sched.prio = sp.sched_priority;
 	atomic_store(&mg->status, G_RUNNING);
 	atomic_store(&mg->joinstate, J_JOINABLE);
 	m0->curg = mg;
@@ -1347,6 +1405,7 @@ void gs_fork_child(void)
 	struct g *g = self->curg;
 	atomic_store(&glock.v, 0);
 	atomic_store(&start_lock.v, 0);
+	atomic_store(&heapg_lock.v, 0);
 	atomic_store(&gs_allg_lock.v, 0);
 	gs_allg = g;	/* the others are gone; their memory is not reclaimed */
 	if (g)
@@ -1379,6 +1438,10 @@ void gs_fork_child(void)
 		atomic_store(&m->sleeping, 0);
 	}
 	self->tid = (pid_t)gs_syscall(SYS_gettid);
+	self->cpu_mark_valid = 0;	/* a new OS thread: its CPU clock starts at 0 */
+	if (g)
+		g->cpu_ns = 0;
+	gs_cpuclock_at_switch(self, g);
 	self->npinned = g ? 1 : 0;
 	atomic_store(&self->has_p, 1);
 	atomic_store(&pfree, gs_cfg.procs - 1);

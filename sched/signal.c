@@ -81,6 +81,12 @@ void gs_sig_deliver(struct g *g)
 			continue;
 		atomic_fetch_and(&g->sigpending, ~bit);
 		p &= ~bit;
+		if (atomic_fetch_and(&g->sigkernel, ~bit) & bit) {
+			/* Its OS thread copy is delivered now that the mask
+			 * (applied before this) lets it through. */
+			atomic_fetch_and(&g->m->sigdirected, ~bit);
+			continue;
+		}
 		int saved = errno;
 		REAL(pthread_kill)((pthread_t)g->m->self_pt, s);
 		errno = saved;
@@ -153,24 +159,41 @@ int gs_sig_send(struct g *g, int sig)
 	sigaction(sig, NULL, &sa);
 	if (sa.sa_handler == SIG_IGN)
 		return 0;
-	if (sa.sa_handler == SIG_DFL) {	/* the default action is the process's */
-		/* Blocked, it stays pending on that OS thread for a signalfd
-		 * or sigwait of g's: in move mode g stays there from now on. */
-		struct m *none = NULL, *m = g->m;
-		if (gs_move && m && g != gs_maing && sigismember(&g->sigmask, sig) &&
-		    atomic_compare_exchange_strong(&g->wired_m, &none, m))
-			atomic_fetch_add(&m->nwired, 1);	/* m does not retire */
-		struct m *to = atomic_load(&g->wired_m) ? atomic_load(&g->wired_m) : g->m;
-		int r = REAL(pthread_kill)(to ? (pthread_t)to->self_pt : REAL(pthread_self)(), sig);
-		/* A G that blocks sig and waits in the netpoller (a signalfd read)
-		 * must try again on its own OS thread: the kernel holds the signal
-		 * there, and a signalfd is ready only to the thread it is pending
-		 * on, not to the M that polls for everyone. */
-		const char *why = g->waitreason;
-		if (!r && atomic_load(&g->status) == G_WAITING && why &&
-		    (!strncmp(why, "fd ", 3) || !strcmp(why, "poll")))
-			gs_np_kick((int)(intptr_t)g->waitaddr);
-		return r;
+	if (sa.sa_handler == SIG_DFL) {
+		/* Blocked by g: pending on g alone, for its sigwait, or raised
+		 * when it unblocks it (gs_sig_deliver), as the kernel keeps a
+		 * thread-directed signal. Else the default action is the
+		 * process's. */
+		if (sigismember(&g->sigmask, sig)) {
+			uint64_t bit = 1ull << (sig - 1);
+			struct m *m = g->m;
+			atomic_fetch_or(&g->sigpending, bit);
+			if (!m)		/* not started: kept on the G alone */
+				return 0;
+			/* In move mode g stays on that OS thread from now on. */
+			struct m *none = NULL;
+			if (gs_move && g != gs_maing &&
+			    atomic_compare_exchange_strong(&g->wired_m, &none, m))
+				atomic_fetch_add(&m->nwired, 1);	/* m does not retire */
+			if (atomic_load(&g->wired_m))
+				m = atomic_load(&g->wired_m);
+			/* Also on its M's OS thread, where a signalfd it
+			 * reads finds it; marked so that another G's sigwait
+			 * there does not take it. */
+			atomic_fetch_or(&g->sigkernel, bit);
+			atomic_fetch_or(&m->sigdirected, bit);
+			int r = REAL(pthread_kill)((pthread_t)m->self_pt, sig);
+			/* A G that waits in the netpoller (a signalfd read) must
+			 * try again on its own OS thread: a signalfd is ready
+			 * only to the thread the signal is pending on, not to
+			 * the M that polls for everyone. */
+			const char *why = g->waitreason;
+			if (!r && atomic_load(&g->status) == G_WAITING && why &&
+			    (!strncmp(why, "fd ", 3) || !strcmp(why, "poll")))
+				gs_np_kick((int)(intptr_t)g->waitaddr);
+			return r;
+		}
+		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
 	}
 	atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
 	/* Wakes it; the G itself decides EINTR or SA_RESTART in gs_park's tail

@@ -138,5 +138,6 @@ GS_HIDDEN int gs_nap(struct gs_backoff *b, uint64_t deadline, int intr);
 GS_HIDDEN int gs_pbarrier_wait(struct gs_pbarrier *b);
 GS_HIDDEN int gs_pbarrier_destroy(struct gs_pbarrier *b);
 
-GS_HIDDEN int gs_once(_Atomic int *once, void (*fn)(void));
+GS_HIDDEN bool gs_once_begin(_Atomic int *once);	/* true: run the routine */
+GS_HIDDEN void gs_once_end(_Atomic int *once, bool done);
 #endif

@@ -160,9 +160,14 @@ static void *sysmon(void *arg)
 				continue;
 			int running = gs_thread_running(m->tid, NULL);
 			if (running > 0) {
-				if (gs_preempt_sig && now - m->sm_preempted >= PREEMPT_NS) {
+				/* With asyncpreemptoff=1 only the hooks' preemption
+				 * points (gs_preempt_point) see the request. */
+				if (now - m->sm_preempted >= PREEMPT_NS) {
 					m->sm_preempted = now;
-					gs_preempt_m(m);
+					if (gs_preempt_sig)
+						gs_preempt_m(m);
+					else
+						atomic_store(&m->preempt_req, 1);
 				}
 			} else if (running == 0 && atomic_load(&m->has_p)) {
 				if (!gs_handoff(m) && !warned) {

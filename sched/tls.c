@@ -456,7 +456,7 @@ static const char *tp_verify(void)
 		return "unexpected __rseq_offset";
 	size_t end = (size_t)*rseq_off;
 	rseq_cpu_off = end + 4;		/* struct rseq: cpu_id_start, cpu_id */
-	pid_t tid = (pid_t)syscall(SYS_gettid);
+	pid_t tid = (pid_t)gs_syscall(SYS_gettid);
 	int n = 0;
 	for (size_t o = HDR_HI; o + 4 <= end; o += 4)
 		if (*(pid_t *)(tp + o) == tid)
@@ -745,10 +745,10 @@ void gs_tls_wrap_setxid(void)
 {
 	struct ksigaction k;
 	if (!gs_tls_tp || glibc_setxid ||
-	    syscall(SYS_rt_sigaction, SIGSETXID_, NULL, &k, sizeof k.mask) != 0 ||
+	    gs_syscall(SYS_rt_sigaction, SIGSETXID_, NULL, &k, sizeof k.mask) != 0 ||
 	    (uintptr_t)k.handler < 2 || !(k.flags & SA_SIGINFO))
 		return;
 	glibc_setxid = (void (*)(int, siginfo_t *, void *))k.handler;
 	k.handler = (void *)setxid_wrap;
-	syscall(SYS_rt_sigaction, SIGSETXID_, &k, NULL, sizeof k.mask);
+	gs_syscall(SYS_rt_sigaction, SIGSETXID_, &k, NULL, sizeof k.mask);
 }

@@ -9,6 +9,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "real.h"
 #include "sync.h"
 #include "tsd.h"
@@ -22,14 +26,25 @@ static struct g *as_g(pthread_t t)
 	return (g && g->magic == GS_G_MAGIC) ? g : NULL;
 }
 
+/* A G that was joined or reaped (GS_G_REAPED): glibc finds its descriptor
+ * in its stack cache and reports ESRCH; so do we. */
+static bool reaped(pthread_t t)
+{
+	struct g *g = (struct g *)t;
+	return g && g->magic == GS_G_REAPED;
+}
+
 static void ensure_init(void)
 {
 	if (unlikely(!atomic_load_explicit(&gs_started, memory_order_acquire)))
 		gs_init();
 }
 
+static void async_cancel(struct g *g);
+
 __attribute__((constructor)) static void shim_pthread_ctor(void)
 {
+	gs_async_cancel = async_cancel;
 	ensure_init();
 }
 
@@ -53,6 +68,13 @@ static _Noreturn void unwind(struct g *g, void *ret)
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 	siglongjmp((struct __jmp_buf_tag *)(void *)b->__cancel_jmp_buf, 1);
 #pragma GCC diagnostic pop
+}
+
+/* An asynchronous cancellation (sched/: a futex wait it ended, or a safe PC
+ * the preemption signal found). */
+static void async_cancel(struct g *g)
+{
+	unwind(g, PTHREAD_CANCELED);
 }
 
 GS_HIDDEN void gs_testcancel(struct g *g)
@@ -99,6 +121,7 @@ GS_EXPORT void pthread_testcancel(void)
 		return;
 	}
 	gs_testcancel(g);
+	gs_preempt_point();
 }
 
 GS_EXPORT int pthread_setcancelstate(int state, int *old)
@@ -111,6 +134,8 @@ GS_EXPORT int pthread_setcancelstate(int state, int *old)
 	if (old)
 		*old = g->cancel_disabled ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
 	g->cancel_disabled = state == PTHREAD_CANCEL_DISABLE;
+	if (gs_async_cancel_due(g))	/* glibc acts on a pending one at once */
+		unwind(g, PTHREAD_CANCELED);
 	return 0;
 }
 
@@ -124,6 +149,8 @@ GS_EXPORT int pthread_setcanceltype(int type, int *old)
 	if (old)
 		*old = g->cancel_async ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
 	g->cancel_async = type == PTHREAD_CANCEL_ASYNCHRONOUS;
+	if (gs_async_cancel_due(g))	/* glibc acts on a pending one at once */
+		unwind(g, PTHREAD_CANCELED);
 	return 0;
 }
 
@@ -131,14 +158,180 @@ GS_EXPORT int pthread_cancel(pthread_t t)
 {
 	struct g *g = as_g(t);
 	if (!g)
-		return REAL(pthread_cancel)(t);
+		return reaped(t) ? 0 : REAL(pthread_cancel)(t);	/* glibc: 0 */
 	atomic_store(&g->cancel_pending, 1);
-	if (!g->cancel_disabled)
+	if (g->cancel_disabled)
+		return 0;
+	if (g->cancel_async)
+		gs_cancel_async_wake(g);
+	else
 		gs_interrupt(g);
 	return 0;
 }
 
 /* ---- lifecycle ---- */
+
+/* ---- scheduling parameters ----
+ * Kept per G and validated as the kernel's sched_setscheduler validates them
+ * for glibc: the policy, the priority range of the policy (EINVAL), and,
+ * without CAP_SYS_NICE, RLIMIT_RTPRIO for the real-time policies and leaving
+ * SCHED_IDLE (EPERM). */
+
+static bool cap_sys_nice(void)
+{
+	struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 };	/* _LINUX_CAPABILITY_VERSION_3 */
+	struct { uint32_t effective, permitted, inheritable; } data[2];
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return false;
+	return data[0].effective & (1u << 23);	/* CAP_SYS_NICE */
+}
+
+static int sched_check(const struct gs_sched *cur, int policy, int prio)
+{
+	if (policy != SCHED_OTHER && policy != SCHED_FIFO && policy != SCHED_RR &&
+	    policy != SCHED_BATCH && policy != SCHED_IDLE)
+		return EINVAL;
+	if (prio < sched_get_priority_min(policy) || prio > sched_get_priority_max(policy))
+		return EINVAL;
+	if (cap_sys_nice())
+		return 0;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_RTPRIO, &rl) != 0)
+		rl.rlim_cur = 0;
+	if (policy == SCHED_FIFO || policy == SCHED_RR) {
+		if (policy != cur->policy && rl.rlim_cur == 0)
+			return EPERM;
+		if (prio > cur->prio && (rlim_t)prio > rl.rlim_cur)
+			return EPERM;
+	}
+	if (cur->policy == SCHED_IDLE && policy != SCHED_IDLE) {
+		struct rlimit nl;	/* can_nice(p, 0): 20 - 0 <= RLIMIT_NICE */
+		if (getrlimit(RLIMIT_NICE, &nl) != 0 || nl.rlim_cur < 20)
+			return EPERM;
+	}
+	return 0;
+}
+
+/* The parameters a thread created by the caller inherits. */
+static void sched_inherit(struct gs_sched *out)
+{
+	struct g *self = gs_self();
+	memset(out, 0, sizeof *out);
+	if (self) {
+		out->policy = self->sched.policy;
+		out->prio = self->sched.prio;
+		return;
+	}
+	struct sched_param sp;
+	if (REAL(pthread_getschedparam)(REAL(pthread_self)(), &out->policy, &sp) == 0)
+		out->prio = sp.sched_priority;
+}
+
+GS_EXPORT int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *param)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return reaped(t) ? ESRCH : REAL(pthread_getschedparam)(t, policy, param);
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	*policy = g->sched.policy;
+	memset(param, 0, sizeof *param);
+	param->sched_priority = g->sched.prio;
+	return 0;
+}
+
+GS_EXPORT int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *param)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return reaped(t) ? ESRCH : REAL(pthread_setschedparam)(t, policy, param);
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	int r = sched_check(&g->sched, policy, param->sched_priority);
+	if (!r) {
+		g->sched.policy = policy;
+		g->sched.prio = param->sched_priority;
+	}
+	gs_preempt_point();
+	return r;
+}
+
+GS_EXPORT int pthread_setschedprio(pthread_t t, int prio)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return reaped(t) ? ESRCH : REAL(pthread_setschedprio)(t, prio);
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	int r = sched_check(&g->sched, g->sched.policy, prio);
+	if (!r)
+		g->sched.prio = prio;
+	gs_preempt_point();
+	return r;
+}
+
+GS_EXPORT int pthread_getcpuclockid(pthread_t t, clockid_t *clock)
+{
+	struct g *g = as_g(t);
+	if (!g)
+		return reaped(t) ? ESRCH : REAL(pthread_getcpuclockid)(t, clock);
+	if (atomic_load(&g->status) == G_DEAD)
+		return ESRCH;
+	*clock = gs_cpuclock_id(g);
+	return 0;
+}
+
+/* The sched(2) calls on pid 0 (the calling thread, on Linux) act on the
+ * calling G; on another pid they are the kernel's. */
+static int sched_result(int r)
+{
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+GS_EXPORT int sched_getscheduler(pid_t pid)
+{
+	struct g *g = gs_self();
+	if (!g || pid != 0)
+		return REAL(sched_getscheduler)(pid);
+	return g->sched.policy;
+}
+
+GS_EXPORT int sched_getparam(pid_t pid, struct sched_param *param)
+{
+	struct g *g = gs_self();
+	if (!g || pid != 0)
+		return REAL(sched_getparam)(pid, param);
+	if (!param)
+		return sched_result(EINVAL);
+	memset(param, 0, sizeof *param);
+	param->sched_priority = g->sched.prio;
+	return 0;
+}
+
+GS_EXPORT int sched_setscheduler(pid_t pid, int policy, const struct sched_param *param)
+{
+	struct g *g = gs_self();
+	if (!g || pid != 0)
+		return REAL(sched_setscheduler)(pid, policy, param);
+	if (!param)
+		return sched_result(EINVAL);
+	int r = pthread_setschedparam((pthread_t)g, policy, param);
+	return sched_result(r);
+}
+
+GS_EXPORT int sched_setparam(pid_t pid, const struct sched_param *param)
+{
+	struct g *g = gs_self();
+	if (!g || pid != 0)
+		return REAL(sched_setparam)(pid, param);
+	if (!param)
+		return sched_result(EINVAL);
+	return sched_result(pthread_setschedparam((pthread_t)g, g->sched.policy, param));
+}
 
 GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
@@ -146,6 +339,26 @@ GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 	size_t stacksize = 0, guard = 4096;
 	void *ustack = NULL;
 	int detach = 0;
+	struct gs_sched sched;
+	sched_inherit(&sched);
+	if (attr) {
+		int inherit = PTHREAD_INHERIT_SCHED;
+		pthread_attr_getinheritsched(attr, &inherit);
+		if (inherit == PTHREAD_EXPLICIT_SCHED) {
+			/* glibc applies them to the new thread and fails the
+			 * create with the kernel's error. */
+			int policy;
+			struct sched_param sp;
+			pthread_attr_getschedpolicy(attr, &policy);
+			pthread_attr_getschedparam(attr, &sp);
+			int r = sched_check(&sched, policy, sp.sched_priority);
+			if (r)
+				return r;
+			sched.policy = policy;
+			sched.prio = sp.sched_priority;
+			sched.explicit_ = 1;
+		}
+	}
 	if (attr) {
 		int ds;
 		void *addr = NULL;
@@ -161,7 +374,7 @@ GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 			stacksize = ssz;
 		}
 	}
-	int r = gs_spawn((struct g **)t, fn, arg, stacksize, guard, ustack, detach);
+	int r = gs_spawn((struct g **)t, fn, arg, stacksize, guard, ustack, detach, &sched);
 	return r ? -r : 0;
 }
 
@@ -173,34 +386,43 @@ GS_EXPORT _Noreturn void pthread_exit(void *ret)
 	unwind(g, ret);
 }
 
+/* glibc 2.36's __pthread_clockjoin_ex, in its order: a reaped thread is
+ * ESRCH, a detached one EINVAL, joining oneself (or the thread that is
+ * joining us) EDEADLK, a second joiner EINVAL; g->joiner is glibc's joinid,
+ * the one word that join and detach race on. tryjoin is EBUSY while the
+ * thread runs, detached or not. A join that times out or is cancelled lets
+ * another one try, as glibc's cleanup does. */
 static int join(pthread_t t, void **ret, struct gs_when w, bool try)
 {
 	struct g *g = as_g(t);
 	struct g *self = gs_self();
+	if (try && atomic_load(&g->joinstate) != J_EXITED)
+		return EBUSY;
+	struct g *j = atomic_load(&g->joiner);
+	if (j == g)
+		return EINVAL;
 	if (g == self || (self && atomic_load(&self->joiner) == g))
 		return EDEADLK;
-	if (atomic_load(&g->joinstate) == J_DETACHED)
-		return try ? EBUSY : EINVAL;
 	struct g *none = NULL;
-	if (!atomic_compare_exchange_strong(&g->joiner, &none, self ? self : g))
+	if (!atomic_compare_exchange_strong(&g->joiner, &none, self ? self : GS_JOINER_OUTSIDE))
 		return EINVAL;
 	uint64_t deadline = 0;
 	bool have_deadline = false;
-	int js;
-	while ((js = atomic_load(&g->joinstate)) != J_EXITED) {
+	while (atomic_load(&g->joinstate) != J_EXITED) {
 		int r = 0;
 		if (try)
-			r = EBUSY;	/* glibc checks liveness first */
-		else if (js == J_DETACHED)
-			r = EINVAL;
+			r = EBUSY;
 		else if (!have_deadline) {
 			r = gs_when_deadline(w, &deadline);
 			have_deadline = true;
 			if (r == ETIMEDOUT || (w.abs && !deadline && !r))
 				r = ETIMEDOUT;
 		}
-		if (!r && self)
+		if (!r && self && atomic_load(&self->cancel_pending) && !self->cancel_disabled &&
+		    !self->cancelling) {
+			atomic_store(&g->joiner, NULL);
 			gs_testcancel(self);
+		}
 		if (!r && gs_futex_wait((_Atomic uint32_t *)&g->joinstate, J_JOINABLE, deadline,
 					GS_INTR_CANCEL, "join") == -ETIMEDOUT)
 			r = ETIMEDOUT;
@@ -218,46 +440,49 @@ static int join(pthread_t t, void **ret, struct gs_when w, bool try)
 GS_EXPORT int pthread_join(pthread_t t, void **ret)
 {
 	if (!as_g(t))
-		return REAL(pthread_join)(t, ret);
+		return reaped(t) ? ESRCH : REAL(pthread_join)(t, ret);
 	return join(t, ret, GS_FOREVER, false);
 }
 
 GS_EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
 {
 	if (!as_g(t))
-		return REAL(pthread_tryjoin_np)(t, ret);
+		return reaped(t) ? EBUSY : REAL(pthread_tryjoin_np)(t, ret);
 	return join(t, ret, GS_FOREVER, true);
 }
 
 GS_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abs)
 {
 	if (!as_g(t))
-		return REAL(pthread_timedjoin_np)(t, ret, abs);
+		return reaped(t) ? ESRCH : REAL(pthread_timedjoin_np)(t, ret, abs);
 	return join(t, ret, (struct gs_when){ abs, CLOCK_REALTIME }, false);
 }
 
 GS_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock, const struct timespec *abs)
 {
 	if (!as_g(t))
-		return REAL(pthread_clockjoin_np)(t, ret, clock, abs);
+		return reaped(t) ? ESRCH : REAL(pthread_clockjoin_np)(t, ret, clock, abs);
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
 	return join(t, ret, (struct gs_when){ abs, clock }, false);
 }
 
+/* As glibc's: ESRCH once reaped, EINVAL if already detached, and 0 with no
+ * effect while another thread joins it (the join goes on). */
 GS_EXPORT int pthread_detach(pthread_t t)
 {
 	struct g *g = as_g(t);
 	if (!g)
-		return REAL(pthread_detach)(t);
+		return reaped(t) ? ESRCH : REAL(pthread_detach)(t);
+	struct g *none = NULL;
+	if (!atomic_compare_exchange_strong(&g->joiner, &none, g))
+		return none == g ? EINVAL : 0;
 	int js = J_JOINABLE;
-	if (atomic_compare_exchange_strong(&g->joinstate, &js, J_DETACHED))
-		return 0;
-	if (js == J_EXITED) {
+	if (!atomic_compare_exchange_strong(&g->joinstate, &js, J_DETACHED)) {
+		gs_assert(js == J_EXITED);
 		gs_free_g(g);
-		return 0;
 	}
-	return EINVAL;
+	return 0;
 }
 
 GS_EXPORT pthread_t pthread_self(void)
@@ -314,9 +539,26 @@ GS_EXPORT int sched_yield(void)
 
 /* pthread_yield is sched_yield in glibc's headers (an asm alias). */
 
+static void once_cancelled(void *once)
+{
+	gs_once_end(once, false);
+}
+
+/* The init routine runs inside a cleanup frame, as in glibc: if it is
+ * cancelled, the control goes back to "not run" and the waiters wake, so the
+ * next caller runs the routine. */
 GS_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 {
-	return gs_once((_Atomic int *)once, fn);
+	_Atomic int *o = (_Atomic int *)once;
+	if (likely(atomic_load_explicit(o, memory_order_acquire) == 2))
+		return 0;
+	if (!gs_once_begin(o))
+		return 0;
+	pthread_cleanup_push(once_cancelled, (void *)o);
+	fn();
+	pthread_cleanup_pop(0);
+	gs_once_end(o, true);
+	return 0;
 }
 
 /* A program that sets glibc's default stack size gets it for its threads. */
@@ -348,6 +590,11 @@ GS_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 	pthread_attr_setguardsize(attr, gs_stack_guardsize(g));
 	pthread_attr_setdetachstate(attr, atomic_load(&g->joinstate) == J_DETACHED ?
 				    PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
+	struct sched_param sp = { .sched_priority = g->sched.prio };
+	pthread_attr_setschedpolicy(attr, g->sched.policy);
+	pthread_attr_setschedparam(attr, &sp);
+	if (g->sched.explicit_)
+		pthread_attr_setinheritsched(attr, PTHREAD_EXPLICIT_SCHED);
 	return 0;
 }
 

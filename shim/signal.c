@@ -48,6 +48,23 @@ static void wrapper(int sig, siginfo_t *si, void *uc)
  * action for it (sched/preempt.c keeps the kernel's action ours). */
 static siginfo_t held;			/* of the one a G blocked, for its re-raise */
 static _Atomic int held_valid;
+/* Process-directed deliveries of the preemption signal that the G they
+ * landed on blocks: pending for the process (sigwait, sigpending), as the
+ * kernel would keep them; one at a time (later ones merge). */
+static _Atomic uint64_t proc_pending;
+
+/* g unblocked signals: one pending for the process goes to it. */
+static void take_proc_pending(struct g *g)
+{
+	uint64_t p = atomic_load(&proc_pending);
+	for (int s = 1; s <= NSIGS && p; s++) {
+		uint64_t bit = 1ull << (s - 1);
+		if ((p & bit) && !sigismember(&g->sigmask, s) &&
+		    (atomic_fetch_and(&proc_pending, ~bit) & bit)) {
+			gs_sig_send(g, s);	/* its re-raise carries the held siginfo */
+		}
+	}
+}
 
 static void preempt_forward(int sig, siginfo_t *si, void *uc)
 {
@@ -58,18 +75,28 @@ static void preempt_forward(int sig, siginfo_t *si, void *uc)
 		info = held;	/* our re-raise of a held one (sched/signal.c): its siginfo */
 		si = &info;
 	}
-	switch (atomic_load(&wrapped[sig])) {
+	/* The kernel cannot keep it pending for us (no M blocks it), and only
+	 * our own re-raise of an unblocked one is directed at this thread: a
+	 * delivery the G here (or main, on an idle M) blocks is the process's,
+	 * pending for any G's sigwait, or for the first G to unblock it. */
+	int action = atomic_load(&wrapped[sig]);
+	if (action != 2) {
+		struct g *tg = g ? g : gs_maing;
+		if (!g && m && action == 1 && gs_sig_redirect(m, sig))
+			return;
+		if (tg && sigismember(&tg->sigmask, sig)) {
+			held = *si;
+			atomic_store(&held_valid, 1);
+			atomic_fetch_or(&proc_pending, 1ull << (sig - 1));
+			return;
+		}
+	}
+	switch (action) {
 	case 1: {
 		if (!g && m) {	/* an idle M: to the G that natively takes it */
 			if (gs_sig_redirect(m, sig))
 				return;
-			g = gs_maing;	/* none: pending, as in the kernel, if main blocks it */
-		}
-		if (g && sigismember(&g->sigmask, sig)) {	/* blocked by the G: later */
-			held = *si;
-			atomic_store(&held_valid, 1);
-			atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
-			return;
+			g = gs_maing;
 		}
 		/* What the kernel would block for the program's action. */
 		sigset_t block = user[sig].sa_mask, old;
@@ -209,6 +236,8 @@ static int mask(struct g *g, int how, const sigset_t *set, sigset_t *old)
 		return EINVAL;
 	}
 	gs_sig_setmask(g, &n);
+	if (unlikely(atomic_load_explicit(&proc_pending, memory_order_relaxed)))
+		take_proc_pending(g);
 	return 0;
 }
 
@@ -217,7 +246,9 @@ GS_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 	struct g *g = gs_self();
 	if (!g)
 		return REAL(pthread_sigmask)(how, set, old);
-	return mask(g, how, set, old);
+	int r = mask(g, how, set, old);
+	gs_preempt_point();
+	return r;
 }
 
 GS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
@@ -226,6 +257,7 @@ GS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	if (!g)
 		return REAL(sigprocmask)(how, set, old);
 	int r = mask(g, how, set, old);
+	gs_preempt_point();
 	if (r) {
 		errno = r;
 		return -1;
@@ -236,15 +268,54 @@ GS_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 GS_EXPORT int pthread_kill(pthread_t t, int sig)
 {
 	struct g *g = as_g(t);
-	if (!g)
+	if (!g) {
+		if (t && ((struct g *)t)->magic == GS_G_REAPED)	/* glibc: 0, nothing sent */
+			return sig < 0 || sig > NSIGS ? EINVAL : 0;
 		return REAL(pthread_kill)(t, sig);
+	}
 	if (sig < 0 || sig > NSIGS)
 		return EINVAL;
+	/* glibc 2.34 and later: 0 for a thread that has exited, nothing sent. */
 	if (atomic_load(&g->status) == G_DEAD)
-		return ESRCH;
-	if (sig == 0)
 		return 0;
-	return gs_sig_send(g, sig);
+	int r = sig ? gs_sig_send(g, sig) : 0;
+	gs_preempt_point();
+	return r;
+}
+
+/* raise() is glibc's tgkill on the calling OS thread, where the signal would
+ * stay pending for whichever G the M runs next: a G raises to itself. */
+GS_EXPORT int raise(int sig)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(raise)(sig);
+	int r = pthread_kill((pthread_t)g, sig);
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+/* The G's pending set: the signals sent to it that it blocks, and the
+ * process's (the kernel's answer for the M, which holds no other G's). */
+GS_EXPORT int sigpending(sigset_t *set)
+{
+	struct g *g = gs_self();
+	if (!g)
+		return REAL(sigpending)(set);
+	if (REAL(sigpending)(set))
+		return -1;
+	uint64_t others = atomic_load(&g->m->sigdirected) & ~atomic_load(&g->sigkernel);
+	for (int s = 1; s <= NSIGS && others; s++)
+		if (others & (1ull << (s - 1)))
+			sigdelset(set, s);	/* pending here for another G */
+	uint64_t p = atomic_load(&g->sigpending) | atomic_load(&proc_pending);
+	for (int s = 1; s <= NSIGS; s++)
+		if (p & (1ull << (s - 1)))
+			sigaddset(set, s);
+	return 0;
 }
 
 /* Parks g until a signal handler or cancellation ends the wait. */
@@ -306,7 +377,23 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 		uint64_t p = atomic_load(&g->sigpending);
 		for (int s = 1; s <= NSIGS && p; s++)
 			if ((p & (1ull << (s - 1))) && sigismember(set, s)) {
-				atomic_fetch_and(&g->sigpending, ~(1ull << (s - 1)));
+				uint64_t bit = 1ull << (s - 1);
+				atomic_fetch_and(&g->sigpending, ~bit);
+				if (atomic_fetch_and(&g->sigkernel, ~bit) & bit) {
+					/* Take its OS thread copy (with its
+					 * siginfo); gone if a signalfd read it. */
+					atomic_fetch_and(&g->m->sigdirected, ~bit);
+					sigset_t one;
+					sigemptyset(&one);
+					sigaddset(&one, s);
+					struct timespec zero = { 0, 0 };
+					int saved = errno;
+					int r = REAL(sigtimedwait)(&one, info, &zero);
+					errno = saved;
+					if (r == s)
+						return s;
+					continue;
+				}
 				if (info) {
 					memset(info, 0, sizeof *info);
 					info->si_signo = s;
@@ -314,9 +401,32 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 				}
 				return s;
 			}
+		p = atomic_load(&proc_pending);
+		for (int s = 1; s <= NSIGS && p; s++) {
+			uint64_t bit = 1ull << (s - 1);
+			if ((p & bit) && sigismember(set, s) &&
+			    (atomic_fetch_and(&proc_pending, ~bit) & bit)) {
+				if (info) {
+					if (atomic_exchange(&held_valid, 0)) {
+						*info = held;
+					} else {
+						memset(info, 0, sizeof *info);
+						info->si_signo = s;
+						info->si_code = SI_USER;
+					}
+				}
+				return s;
+			}
+		}
+		/* Not the signals pending here for another G. */
+		sigset_t mine = *set;
+		uint64_t others = atomic_load(&g->m->sigdirected) & ~atomic_load(&g->sigkernel);
+		for (int s = 1; s <= NSIGS && others; s++)
+			if (others & (1ull << (s - 1)))
+				sigdelset(&mine, s);
 		struct timespec zero = { 0, 0 };
 		int saved = errno;
-		int r = REAL(sigtimedwait)(set, info, &zero);
+		int r = REAL(sigtimedwait)(&mine, info, &zero);
 		if (r > 0) {
 			errno = saved;
 			return r;

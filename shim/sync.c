@@ -162,7 +162,9 @@ GS_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 		struct g *g = gs_self();
 		return g ? pm_lock(m, g, GS_FOREVER, true) : REAL(pthread_mutex_trylock)(m);
 	}
-	return gs_mutex_lock((struct gs_mutex *)m, GS_FOREVER, true);
+	int r = gs_mutex_lock((struct gs_mutex *)m, GS_FOREVER, true);
+	gs_preempt_point();
+	return r;
 }
 
 GS_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abs)
@@ -192,9 +194,9 @@ GS_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const
 
 GS_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	if (mutex_special(m))
-		return pm_unlock(m);
-	return gs_mutex_unlock((struct gs_mutex *)m);
+	int r = mutex_special(m) ? pm_unlock(m) : gs_mutex_unlock((struct gs_mutex *)m);
+	gs_preempt_point();
+	return r;
 }
 
 GS_EXPORT int pthread_mutex_consistent(pthread_mutex_t *m)
@@ -381,14 +383,18 @@ GS_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
 	if (cond_special(c))
 		return REAL(pthread_cond_signal)(c);
-	return gs_cond_wake((struct gs_cond *)c, false);
+	int r = gs_cond_wake((struct gs_cond *)c, false);
+	gs_preempt_point();
+	return r;
 }
 
 GS_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
 	if (cond_special(c))
 		return REAL(pthread_cond_broadcast)(c);
-	return gs_cond_wake((struct gs_cond *)c, true);
+	int r = gs_cond_wake((struct gs_cond *)c, true);
+	gs_preempt_point();
+	return r;
 }
 
 /* ---- rwlock ---- */
@@ -526,7 +532,9 @@ GS_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 			*prw_tag(l) = 0;
 		return REAL(pthread_rwlock_unlock)(l);
 	}
-	return gs_rwlock_unlock((struct gs_rwlock *)l);
+	int r = gs_rwlock_unlock((struct gs_rwlock *)l);
+	gs_preempt_point();
+	return r;
 }
 
 /* ---- barrier ---- */
@@ -587,7 +595,9 @@ GS_EXPORT int pthread_spin_destroy(pthread_spinlock_t *l)
 GS_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 {
 	int z = 0;
-	return atomic_compare_exchange_strong((_Atomic int *)l, &z, 1) ? 0 : EBUSY;
+	int r = atomic_compare_exchange_strong((_Atomic int *)l, &z, 1) ? 0 : EBUSY;
+	gs_preempt_point();
+	return r;
 }
 
 GS_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
@@ -607,6 +617,7 @@ GS_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 GS_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
 {
 	atomic_store((_Atomic int *)l, 0);
+	gs_preempt_point();
 	return 0;
 }
 
@@ -698,7 +709,9 @@ GS_EXPORT int sem_trywait(sem_t *s)
 {
 	if (!sem_ours(s))
 		return REAL(sem_trywait)(s);
-	return sem_result(gs_sem_wait((struct gs_sem *)s, GS_FOREVER, true));
+	int r = gs_sem_wait((struct gs_sem *)s, GS_FOREVER, true);
+	gs_preempt_point();
+	return sem_result(r);
 }
 
 static int sem_timed(sem_t *s, clockid_t clock, const struct timespec *abs)
@@ -735,7 +748,9 @@ GS_EXPORT int sem_post(sem_t *s)
 {
 	if (!sem_ours(s))
 		return REAL(sem_post)(s);
-	return sem_result(gs_sem_post((struct gs_sem *)s));
+	int r = gs_sem_post((struct gs_sem *)s);
+	gs_preempt_point();
+	return sem_result(r);
 }
 
 GS_EXPORT int sem_getvalue(sem_t *s, int *v)

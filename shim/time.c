@@ -9,6 +9,23 @@
 
 GS_HIDDEN void gs_testcancel(struct g *g);
 
+/* CLOCK_THREAD_CPUTIME_ID in a G and the clocks of pthread_getcpuclockid
+ * read the G's own CPU time (sched/cpuclock.c); the rest is glibc's. CPU
+ * clocks are the negative ids and 2, 3; the fast path is one comparison. */
+GS_EXPORT int clock_gettime(clockid_t clock, struct timespec *ts)
+{
+	if (likely(clock >= 0 && clock != CLOCK_THREAD_CPUTIME_ID))
+		return REAL(clock_gettime)(clock, ts);
+	int r = gs_cpuclock_read(clock, ts);
+	if (r > 0)
+		return REAL(clock_gettime)(clock, ts);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
 /* Sleeps the calling G until the monotonic deadline; on EINTR fills rem (if
  * given) with what was left. Returns 0 or an error number. */
 static int sleep_until(struct g *g, uint64_t deadline, struct timespec *rem)
