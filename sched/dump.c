@@ -516,10 +516,19 @@ char *gs_stat_mem(bool json, struct g *skip, uint64_t uptime_ns, size_t *len)
 	return to_mem(o, len);
 }
 
+/* In the handler the hooks the dump reaches (pthread_sigmask in libunwind,
+ * ...) must act as for an outside caller: a preemption point there would
+ * yield the interrupted G with the all-G lock held (a dump that sysmon found
+ * running 10 ms under strace deadlocked so). */
 static void on_dump_signal(int sig)
 {
 	int saved = errno;
+	struct m *m = gs_curm;
+	if (m)
+		m->in_sched++;
 	gs_dump(2);
+	if (m)
+		m->in_sched--;
 	errno = saved;
 }
 

@@ -57,11 +57,18 @@ done
 # 1b. The ABI list: every glibc export that can wait is classified, hooked ones are
 # exported, no alias of a hooked call passes through (scripts/abi-check.py).
 echo "== abi: tests/abi/abi.list"
-if python3 scripts/abi-check.py --self-test --lib "$LIB"; then
-    passed=$((passed + 1))
-else
+# The README's table is the generator's output, between its two marker lines.
+readme_table() {
+    sed -n '/^<!-- abi-table: generated/,/^<!-- abi-table end -->/p' README.md | sed '1d;$d'
+}
+if ! python3 scripts/abi-check.py --self-test --lib "$LIB"; then
     echo "FAIL abi: scripts/abi-check.py"
     failed=$((failed + 1))
+elif ! diff <(readme_table) <(python3 scripts/abi-table.py) > /dev/null; then
+    echo "FAIL abi: README.md's hooked-call table is not scripts/abi-table.py's output (regenerate it)"
+    failed=$((failed + 1))
+else
+    passed=$((passed + 1))
 fi
 
 # 2. Compat tests.
