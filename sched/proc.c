@@ -319,6 +319,18 @@ static struct g *from_node(struct gs_node *n)
  * before the inbox (a yielding G is in the inbox and must not starve them). */
 static struct g *find_move(struct m *m, bool prefer_new);
 
+/* Half of another M's run queue, the first that has any: one of them. */
+static struct g *steal(struct m *m)
+{
+	int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
+	for (int i = 1; i < nm; i++) {
+		struct m *v = &gs_allm[(m->id + i) % nm];
+		if (gs_runq_len(&v->runq) && gs_runq_steal(&m->runq, &v->runq))
+			return gs_runq_get(&m->runq);
+	}
+	return NULL;
+}
+
 static struct g *find_nowait(struct m *m, bool prefer_new)
 {
 	struct g *g;
@@ -342,14 +354,8 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	if (!prefer_new && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
 	if (atomic_load_explicit(&m->has_p, memory_order_relaxed)) {
-		if ((g = gs_runq_get(&m->runq)) || (g = globq_get(m)))
+		if ((g = gs_runq_get(&m->runq)) || (g = globq_get(m)) || (g = steal(m)))
 			return g;
-		int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
-		for (int i = 1; i < nm; i++) {
-			struct m *v = &gs_allm[(m->id + i) % nm];
-			if (gs_runq_len(&v->runq) && gs_runq_steal(&m->runq, &v->runq))
-				return gs_runq_get(&m->runq);
-		}
 	}
 	run_timers(m);
 	if ((n = gs_mpsc_pop(&m->inbox)))
@@ -425,14 +431,9 @@ static struct g *find_move1(struct m *m, bool prefer_new)
 	if ((g = gs_runq_get(&m->runq)))
 		return g;
 	if (has_p) {
-		if ((g = globq_get(m)))
+		if ((g = globq_get(m)) || (g = steal(m)))
 			return g;
 		int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
-		for (int i = 1; i < nm; i++) {
-			struct m *v = &gs_allm[(m->id + i) % nm];
-			if (gs_runq_len(&v->runq) && gs_runq_steal(&m->runq, &v->runq))
-				return gs_runq_get(&m->runq);
-		}
 		for (int i = 1; i < nm; i++) {
 			struct m *v = &gs_allm[(m->id + i) % nm];
 			if (!pless(v))
