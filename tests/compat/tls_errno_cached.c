@@ -48,12 +48,12 @@ static void *yielder(void *arg)
 	long id = (long)arg;
 	int *e = __errno_location();
 	for (int i = 0; i < YIELDS; i++) {
-		pid_t before = (pid_t)syscall(SYS_gettid);
+		pid_t before = raw_gettid();
 		*e = 2000 + (int)id;
 		sched_yield();
 		if (*e != 2000 + (int)id || errno != 2000 + (int)id)
 			atomic_fetch_add(&mismatches, 1);
-		if ((pid_t)syscall(SYS_gettid) != before)
+		if (raw_gettid() != before)
 			atomic_fetch_add(&moved, 1);
 	}
 	return NULL;

@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <sys/syscall.h>
+#include "../raw_syscall.h"
 #include <unistd.h>
 
 #define THREADS 1000
@@ -33,10 +34,10 @@ static void *worker(void *arg)
 	*pl = id * 2;
 	*pd = id * 3;
 	for (int i = 0; i < 5; i++) {
-		pid_t before = (pid_t)syscall(SYS_gettid);
+		pid_t before = raw_gettid();
 		pthread_barrier_wait(&bar);	/* parks: every thread runs in between */
 		usleep(100);
-		if ((pid_t)syscall(SYS_gettid) != before)
+		if (raw_gettid() != before)
 			atomic_fetch_add(&moved, 1);
 		if (*pe != id || *pl != id * 2 || *pd != id * 3 || exe_var != id ||
 		    *lib_var_addr() != id * 2 || *dyn_var_addr() != id * 3)
