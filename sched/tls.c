@@ -327,7 +327,8 @@ void gs_tls_release(struct m *m, struct g *g)
  * header ("block"), and a switch points %fs at it (wrfsbase). The block lies
  * at the top of the G's stack, as glibc puts a real thread's, where the G's
  * struct already is (block_in_stack); glibc's own _dl_allocate_tls gives it
- * a DTV (malloc'ed: glibc may realloc it) and its TLS images. A G on a stack
+ * a DTV (malloc'ed: glibc may realloc it; cut to the modules there are,
+ * dtv_fit) and its TLS images. A G on a stack
  * the program gave gets a block from _dl_allocate_tls's malloc. Every per-thread byte
  * glibc or the program reaches through the thread pointer is then the G's own,
  * wherever it runs: errno, h_errno, __thread of every module (static and
@@ -539,12 +540,39 @@ static const char *tp_verify(void)
 
 static void init_hdr(char *b);
 
+/* glibc gives a new DTV room for DTV_SURPLUS (14) more modules than there
+ * are (16 bytes each: 336 of malloc per G); a G keeps a copy sized to the
+ * modules there are, from malloc too (glibc reallocs it when a module with
+ * TLS dlopen'ed later needs more, as it does any thread's when the surplus
+ * is used up, and frees it). Slots past the last module are empty: nothing
+ * reads them (__tls_get_addr and dl_iterate_phdr read a slot without a bound
+ * only for a module loaded no later than the DTV's generation: a slot of its
+ * own). */
+static void dtv_fit(char *tp)
+{
+	dtv_t *d = TCB_DTV(tp);
+	size_t n = d[-1].counter, last = 0;
+	for (size_t i = 1; i <= n; i++)
+		if (d[i].pointer.val || d[i].pointer.to_free)
+			last = i;
+	if (last + 4 > n)
+		return;
+	dtv_t *t = malloc((last + 2) * sizeof *t);
+	if (!t)
+		return;
+	memcpy(t, d - 1, (last + 2) * sizeof *t);
+	t[0].counter = last;
+	TCB_DTV(tp) = t + 1;
+	free(d - 1);
+}
+
 /* A G's block: NULL if out of memory. Any thread. */
 void *gs_tls_block_new(void)
 {
 	char *b = allocate_tls(NULL);
 	if (!b)
 		return NULL;
+	dtv_fit(b);
 	init_hdr(b);
 	return b;
 }
@@ -585,6 +613,7 @@ static bool block_in_stack(struct g *g)
 	memset(tp, 0, tcb_size);
 	if (!allocate_tls(tp))
 		return false;
+	dtv_fit(tp);
 	init_hdr(tp);
 	g->tp = tp;
 	g->tp_in_stack = 1;
