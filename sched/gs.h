@@ -149,6 +149,8 @@ struct g {
 	size_t maplen, guard;
 	int stack_kind;			/* STACK_* of stack.c */
 	int in_stack;			/* the struct lives at the top of its own stack */
+	int tp_in_stack;		/* tp mode: its block lies just below the struct (tls.c) */
+	char *ctx_top;			/* where its frames start; NULL: below the struct */
 
 	/* Why it waits, for the dump and for interruption. */
 	const char *waitreason;

@@ -968,7 +968,9 @@ static struct g *new_g(void)
 
 /* A G and its stack: the struct (with its saved TLS) at the top of the stack,
  * in the page every G touches anyway, when it fits well there; the context
- * starts below it. One allocation fewer per thread, and 600-odd bytes. */
+ * starts below it (in tp mode below the G's TLS block, which gs_tls_init_g
+ * puts just under the struct). One allocation fewer per thread, and 600-odd
+ * bytes. */
 static struct g *new_g_stack(size_t size, size_t guard, int *err)
 {
 	struct g s;
@@ -1122,7 +1124,7 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 		g->sigmask = self->sigmask;
 	else
 		REAL(pthread_sigmask)(SIG_SETMASK, NULL, &g->sigmask);
-	gs_ctx_make(&g->ctx, g->in_stack ? (char *)g : g->stack_hi, g_main, g);
+	gs_ctx_make(&g->ctx, g->ctx_top ? g->ctx_top : g->in_stack ? (char *)g : g->stack_hi, g_main, g);
 	atomic_store(&g->status, G_NEW);
 	gs_sig_g_start(g);
 	allg_add(g);

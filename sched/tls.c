@@ -55,6 +55,7 @@ static int nseg;
 size_t gs_tls_size;
 static unsigned char *init_image;	/* a new G's TLS bytes */
 static size_t static_size;		/* whole static TLS block, for "is static" */
+static bool info_ok;			/* static_size is glibc's */
 
 typedef union {
 	size_t counter;
@@ -78,6 +79,10 @@ struct pending { size_t off, len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
 static int nfound;
 static void *self_base;
+static size_t tcb_size;			/* tp mode: sizeof (struct pthread), 0 unverified */
+static size_t static_align = 64;	/* of the thread pointer */
+static bool block_in_stack(struct g *g);
+static _Atomic unsigned long freed_blocks;	/* since the last malloc_trim */
 
 static int add_found(size_t off, size_t len, const void *img, size_t filesz)
 {
@@ -155,10 +160,13 @@ static const char *tp_verify(void);
 void gs_tls_init(void)
 {
 	void (*info)(size_t *, size_t *) = dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
-	size_t align;
+	info_ok = info != NULL;
+	size_t align = 0;
 	static_size = 4096;
 	if (info)
 		info(&static_size, &align);
+	if (align > static_align && align <= 4096)
+		static_align = align;
 	if (gs_cfg.pinned)
 		gs_tls_why = "GOSHIM_DEBUG=pinned=1";
 	else if (!(getauxval(AT_HWCAP2) & 2))
@@ -172,6 +180,8 @@ void gs_tls_init(void)
 int gs_tls_init_g(struct g *g)
 {
 	g->dtv = NULL;
+	if (gs_tls_tp && g->in_stack && block_in_stack(g))
+		return 0;
 	if (gs_tls_tp)
 		return (g->tp = gs_tls_block_new()) ? 0 : -EAGAIN;
 	memcpy(g->tls, init_image, gs_tls_size);
@@ -284,7 +294,10 @@ void gs_tls_switch(struct m *m, struct g *to)
 void gs_tls_release(struct m *m, struct g *g)
 {
 	if (gs_tls_tp) {
-		if (g->tp && g != gs_maing)
+		if (g->tp && g->tp_in_stack) {
+			deallocate_tls(g->tp, false);	/* its DTV, dynamic blocks */
+			atomic_fetch_add_explicit(&freed_blocks, 1, memory_order_relaxed);
+		} else if (g->tp && g != gs_maing)
 			gs_tls_block_free(g->tp);
 		g->tp = NULL;
 		return;
@@ -311,8 +324,12 @@ void gs_tls_release(struct m *m, struct g *g)
  *
  * Where the CPU lets user space set the thread pointer (x86-64 FSGSBASE:
  * AT_HWCAP2 bit 1), each G has its own static TLS block and glibc thread
- * header ("block"), made by glibc's own _dl_allocate_tls (which also gives it
- * a DTV), and a switch points %fs at it (wrfsbase). Every per-thread byte
+ * header ("block"), and a switch points %fs at it (wrfsbase). The block lies
+ * at the top of the G's stack, as glibc puts a real thread's, where the G's
+ * struct already is (block_in_stack); glibc's own _dl_allocate_tls gives it
+ * a DTV (malloc'ed: glibc may realloc it; cut to the modules there are,
+ * dtv_fit) and its TLS images. A G on a stack
+ * the program gave gets a block from _dl_allocate_tls's malloc. Every per-thread byte
  * glibc or the program reaches through the thread pointer is then the G's own,
  * wherever it runs: errno, h_errno, __thread of every module (static and
  * dynamic TLS), stdio lock owners (THREAD_SELF), the locale and ctype tables,
@@ -504,6 +521,15 @@ static const char *tp_verify(void)
 		  *(int *)(b - (tp - (char *)__errno_location())) == 0;
 	for (size_t o = 0x18; o < end && ok; o += 8)
 		ok = *(uint64_t *)(b + o) == 0;
+	/* struct pthread ends with its rseq area (32 bytes, aligned 64). glibc
+	 * keeps what it malloc'ed just past the struct; the block starts at its
+	 * first static_align boundary and holds static_size bytes in all. Blocks
+	 * go in G stacks (block_in_stack) only if both sizes check out. */
+	size_t tcb = (end + 32 + 63) & ~(size_t)63;
+	uintptr_t raw = *(uintptr_t *)(b + tcb);
+	if (info_ok && raw < (uintptr_t)b &&
+	    ((raw + static_align - 1) & ~(uintptr_t)(static_align - 1)) + static_size - tcb == (uintptr_t)b)
+		tcb_size = tcb;
 	deallocate_tls(b, true);
 	if (!ok)
 		return "a block from _dl_allocate_tls is not as expected";
@@ -512,12 +538,47 @@ static const char *tp_verify(void)
 #endif
 }
 
+static void init_hdr(char *b);
+
+/* glibc gives a new DTV room for DTV_SURPLUS (14) more modules than there
+ * are (16 bytes each: 336 of malloc per G); a G keeps a copy sized to the
+ * modules there are, from malloc too (glibc reallocs it when a module with
+ * TLS dlopen'ed later needs more, as it does any thread's when the surplus
+ * is used up, and frees it). Slots past the last module are empty: nothing
+ * reads them (__tls_get_addr and dl_iterate_phdr read a slot without a bound
+ * only for a module loaded no later than the DTV's generation: a slot of its
+ * own). */
+static void dtv_fit(char *tp)
+{
+	dtv_t *d = TCB_DTV(tp);
+	size_t n = d[-1].counter, last = 0;
+	for (size_t i = 1; i <= n; i++)
+		if (d[i].pointer.val || d[i].pointer.to_free)
+			last = i;
+	if (last + 4 > n)
+		return;
+	dtv_t *t = malloc((last + 2) * sizeof *t);
+	if (!t)
+		return;
+	memcpy(t, d - 1, (last + 2) * sizeof *t);
+	t[0].counter = last;
+	TCB_DTV(tp) = t + 1;
+	free(d - 1);
+}
+
 /* A G's block: NULL if out of memory. Any thread. */
 void *gs_tls_block_new(void)
 {
 	char *b = allocate_tls(NULL);
 	if (!b)
 		return NULL;
+	dtv_fit(b);
+	init_hdr(b);
+	return b;
+}
+
+static void init_hdr(char *b)
+{
 	((void **)b)[0] = b;			/* tcb */
 	((void **)b)[2] = b;			/* self */
 	memcpy(b + HDR_LO, hdr_tmpl, sizeof hdr_tmpl);
@@ -528,10 +589,37 @@ void *gs_tls_block_new(void)
 	if (robust_prev_off)
 		*(void **)(b + robust_prev_off) = b + robust_off;
 	*(void **)(b + spec_off) = b + spec_val;
-	return b;
 }
 
-static _Atomic unsigned long freed_blocks;
+/* g's block at the top of its stack, just below the struct g (as glibc puts
+ * a thread's at the top of its stack): the struct pthread above the thread
+ * pointer, the static TLS below it, and g's frames start below the block.
+ * glibc's _dl_allocate_tls given the place only allocates the DTV and copies
+ * the TLS images (of modules dlopen'ed into static TLS too); the struct is
+ * cleared here, as a pooled stack is dirty. A fresh stack's block costs the
+ * pages its used span [tp - used TLS, tp + rseq cpu_id] lies in, which it
+ * shares with g (top page) and g's first frames; the static TLS surplus
+ * glibc keeps for modules dlopen'ed later lies below the used TLS, and is
+ * touched only if such a module comes. false: the caller mallocs a block. */
+static bool block_in_stack(struct g *g)
+{
+	if (!tcb_size)
+		return false;
+	uintptr_t a = static_align - 1;
+	char *tp = (char *)(((uintptr_t)g - tcb_size) & ~a);
+	char *lo = (char *)(((uintptr_t)tp - (static_size - tcb_size)) & ~(uintptr_t)63);
+	if (lo - g->stack_lo < 8192)
+		return false;	/* a small stack: leave it to the frames */
+	memset(tp, 0, tcb_size);
+	if (!allocate_tls(tp))
+		return false;
+	dtv_fit(tp);
+	init_hdr(tp);
+	g->tp = tp;
+	g->tp_in_stack = 1;
+	g->ctx_top = lo;
+	return true;
+}
 
 void gs_tls_block_free(void *b)
 {
@@ -539,9 +627,10 @@ void gs_tls_block_free(void *b)
 	atomic_fetch_add_explicit(&freed_blocks, 1, memory_order_relaxed);
 }
 
-/* From sysmon: blocks come from malloc, which keeps freed memory below the top
- * of its heaps; after many Gs exited (or when all Ms go idle) malloc_trim gives
- * those pages back, as the stack pools do theirs. */
+/* From sysmon: DTVs (and the blocks of Gs on the program's stacks) come from
+ * malloc, which keeps freed memory below the top of its heaps; after many Gs
+ * exited (or when all Ms go idle) malloc_trim gives those pages back, as the
+ * stack pools do theirs. */
 void gs_tls_trim(bool idle)
 {
 	if (!gs_tls_tp)
