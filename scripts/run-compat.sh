@@ -27,6 +27,8 @@
 #   // compat-dlopen: other.c   build it the same way, not linked (the test dlopens it)
 #   // compat-exit: N           the exit status the test is expected to have natively (default 0)
 #   // compat-helper            this file is not a test (e.g. only a compat-lib source)
+#   // compat-skip-move: WHY    a known failure in the moving mode: not run when
+#                               GOSHIM_DEBUG has move=1 (one `skip` line instead)
 # A file named by some test's compat-lib is a helper too and is not run as a test.
 # If NAME.sh exists beside NAME.c, each run executes `bash NAME.sh build/.../NAME` instead
 # of the binary; GOSHIM_TEST_PRELOADED=1 tells it the run is preloaded.
@@ -204,7 +206,16 @@ run() {
     fi
 }
 
+skipped=0
 for n in "${names[@]}"; do
+    # A known failure of the experimental moving mode (GOSHIM_DEBUG=move=1), named with
+    # its reason in the test and in README Limits: reported, not run, not counted.
+    why=$(directive "$(src "$n")" skip-move)
+    if [[ -n $why && ,${GOSHIM_DEBUG:-}, == *,move=1,* ]]; then
+        echo "skip $n$TAG (moving mode): $why"
+        skipped=$((skipped + 1))
+        continue
+    fi
     if ! build "$n"; then
         report_fail "$n" "-" "build failed" "$WORK/$n.build"
         continue
@@ -253,4 +264,5 @@ for n in "${names[@]}"; do
 done
 
 echo "compat: $passed passed, $failed failed"
+((skipped == 0)) || echo "compat: $skipped skipped"
 ((failed == 0))
