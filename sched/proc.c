@@ -1395,6 +1395,7 @@ void gs_init(void)
 	atomic_store(&nlive, 1);
 	pthread_atfork(NULL, NULL, gs_fork_child);
 	atomic_store(&gs_started, 1);
+	(void)gs_nanotime();	/* resolves libc's clock_gettime here, not in a handler (timer.c) */
 	gs_dumpsock_init();	/* after gs_fork_child's registration: its child handler runs after it */
 }
 

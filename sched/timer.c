@@ -1,30 +1,41 @@
 /* sched/timer.c: per-M timer heaps and the clocks.
  *
- * A G waits with a deadline only on the M it is pinned to, so each M's heap is
- * touched by that M alone and needs no lock. A G has at most one entry (it
+ * A G's entry goes into the heap of the M it runs on (proc.c: gs_g_timer_add).
+ * Where Gs stay on their M (tp and pinned modes) each heap is touched by its
+ * M alone and needs no lock; in the moving mode an M that loses its P hands
+ * its heap on, and proc.c takes the heap's lock. A G has at most one entry (it
  * parks once at a time) and knows where it is (g->timer_i), so a wait that
  * ends early takes its entry out (gs_timer_del): a heap never holds entries
  * of waits that are over, nor of Gs that are gone. */
 #include <errno.h>
 #include <stdlib.h>
 #include "gs.h"
+#include "real.h"
+
+/* libc's clock_gettime, not our hook (shim/time.c): the runtime's clock reads
+ * are on the park and timer paths. One call site, resolved at start-up
+ * (gs_init reads the clock before any hook can run in a signal handler). */
+static int now(clockid_t clock, struct timespec *ts)
+{
+	return REAL(clock_gettime)(clock, ts);
+}
 
 uint64_t gs_nanotime(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t gs_deadline(clockid_t clock, const struct timespec *abs)
 {
-	struct timespec now;
-	clock_gettime(clock, &now);
-	int64_t secs = (int64_t)abs->tv_sec - (int64_t)now.tv_sec;
+	struct timespec t;
+	now(clock, &t);
+	int64_t secs = (int64_t)abs->tv_sec - (int64_t)t.tv_sec;
 	uint64_t mono = gs_nanotime();
 	if (secs > (INT64_MAX / 1000000000ll) - 2)
 		return UINT64_MAX / 2;	/* centuries away: as good as never */
-	int64_t d = secs * 1000000000ll + (abs->tv_nsec - now.tv_nsec);
+	int64_t d = secs * 1000000000ll + (abs->tv_nsec - t.tv_nsec);
 	if (d <= 0)
 		return mono ? mono : 1;
 	return mono + (uint64_t)d;
