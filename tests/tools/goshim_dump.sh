@@ -101,7 +101,9 @@ start wait GOSHIM_PROCS=4 GOSHIM_DUMP_SIGNAL=USR2 && {
 	kill -USR2 "$tpid"
 	for _ in $(seq 50); do grep -q '^G' "$tmp/err" && break; sleep 0.1; done
 	sleep 0.3
-	[[ $(idstates <"$tmp/text") == "$(idstates <"$tmp/err")" ]] ||
+	# A dead G is the socket's own serving G, detached and not yet freed when the
+	# signal's dump runs right after: the program's threads must be the same.
+	[[ $(idstates <"$tmp/text" | grep -v ' dead$') == "$(idstates <"$tmp/err" | grep -v ' dead$')" ]] ||
 		fail "signal and socket dumps differ: $(idstates <"$tmp/err" | tr '\n' ' ') / $(idstates <"$tmp/text" | tr '\n' ' ')"
 	th_on=$(awk '/^Threads:/ {print $2}' "/proc/$tpid/status")
 	st=$("$GOSHIM" stat "$tpid") || fail "stat: exit $?"
