@@ -17,26 +17,29 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-struct later { int fd; int drain; };	/* write one byte, or drain the pipe */
+struct later { int fd; size_t drain; };	/* write one byte, or read back what fill() put in */
 
 static void *act_later(void *arg)
 {
 	struct later *l = arg;
 	usleep(50000);
 	if (l->drain) {
+		/* Exactly what fill() wrote: reading until EAGAIN would race with the
+		 * waiting writer and could take its bytes too. */
 		char buf[65536];
-		int fl = fcntl(l->fd, F_GETFL);
-		fcntl(l->fd, F_SETFL, fl | O_NONBLOCK);
-		while (read(l->fd, buf, sizeof buf) > 0)
-			;
-		fcntl(l->fd, F_SETFL, fl);
+		size_t left = l->drain;
+		while (left > 0) {
+			ssize_t n = read(l->fd, buf, left < sizeof buf ? left : sizeof buf);
+			CHECK(n > 0);
+			left -= (size_t)n;
+		}
 	} else {
 		CHECK_EQ(write(l->fd, "d", 1), 1);
 	}
 	return NULL;
 }
 
-static pthread_t later(int fd, int drain)
+static pthread_t later(int fd, size_t drain)
 {
 	static struct later ls[16];
 	static int n;
@@ -48,16 +51,27 @@ static pthread_t later(int fd, int drain)
 	return t;
 }
 
-static void fill(int fd)	/* fill a pipe to the brim */
+/* Empty a pipe (nobody else touches it now), then fill it to the brim; how many bytes
+ * that took, which is all the pipe holds. */
+static size_t fill(int rfd, int fd)
 {
+	size_t n = 0;
+	ssize_t w;
+	char junk[65536];
+	int rfl = fcntl(rfd, F_GETFL);
+	fcntl(rfd, F_SETFL, rfl | O_NONBLOCK);
+	while (read(rfd, junk, sizeof junk) > 0)
+		;
+	fcntl(rfd, F_SETFL, rfl);
 	int fl = fcntl(fd, F_GETFL);
 	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	char buf[4096] = { 0 };
-	while (write(fd, buf, sizeof buf) > 0)
-		;
-	while (write(fd, buf, 1) > 0)
-		;
+	while ((w = write(fd, buf, sizeof buf)) > 0)
+		n += (size_t)w;
+	while ((w = write(fd, buf, 1)) > 0)
+		n += (size_t)w;
 	fcntl(fd, F_SETFL, fl);
+	return n;
 }
 
 static int efd;
@@ -113,8 +127,7 @@ int main(void)
 	CHECK(f >= 0);
 	unlink(path);
 	CHECK_EQ(write(f, "0123456789", 10), 10);
-	fill(b[1]);
-	t = later(b[0], 1);
+	t = later(b[0], fill(b[0], b[1]));
 	loff_t off = 0;
 	m = ticker_mark();
 	CHECK_EQ(splice(f, &off, b[1], NULL, 10, 0), 10);
@@ -131,8 +144,7 @@ int main(void)
 	CHECK_EQ(read(a[0], &c, 1), 1);
 	CHECK_EQ(read(b[0], &c, 1), 1);
 
-	fill(b[1]);
-	t = later(b[0], 1);
+	t = later(b[0], fill(b[0], b[1]));
 	struct iovec v = { "vm", 2 };
 	m = ticker_mark();
 	CHECK_EQ(vmsplice(b[1], &v, 1, 0), 2);
@@ -141,15 +153,13 @@ int main(void)
 	CHECK_EQ(read(b[0], &c, 1), 1);
 	printf("vmspliced: %c\n", c);
 
-	fill(b[1]);
-	t = later(b[0], 1);
+	t = later(b[0], fill(b[0], b[1]));
 	off_t o64 = 0;
 	m = ticker_mark();
 	CHECK(sendfile64(b[1], f, &o64, 10) > 0);
 	ticker_report("sendfile64 into a full pipe", m);
 	pthread_join(t, NULL);
-	fill(b[1]);	/* then empty it */
-	t = later(b[0], 1);
+	t = later(b[0], fill(b[0], b[1]));	/* then empty it */
 	pthread_join(t, NULL);
 
 	int e = eventfd(0, 0);
