@@ -979,7 +979,7 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 		return NULL;
 	struct g *g;
 	if (g_size() <= 1024) {
-		g = (struct g *)(s.stack_hi - g_size());
+		g = (struct g *)gs_tls_g_spot(s.stack_lo, s.stack_hi, g_size());
 		memset(g, 0, g_size());
 		g->in_stack = 1;
 	} else if (!(g = alloc_heap_g())) {
@@ -993,6 +993,7 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 	g->maplen = s.maplen;
 	g->guard = s.guard;
 	g->stack_kind = s.stack_kind;
+	g->stack_dirty = s.stack_dirty;
 	return init_g(g);
 }
 

@@ -74,6 +74,7 @@ static size_t tid_off, rseq_cpu_off, robust_off, robust_prev_off, spec_off, spec
 static ptrdiff_t curm_off, tcache_off, resp_slot;	/* TLS words, from the thread pointer */
 static size_t res_off;			/* struct pthread's res, 0 until probed */
 static size_t stackblock_off;		/* and its stackblock, stackblock_size */
+static size_t hot_off;			/* struct pthread's words a G writes: below this */
 
 struct pending { size_t off, len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
@@ -496,6 +497,11 @@ static const char *tp_verify(void)
 	}
 	if (n != 1 || ns != 1)
 		return "struct pthread's robust list or specific block not found";
+	/* The words a G writes end where the thread-specific blocks begin. */
+	hot_off = spec_val;
+	if (hot_off < tid_off + 4 || hot_off < robust_off + 24 || hot_off < robust_prev_off + 8 ||
+	    hot_off > end || hot_off % 8)
+		return "struct pthread's fields are not in the expected order";
 	memcpy(hdr_tmpl, tp + HDR_LO, sizeof hdr_tmpl);
 	/* __resp (libc TLS): in the main thread it points at the global _res. */
 	struct libc_tls lt = { 0 };
@@ -584,33 +590,95 @@ static void init_hdr(char *b)
 	memcpy(b + HDR_LO, hdr_tmpl, sizeof hdr_tmpl);
 	*(int *)(b + 0x18) = 1;			/* multiple_threads: locks on */
 	*(int *)(b + 0x1c) = 0;			/* gscope_flag */
-	*(int32_t *)(b + rseq_cpu_off) = -2;	/* RSEQ_CPU_ID_REGISTRATION_FAILED */
 	*(void **)(b + robust_off) = b + robust_off;
 	if (robust_prev_off)
 		*(void **)(b + robust_prev_off) = b + robust_off;
-	*(void **)(b + spec_off) = b + spec_val;
 }
 
-/* g's block at the top of its stack, just below the struct g (as glibc puts
- * a thread's at the top of its stack): the struct pthread above the thread
- * pointer, the static TLS below it, and g's frames start below the block.
- * glibc's _dl_allocate_tls given the place only allocates the DTV and copies
- * the TLS images (of modules dlopen'ed into static TLS too); the struct is
- * cleared here, as a pooled stack is dirty. A fresh stack's block costs the
- * pages its used span [tp - used TLS, tp + rseq cpu_id] lies in, which it
- * shares with g (top page) and g's first frames; the static TLS surplus
- * glibc keeps for modules dlopen'ed later lies below the used TLS, and is
- * touched only if such a module comes. false: the caller mallocs a block. */
+/* Where a G's block lies in its stack. A block spans, from the thread
+ * pointer tp: the static TLS below it (static_size - tcb_size bytes: the TLS
+ * of the modules there are, just below tp, then glibc's surplus for modules
+ * dlopen'ed later, touched only when such a module comes) and the struct
+ * pthread above it (tcb_size). Of the struct, a G writes only the words below
+ * hot_off (its header, list, tid, robust list, cleanup, cancellation word and
+ * flags); the rest (the thread-specific data blocks, which pthread_key_* in the
+ * shim keep elsewhere; the stack bounds, the resolver state, the signal mask,
+ * strerror's buffers, dlopen's error catcher, the rseq area, which the shim's
+ * sched_getcpu does not read) stays zero until the G uses what it is for.
+ *
+ * Spare layout, for stacks of SPARE_MIN and more: that cold upper part lies
+ * in the stack's top page, which nothing else uses and so is never touched;
+ * the hot words end at the next page boundary down, and from there go the
+ * used TLS, the surplus, then the struct g, then g's frames. An idle G then
+ * touches the pages the same frames touch in pinned mode plus the 1.6 KB from
+ * that page boundary to g's first frame (hot words, used TLS, and the
+ * surplus, untouched but in that page): `scripts/memconn.sh preload 10000`,
+ * whose threads keep a 4 KiB buffer on the stack, measures two pages a
+ * thread, as in pinned mode (README).
+ * Compact layout, for smaller stacks (whose frames the top page would cost
+ * more): g at the top, the block just below it, the frames below the block. */
+#define SPARE_MIN (64 * 1024)
+
+static bool spare_layout(char *lo, char *hi)
+{
+	return (size_t)(hi - lo) >= SPARE_MIN;
+}
+
+/* Spare layout: the thread pointer of the block in the stack ending at hi. */
+static char *spare_tp(char *hi)
+{
+	uintptr_t top = ((uintptr_t)hi & ~(uintptr_t)4095) - 4096;
+	return (char *)((top - hot_off) & ~(uintptr_t)(static_align - 1));
+}
+
+static char *block_lo(char *tp)
+{
+	return (char *)(((uintptr_t)tp - (static_size - tcb_size)) & ~(uintptr_t)63);
+}
+
+/* Where a G of gsize bytes goes at the top of the stack [lo, hi): just
+ * below its block in the spare layout, else at the top. */
+char *gs_tls_g_spot(char *lo, char *hi, size_t gsize)
+{
+	if (!gs_tls_tp || !tcb_size || !spare_layout(lo, hi))
+		return hi - gsize;
+	return (char *)(((uintptr_t)block_lo(spare_tp(hi)) - gsize) & ~(uintptr_t)63);
+}
+
+/* Zeroes the words of [p, p + n) that are not zero, reading the others: a
+ * page never written stays untouched (a read maps the shared zero page, no
+ * memory), while a pooled stack's old bytes are cleared. */
+static void zero_dirty(char *p, size_t n)
+{
+	for (volatile uint64_t *w = (uint64_t *)p, *e = w + n / 8; w < e; w++)
+		if (*w)
+			*w = 0;
+}
+
+/* g's block in its stack (layouts above). glibc's _dl_allocate_tls given the
+ * place only allocates the DTV and copies the TLS images (of modules dlopen'ed
+ * into static TLS too); the struct is cleared here, as a pooled stack is
+ * dirty. false: the caller mallocs a block. */
 static bool block_in_stack(struct g *g)
 {
 	if (!tcb_size)
 		return false;
-	uintptr_t a = static_align - 1;
-	char *tp = (char *)(((uintptr_t)g - tcb_size) & ~a);
-	char *lo = (char *)(((uintptr_t)tp - (static_size - tcb_size)) & ~(uintptr_t)63);
+	char *tp, *lo;
+	if (spare_layout(g->stack_lo, g->stack_hi)) {
+		tp = spare_tp(g->stack_hi);
+		lo = block_lo(tp);
+		if ((char *)g + sizeof *g > lo)
+			return false;	/* g was not placed for it (gs_tls_g_spot) */
+		lo = (char *)g;
+	} else {
+		tp = (char *)(((uintptr_t)g - tcb_size) & ~(uintptr_t)(static_align - 1));
+		lo = block_lo(tp);
+	}
 	if (lo - g->stack_lo < 8192)
 		return false;	/* a small stack: leave it to the frames */
-	memset(tp, 0, tcb_size);
+	memset(tp, 0, hot_off);
+	if (g->stack_dirty)
+		zero_dirty(tp + hot_off, tcb_size - hot_off);
 	if (!allocate_tls(tp))
 		return false;
 	dtv_fit(tp);
@@ -664,9 +732,11 @@ void gs_tls_g_start(struct g *g)
 	char *tp = gs_arch_tp_now();
 	if (res_off)
 		*(void **)(tp + resp_slot) = tp + res_off;
-	/* glibc bounds its alloca use by a quarter of the stack it reads
-	 * here (__libc_alloca_cutoff): 0 would allow 256 KiB. */
-	if (stackblock_off && g->stack_lo) {
+	/* glibc bounds its alloca use by the smaller of 64 KiB and a quarter of
+	 * the stack it reads here, 256 KiB if that is 0 (glibc 2.36
+	 * nptl/alloca_cutoff.c): only a stack under 256 KiB needs it (and
+	 * then the block's cold part is touched, README). */
+	if (stackblock_off && g->stack_lo && (size_t)(g->stack_hi - g->stack_lo) / 4 < 65536) {
 		*(void **)(tp + stackblock_off) = g->stack_lo;
 		*(size_t *)(tp + stackblock_off + 8) = (size_t)(g->stack_hi - g->stack_lo);
 	}
