@@ -75,6 +75,9 @@ static ptrdiff_t curm_off, tcache_off, resp_slot;	/* TLS words, from the thread 
 static size_t res_off;			/* struct pthread's res, 0 until probed */
 static size_t stackblock_off;		/* and its stackblock, stackblock_size */
 static size_t hot_off;			/* struct pthread's words a G writes: below this */
+#define TCB_ROOM_LO 0x80		/* tcbhead_t's unused tail (the spare layout, below) */
+#define TCB_ROOM_HI 0x2c0
+static bool tcb_room;			/* [TCB_ROOM_LO, TCB_ROOM_HI) of a header is free */
 
 struct pending { size_t off, len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
@@ -502,6 +505,12 @@ static const char *tp_verify(void)
 	if (hot_off < tid_off + 4 || hot_off < robust_off + 24 || hot_off < robust_prev_off + 8 ||
 	    hot_off > end || hot_off % 8)
 		return "struct pthread's fields are not in the expected order";
+	/* The header's unused tail: zero in this live thread, below every
+	 * field found above. */
+	tcb_room = hot_off >= TCB_ROOM_HI && tid_off >= TCB_ROOM_HI && robust_off >= TCB_ROOM_HI &&
+		   (!robust_prev_off || robust_prev_off >= TCB_ROOM_HI);
+	for (size_t o = TCB_ROOM_LO; o < TCB_ROOM_HI && tcb_room; o += 8)
+		tcb_room = *(uint64_t *)(tp + o) == 0;
 	memcpy(hdr_tmpl, tp + HDR_LO, sizeof hdr_tmpl);
 	/* __resp (libc TLS): in the main thread it points at the global _res. */
 	struct libc_tls lt = { 0 };
@@ -615,6 +624,12 @@ static void init_hdr(char *b)
  * surplus, untouched but in that page): `scripts/memconn.sh preload 10000`,
  * whose threads keep a 4 KiB buffer on the stack, measures two pages a
  * thread, as in pinned mode (README).
+ * The struct g itself lies in the block's hot part where glibc's header has
+ * room (tcb_room): x86-64's tcbhead_t ends with 576 bytes glibc no longer
+ * uses and keeps only for the struct's size (__glibc_unused2, the former
+ * rtld_savespace_sse, and __padding: TCB_ROOM_LO .. TCB_ROOM_HI), verified
+ * zero in the live main thread at start-up; a struct g that does not fit
+ * goes between the surplus and the frames instead (576 bytes more depth).
  * Compact layout, for smaller stacks (whose frames the top page would cost
  * more): g at the top, the block just below it, the frames below the block. */
 #define SPARE_MIN (64 * 1024)
@@ -636,12 +651,15 @@ static char *block_lo(char *tp)
 	return (char *)(((uintptr_t)tp - (static_size - tcb_size)) & ~(uintptr_t)63);
 }
 
-/* Where a G of gsize bytes goes at the top of the stack [lo, hi): just
- * below its block in the spare layout, else at the top. */
+/* Where a G of gsize bytes goes at the top of the stack [lo, hi): in its
+ * block's header or just below its block in the spare layout, else at the
+ * top. */
 char *gs_tls_g_spot(char *lo, char *hi, size_t gsize)
 {
 	if (!gs_tls_tp || !tcb_size || !spare_layout(lo, hi))
 		return hi - gsize;
+	if (tcb_room && gsize <= TCB_ROOM_HI - TCB_ROOM_LO)
+		return spare_tp(hi) + TCB_ROOM_LO;
 	return (char *)(((uintptr_t)block_lo(spare_tp(hi)) - gsize) & ~(uintptr_t)63);
 }
 
@@ -664,19 +682,28 @@ static bool block_in_stack(struct g *g)
 	if (!tcb_size)
 		return false;
 	char *tp, *lo;
+	bool in_hdr = false;
 	if (spare_layout(g->stack_lo, g->stack_hi)) {
 		tp = spare_tp(g->stack_hi);
 		lo = block_lo(tp);
-		if ((char *)g + sizeof *g > lo)
+		if ((char *)g == tp + TCB_ROOM_LO)
+			in_hdr = true;
+		else if ((char *)g + sizeof *g > lo)
 			return false;	/* g was not placed for it (gs_tls_g_spot) */
-		lo = (char *)g;
+		else
+			lo = (char *)g;
 	} else {
 		tp = (char *)(((uintptr_t)g - tcb_size) & ~(uintptr_t)(static_align - 1));
 		lo = block_lo(tp);
 	}
 	if (lo - g->stack_lo < 8192)
 		return false;	/* a small stack: leave it to the frames */
-	memset(tp, 0, hot_off);
+	if (in_hdr) {
+		memset(tp, 0, TCB_ROOM_LO);
+		memset(tp + TCB_ROOM_HI, 0, hot_off - TCB_ROOM_HI);
+	} else {
+		memset(tp, 0, hot_off);
+	}
 	if (g->stack_dirty)
 		zero_dirty(tp + hot_off, tcb_size - hot_off);
 	if (!allocate_tls(tp))
