@@ -64,7 +64,7 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-struct freestack {			/* in the top page of a free dirty stack */
+struct freestack {			/* in a free dirty stack, where its G's frames began */
 	struct freestack *next;
 	void *map;
 	size_t maplen, guard;
@@ -79,7 +79,7 @@ struct pool {				/* free stacks of one size and kind */
 	size_t size;			/* usable bytes */
 	size_t guard;
 	int kind;
-	struct freestack *dirty;	/* pages kept, the node in the top one */
+	struct freestack *dirty;	/* pages kept, the node in one of them */
 	int ndirty;
 	struct cleanstack *clean;	/* every page given back; an array, malloc'ed */
 	size_t nclean, capclean;

@@ -329,8 +329,8 @@ void gs_tls_release(struct m *m, struct g *g)
  * Where the CPU lets user space set the thread pointer (x86-64 FSGSBASE:
  * AT_HWCAP2 bit 1), each G has its own static TLS block and glibc thread
  * header ("block"), and a switch points %fs at it (wrfsbase). The block lies
- * at the top of the G's stack, as glibc puts a real thread's, where the G's
- * struct already is (block_in_stack); glibc's own _dl_allocate_tls gives it
+ * at the top of the G's stack, as glibc puts a real thread's, and holds the
+ * G's struct (block_in_stack, the layouts below); glibc's own _dl_allocate_tls gives it
  * a DTV (malloc'ed: glibc may realloc it; cut to the modules there are,
  * dtv_fit) and its TLS images. A G on a stack
  * the program gave gets a block from _dl_allocate_tls's malloc. Every per-thread byte
@@ -348,11 +348,15 @@ void gs_tls_release(struct m *m, struct g *g)
  *                     setjmp, atexit), feature_1; gscope 0; multiple_threads
  *                     1 (else glibc's locks take their single-thread path)
  *   tid               the running M's tid, written at every switch-in
- *   rseq cpu_id       -2: sched_getcpu falls back to the vDSO
- *   robust_head       an empty list; specific[0] its first block
+ *   robust_head       an empty list
  *   res               the resolver state __resp points to (libc TLS), as in
  *                     a real thread; its offset is found by a real thread
  *                     made once at the first pthread_create (gs_tls_probe)
+ * Left zero: specific[] (pthread_key_* are the shim's, per G in g->tsd; glibc
+ * reads specific[] only when a real thread exits) and the rseq area (the
+ * kernel updates only the OS thread's own; sched_getcpu is the shim's, which
+ * asks getcpu: glibc's would read CPU 0 here, README Limits). Both lie in the
+ * struct's upper part, which an idle G then never writes (the layouts below).
  * The offsets of tid, robust_head and specific[0] are found at start-up in
  * the live main thread (a unique match each, below its rseq area, whose offset
  * glibc exports as __rseq_offset); if anything fails to verify the runtime
@@ -617,19 +621,20 @@ static void init_hdr(char *b)
  *
  * Spare layout, for stacks of SPARE_MIN and more: that cold upper part lies
  * in the stack's top page, which nothing else uses and so is never touched;
- * the hot words end at the next page boundary down, and from there go the
- * used TLS, the surplus, then the struct g, then g's frames. An idle G then
- * touches the pages the same frames touch in pinned mode plus the 1.6 KB from
- * that page boundary to g's first frame (hot words, used TLS, and the
- * surplus, untouched but in that page): `scripts/memconn.sh preload 10000`,
- * whose threads keep a 4 KiB buffer on the stack, measures two pages a
- * thread, as in pinned mode (README).
- * The struct g itself lies in the block's hot part where glibc's header has
- * room (tcb_room): x86-64's tcbhead_t ends with 576 bytes glibc no longer
- * uses and keeps only for the struct's size (__glibc_unused2, the former
- * rtld_savespace_sse, and __padding: TCB_ROOM_LO .. TCB_ROOM_HI), verified
- * zero in the live main thread at start-up; a struct g that does not fit
- * goes between the surplus and the frames instead (576 bytes more depth).
+ * the hot words end at the next page boundary down (tp is aligned to
+ * static_align below that: up to 63 bytes more), and from there go the used
+ * TLS, the surplus, then g's frames. The struct g lies in the block's header
+ * where glibc has room (tcb_room): x86-64's tcbhead_t ends with 576 bytes
+ * glibc no longer uses and keeps only for the struct's size
+ * (__glibc_unused2, the former rtld_savespace_sse, and __padding:
+ * TCB_ROOM_LO .. TCB_ROOM_HI), verified zero in the live main thread at
+ * start-up; a struct g that does not fit goes between the surplus and the
+ * frames instead (576 bytes deeper). An idle G then touches the pages its
+ * frames touch in pinned mode (where g, 576 bytes, lies above them) once
+ * they start 2.1 KB lower (hot words 0x310, static TLS 0x740 with glibc
+ * 2.36), the top page aside: `scripts/memconn.sh preload 10000`, whose
+ * threads keep a 4 KiB buffer on the stack, measures two pages a thread, as
+ * in pinned mode (tests/scale/idle_pages.sh; README).
  * Compact layout, for smaller stacks (whose frames the top page would cost
  * more): g at the top, the block just below it, the frames below the block. */
 #define SPARE_MIN (64 * 1024)
