@@ -420,6 +420,84 @@ static int note_static(struct dl_phdr_info *info, size_t size, void *tp)
 	return 0;
 }
 
+/* rseq's cpu_id in a G's block. The kernel updates only the OS thread's own
+ * rseq area, so a G's says nothing; glibc's sched_getcpu, which reads it, is
+ * replaced by the shim's. A program or library that reads the area itself
+ * (it imports glibc's __rseq_offset: none on a stock Debian 12) must see
+ * "registration failed" (-2) there, as it then falls back to sched_getcpu
+ * and does no restartable sequence the kernel would not restart: then every
+ * block gets -2, which costs a G its stack's top page (the spare layout).
+ * Looked for at start-up and after each dlopen. */
+static _Atomic bool rseq_cpu;
+
+/* Whether the object has a dynamic symbol __rseq_offset: undefined (it imports
+ * it) or defined by a copy relocation (an executable that reads it). */
+static bool imports_rseq(const struct dl_phdr_info *info)
+{
+	const ElfW(Dyn) *dyn = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	if (!dyn)
+		return false;
+	const ElfW(Sym) *sym = NULL;
+	const char *str = NULL;
+	const uint32_t *hash = NULL, *gnu = NULL;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		/* ld.so relocates these in place (x86-64); not in a vDSO. */
+		uintptr_t v = dyn->d_un.d_ptr;
+		if (v < info->dlpi_addr)
+			v += info->dlpi_addr;
+		if (dyn->d_tag == DT_SYMTAB)
+			sym = (const ElfW(Sym) *)v;
+		else if (dyn->d_tag == DT_STRTAB)
+			str = (const char *)v;
+		else if (dyn->d_tag == DT_HASH)
+			hash = (const uint32_t *)v;
+		else if (dyn->d_tag == DT_GNU_HASH)
+			gnu = (const uint32_t *)v;
+	}
+	if (!sym || !str || (!hash && !gnu))
+		return false;
+	size_t n = 0;
+	if (hash) {
+		n = hash[1];	/* nchain: the number of symbols */
+	} else {
+		/* The highest symbol a bucket starts, then its chain's end. */
+		uint32_t nb = gnu[0], off = gnu[1], bloom = gnu[2];
+		const uint32_t *bucket = gnu + 4 + bloom * (sizeof(ElfW(Addr)) / 4);
+		const uint32_t *chain = bucket + nb;
+		uint32_t last = 0;
+		for (uint32_t i = 0; i < nb; i++)
+			if (bucket[i] > last)
+				last = bucket[i];
+		if (last >= off)
+			while (!(chain[last - off] & 1))
+				last++;
+		n = last ? last + 1 : off;
+	}
+	for (size_t i = 1; i < n; i++)
+		if (sym[i].st_name && strcmp(str + sym[i].st_name, "__rseq_offset") == 0)
+			return true;
+	return false;
+}
+
+/* arg: the load address of ld.so, which defines __rseq_offset. */
+static int find_rseq_user(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if ((void *)info->dlpi_addr == arg || (info->dlpi_name && strstr(info->dlpi_name, "linux-vdso")))
+		return 0;
+	return imports_rseq(info);
+}
+
+static bool rseq_user_loaded(void)
+{
+	Dl_info di;
+	if (!dladdr((void *)allocate_tls, &di))	/* in ld.so */
+		return true;
+	return dl_iterate_phdr(find_rseq_user, di.dli_fbase) != 0;
+}
+
 /* malloc's per-thread cache pointer in libc's TLS block of the calling thread:
  * the one word there pointing at a structure that lists the chunk just freed,
  * and stops listing it once the chunk is taken again. */
@@ -553,11 +631,13 @@ static const char *tp_verify(void)
 	if (!ok)
 		return "a block from _dl_allocate_tls is not as expected";
 	dl_iterate_phdr(note_static, tp);
+	atomic_store(&rseq_cpu, rseq_user_loaded());
 	return NULL;
 #endif
 }
 
 static void init_hdr(char *b);
+
 
 /* glibc gives a new DTV room for DTV_SURPLUS (14) more modules than there
  * are (16 bytes each: 336 of malloc per G); a G keeps a copy sized to the
@@ -603,6 +683,8 @@ static void init_hdr(char *b)
 	memcpy(b + HDR_LO, hdr_tmpl, sizeof hdr_tmpl);
 	*(int *)(b + 0x18) = 1;			/* multiple_threads: locks on */
 	*(int *)(b + 0x1c) = 0;			/* gscope_flag */
+	if (atomic_load_explicit(&rseq_cpu, memory_order_relaxed))
+		*(int32_t *)(b + rseq_cpu_off) = -2;	/* RSEQ_CPU_ID_REGISTRATION_FAILED */
 	*(void **)(b + robust_off) = b + robust_off;
 	if (robust_prev_off)
 		*(void **)(b + robust_prev_off) = b + robust_off;
@@ -864,6 +946,15 @@ void gs_tls_after_dlopen(void)
 	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
 	gs_lock(&dlopen_lock);
 	dl_iterate_phdr(init_new_static, gs_arch_tp_now());
+	if (!atomic_load(&rseq_cpu) && rseq_user_loaded()) {
+		/* A reader of the rseq area came: -2 in every G's block. */
+		atomic_store(&rseq_cpu, true);
+		gs_lock(&gs_allg_lock);
+		for (struct g *g = gs_allg; g; g = g->allnext)
+			if (g->tp && g != gs_maing)
+				*(int32_t *)((char *)g->tp + rseq_cpu_off) = -2;
+		gs_unlock(&gs_allg_lock);
+	}
 	gs_unlock(&dlopen_lock);
 	gs_tls_real_end(&r);
 }
