@@ -355,7 +355,8 @@ void gs_tls_release(struct m *m, struct g *g)
  * Left zero: specific[] (pthread_key_* are the shim's, per G in g->tsd; glibc
  * reads specific[] only when a real thread exits) and the rseq area (the
  * kernel updates only the OS thread's own; sched_getcpu is the shim's, which
- * asks getcpu: glibc's would read CPU 0 here, README Limits). Both lie in the
+ * asks getcpu: glibc's would read CPU 0 here; -2 in cpu_id once a program or
+ * library that reads the area itself is loaded: rseq_cpu). Both lie in the
  * struct's upper part, which an idle G then never writes (the layouts below).
  * The offsets of tid, robust_head and specific[0] are found at start-up in
  * the live main thread (a unique match each, below its rseq area, whose offset
