@@ -55,8 +55,8 @@ static void parse_env_size(const char *name, size_t *out)
 	*out = (size_t)(v * mul);
 }
 
-/* GOSHIM_DEBUG=key=value,...: schedtrace=MS, asyncpreemptoff=0|1,
- * guardmarkers=0|1, pinned=0|1, move=0|1. */
+/* GOSHIM_DEBUG=key=value,...: schedtrace=MS, scheddetail=0|1,
+ * asyncpreemptoff=0|1, guardmarkers=0|1, pinned=0|1, move=0|1. */
 static void parse_debug(void)
 {
 	const char *s = getenv("GOSHIM_DEBUG");
@@ -77,6 +77,8 @@ static void parse_debug(void)
 		}
 		if (!strcmp(kv, "schedtrace") && v >= 0 && v <= 3600000) {
 			gs_cfg.schedtrace = (int)v;
+		} else if (!strcmp(kv, "scheddetail") && (v == 0 || v == 1)) {
+			gs_cfg.scheddetail = (int)v;
 		} else if (!strcmp(kv, "asyncpreemptoff") && (v == 0 || v == 1)) {
 			gs_cfg.asyncpreemptoff = (int)v;
 		} else if (!strcmp(kv, "guardmarkers") && (v == 0 || v == 1)) {
@@ -86,8 +88,8 @@ static void parse_debug(void)
 		} else if (!strcmp(kv, "move") && (v == 0 || v == 1)) {
 			gs_cfg.move = (int)v;
 		} else {
-			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, asyncpreemptoff=0|1, "
-				  "guardmarkers=0|1, pinned=0|1 or move=0|1, separated by commas", s);
+			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, scheddetail=0|1, "
+				  "asyncpreemptoff=0|1, guardmarkers=0|1, pinned=0|1 or move=0|1, separated by commas", s);
 			_exit(2);
 		}
 	}

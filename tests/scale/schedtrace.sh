@@ -18,7 +18,7 @@ scale_build schedtrace
 
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
-re='^goshim: SCHED ([0-9]+)ms: procs=([0-9]+) threads=([0-9]+) idleprocs=([0-9]+) runqueue=([0-9]+) gs=([0-9]+) preempts=([0-9]+) handoffs=([0-9]+) mode=(moving|tp|pinned) \[[0-9]+( [0-9]+)*\]$'
+re='^goshim: SCHED ([0-9]+)ms: procs=([0-9]+) threads=([0-9]+) idleprocs=([0-9]+) runqueue=([0-9]+) gs=([0-9]+) preempts=([0-9]+) handoffs=([0-9]+) moves=([0-9]+) mode=(moving|tp|pinned) \[[0-9]+( [0-9]+)*\]$'
 
 for p in 1 2; do
     rc=0
