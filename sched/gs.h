@@ -67,7 +67,7 @@ struct gs_config {
 	int asyncpreemptoff;	/* GOSHIM_DEBUG=asyncpreemptoff=1 */
 	int noguardmarkers;	/* GOSHIM_DEBUG=guardmarkers=0: guard pages as on old kernels */
 	int pinned;		/* GOSHIM_DEBUG=pinned=1: no thread pointer per G (tls.c) */
-	int move;		/* GOSHIM_DEBUG=move=1: started Gs move between Ms (proc.c) */
+	int move;		/* GOSHIM_DEBUG=move=0|1; -1 unset (moving where tp mode is) */
 };
 extern struct gs_config gs_cfg GS_HIDDEN;
 

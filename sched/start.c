@@ -116,6 +116,7 @@ void gs_init(void)
 		procs = CPU_COUNT(&set);
 	parse_env_int("GOSHIM_PROCS", 1, 1024, &procs);
 	gs_cfg.procs = (int)procs;
+	gs_cfg.move = -1;	/* unset: moving where the thread pointer allows it */
 	long maxthreads = 10000;
 	if (maxthreads < procs)
 		maxthreads = procs;
@@ -126,7 +127,9 @@ void gs_init(void)
 
 	gs_stack_init();
 	gs_tls_init();
-	gs_move = gs_tls_tp && gs_cfg.move;
+	/* Started Gs move wherever a G has its own thread pointer, unless
+	 * GOSHIM_DEBUG=move=0 keeps them on their first OS thread (tp mode). */
+	gs_move = gs_tls_tp && gs_cfg.move != 0;
 	gs_dump_init();
 	read_comm(gs_main_name);
 
