@@ -418,12 +418,17 @@ static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 	const char *why[NWHY];
 	int nwhy[NWHY], nw = 0, nstate[G_DEAD + 1] = { 0 }, n = 0;
 	size_t committed = 0, reserved = 0;
+	enum { NBYM = 64 };	/* Gs by the M they last ran on: the load per M, one pass */
+	int bym[NBYM + 1] = { 0 };
 	if (!lock_allg(o))
 		return;
 	for (struct g *g = gs_allg; g; g = g->allnext) {
 		if (g == skip)
 			continue;
 		n++;
+		struct m *gm = __atomic_load_n(&g->m, __ATOMIC_RELAXED);
+		if (gm)
+			bym[gm->id < NBYM ? gm->id : NBYM]++;
 		int s = atomic_load(&g->status);
 		if (s >= 0 && s <= G_DEAD)
 			nstate[s]++;
@@ -459,6 +464,12 @@ static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 			put_str(o, why[i]);
 			put(o, ": %d", nwhy[i]);
 		}
+		put(o, "}, \"by_os_thread\": {");
+		for (int i = 0, k = 0; i < NBYM; i++)
+			if (bym[i])
+				put(o, "%s\"M%d\": %d", k++ ? ", " : "", i, bym[i]);
+		if (bym[NBYM])
+			put(o, "%s\"other\": %d", n > bym[NBYM] ? ", " : "", bym[NBYM]);
 		put(o, "}, \"stack_committed\": %zu, \"stack_reserved\": %zu}\n", committed, reserved);
 		return;
 	}
@@ -473,6 +484,13 @@ static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 		put(o, " %s=%d", why[i], nwhy[i]);
 	put(o, "%s; stacks: %zu KiB committed of %zu KiB reserved\n", nw ? "" : " nothing",
 	    committed / 1024, reserved / 1024);
+	put(o, "goshim: by the OS thread they last ran on:");
+	for (int i = 0; i < NBYM; i++)
+		if (bym[i])
+			put(o, " M%d:%d", i, bym[i]);
+	if (bym[NBYM])
+		put(o, " other:%d", bym[NBYM]);
+	put(o, "\n");
 }
 
 static char *to_mem(struct out *o, size_t *len)

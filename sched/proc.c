@@ -127,7 +127,14 @@ static void ready_move(struct g *g)
 {
 	struct m *cm = gs_curm;
 	if (cm && cm->curg == g) {
-		gs_globq_put(g);	/* yield, preemption: behind everything, as in Go */
+		/* Yield, preemption: behind everything, as in Go. With more
+		 * runnable than this M alone runs, an idle M with a P comes to
+		 * share (Go keeps one spinning); a lone yielder wakes nobody. */
+		bool more = gs_runq_len(&cm->runq) ||
+			    atomic_load_explicit(&gq_len, memory_order_relaxed);
+		gs_globq_put(g);
+		if (more)
+			gs_wakep(cm);
 		return;
 	}
 	if (cm) {
@@ -497,6 +504,8 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 		while (atomic_load_explicit(&g->on_cpu, memory_order_acquire))
 			gs_arch_relax();
 		atomic_store_explicit(&g->on_cpu, 1, memory_order_relaxed);
+		if (g->m != m && g->m)
+			m->nmoves++;
 		g->m = m;
 		if (unlikely(!g->tid))
 			g->tid = m->tid;
@@ -511,6 +520,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 	apply_sigmask(m, g);
 	gs_cpuclock_at_switch(m, g);
 	m->curg = g;
+	m->nruns++;
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
 	gs_ctx_switch(from, &g->ctx);

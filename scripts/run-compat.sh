@@ -27,8 +27,9 @@
 #   // compat-dlopen: other.c   build it the same way, not linked (the test dlopens it)
 #   // compat-exit: N           the exit status the test is expected to have natively (default 0)
 #   // compat-helper            this file is not a test (e.g. only a compat-lib source)
-#   // compat-skip-move: WHY    a known failure in the moving mode: not run when
-#                               GOSHIM_DEBUG has move=1 (one `skip` line instead)
+#   // compat-skip-move: WHY    a known failure in the moving mode: not run in it
+#                               (the default with FSGSBASE unless GOSHIM_DEBUG has
+#                               move=0 or pinned=1; one `skip` line instead)
 # A file named by some test's compat-lib is a helper too and is not run as a test.
 # If NAME.sh exists beside NAME.c, each run executes `bash NAME.sh build/.../NAME` instead
 # of the binary; GOSHIM_TEST_PRELOADED=1 tells it the run is preloaded.
@@ -206,12 +207,19 @@ run() {
     fi
 }
 
+# The moving mode: FSGSBASE (AT_HWCAP2 bit 1) and neither move=0 nor pinned=1.
+moving=0
+hw=$(LD_SHOW_AUXV=1 /bin/true | awk '/AT_HWCAP2/ {print $2}')
+if (( ${hw:-0} & 2 )) && [[ ,${GOSHIM_DEBUG:-}, != *,move=0,* && ,${GOSHIM_DEBUG:-}, != *,pinned=1,* ]]; then
+    moving=1
+fi
 skipped=0
 for n in "${names[@]}"; do
-    # A known failure of the experimental moving mode (GOSHIM_DEBUG=move=1), named with
-    # its reason in the test and in README Limits: reported, not run, not counted.
+    # A known failure of the moving mode (the default with FSGSBASE, unless GOSHIM_DEBUG
+    # has move=0 or pinned=1), named with its reason in the test and in README Limits:
+    # reported, not run, not counted.
     why=$(directive "$(src "$n")" skip-move)
-    if [[ -n $why && ,${GOSHIM_DEBUG:-}, == *,move=1,* ]]; then
+    if [[ -n $why ]] && ((moving)); then
         echo "skip $n$TAG (moving mode): $why"
         skipped=$((skipped + 1))
         continue
