@@ -46,7 +46,7 @@ extern void *__res_state(void);	/* <resolv.h> renames p_type */
 
 #define MAXSEG 32
 struct seg {
-	size_t off;		/* distance below the thread pointer */
+	ptrdiff_t off;		/* start, from the thread pointer (negative: below it) */
 	size_t len;
 	size_t save;		/* offset in g->tls */
 };
@@ -54,7 +54,6 @@ static struct seg segs[MAXSEG];
 static int nseg;
 size_t gs_tls_size;
 static unsigned char *init_image;	/* a new G's TLS bytes */
-static size_t static_size;		/* whole static TLS block, for "is static" */
 static bool info_ok;			/* static_size is glibc's */
 
 typedef union {
@@ -62,7 +61,17 @@ typedef union {
 	struct { void *val; void *to_free; } pointer;
 } dtv_t;			/* glibc's dtv_t (x86_64, aarch64) */
 #define DTV_UNALLOCATED ((void *)-1l)
-#define TCB_DTV(tp) (((void **)(tp))[1])	/* tcbhead_t.dtv */
+#define TCB_DTV(tp) GS_ARCH_TCB_DTV(tp)	/* tcbhead_t.dtv (arch.h) */
+
+/* Whether p lies in the static TLS block of the thread whose pointer is tp:
+ * below tp in variant II (x86-64), above it in variant I (aarch64; arch.h). */
+static size_t static_size;		/* whole static TLS block, for "is static" */
+static bool in_static(const char *tp, const void *p)
+{
+	if (GS_ARCH_TLS_ABOVE)
+		return (const char *)p >= tp && (const char *)p < tp + static_size;
+	return (const char *)p < tp && (const char *)p >= tp - static_size;
+}
 
 /* tp mode (below). */
 int gs_tls_tp;
@@ -75,7 +84,7 @@ static ptrdiff_t curm_off, tcache_off, resp_slot;	/* TLS words, from the thread 
 static size_t res_off;			/* struct pthread's res, 0 until probed */
 static size_t stackblock_off;		/* and its stackblock, stackblock_size */
 
-struct pending { size_t off, len; const void *img; size_t filesz; };
+struct pending { ptrdiff_t off; size_t len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
 static int nfound;
 static void *self_base;
@@ -84,7 +93,7 @@ static size_t static_align = 64;	/* of the thread pointer */
 static bool block_in_stack(struct g *g);
 static _Atomic unsigned long freed_blocks;	/* since the last malloc_trim */
 
-static int add_found(size_t off, size_t len, const void *img, size_t filesz)
+static int add_found(ptrdiff_t off, size_t len, const void *img, size_t filesz)
 {
 	if (nfound == MAXSEG)
 		return -1;
@@ -102,10 +111,9 @@ static int scan(struct dl_phdr_info *info, size_t size, void *tp)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_TLS || ph->p_memsz == 0)
 			continue;
-		size_t off = (size_t)((char *)tp - (char *)info->dlpi_tls_data);
-		if (off > static_size)
+		if (!in_static(tp, info->dlpi_tls_data))
 			continue;	/* not in the static block */
-		add_found(off, ph->p_memsz, (void *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
+		add_found((char *)info->dlpi_tls_data - (char *)tp, ph->p_memsz, (void *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
 	}
 	return 0;
 }
@@ -113,7 +121,7 @@ static int scan(struct dl_phdr_info *info, size_t size, void *tp)
 static int cmp_off(const void *a, const void *b)
 {
 	const struct pending *x = a, *y = b;
-	return x->off < y->off ? 1 : x->off > y->off ? -1 : 0;	/* lowest address first */
+	return x->off < y->off ? -1 : x->off > y->off ? 1 : 0;	/* lowest address first */
 }
 
 static void pinned_init(void)
@@ -123,11 +131,11 @@ static void pinned_init(void)
 	if (dladdr((void *)gs_tls_init, &di))
 		self_base = di.dli_fbase;
 	dl_iterate_phdr(scan, tp);
-	add_found((size_t)(tp - (char *)__errno_location()), sizeof(int), NULL, 0);
-	add_found((size_t)(tp - (char *)__h_errno_location()), sizeof(int), NULL, 0);
+	add_found((char *)__errno_location() - tp, sizeof(int), NULL, 0);
+	add_found((char *)__h_errno_location() - tp, sizeof(int), NULL, 0);
 	qsort(found, (size_t)nfound, sizeof found[0], cmp_off);
 
-	/* Merge into segments by address (start = -off relative to the thread
+	/* Merge into segments by address (start = off relative to the thread
 	 * pointer); build the initial image alongside. */
 	size_t total = 0;
 	for (int i = 0; i < nfound; i++)
@@ -137,9 +145,9 @@ static void pinned_init(void)
 		gs_throw("out of memory at start-up");
 	for (int i = 0; i < nfound; i++) {
 		struct pending *f = &found[i];
-		ptrdiff_t fstart = -(ptrdiff_t)f->off, fend = fstart + (ptrdiff_t)f->len;
+		ptrdiff_t fstart = f->off, fend = fstart + (ptrdiff_t)f->len;
 		struct seg *last = nseg ? &segs[nseg - 1] : NULL;
-		ptrdiff_t lstart = last ? -(ptrdiff_t)last->off : 0;
+		ptrdiff_t lstart = last ? last->off : 0;
 		if (last && fstart <= lstart + (ptrdiff_t)last->len) {
 			if (fend > lstart + (ptrdiff_t)last->len)
 				last->len = (size_t)(fend - lstart);
@@ -169,8 +177,8 @@ void gs_tls_init(void)
 		static_align = align;
 	if (gs_cfg.pinned)
 		gs_tls_why = "GOSHIM_DEBUG=pinned=1";
-	else if (!(getauxval(AT_HWCAP2) & 2))
-		gs_tls_why = "no FSGSBASE";
+	else if ((gs_tls_why = gs_arch_tp_mode_why()))
+		;
 	else if (!(gs_tls_why = tp_verify()))
 		gs_tls_tp = 1;
 	if (!gs_tls_tp)
@@ -190,8 +198,7 @@ int gs_tls_init_g(struct g *g)
 
 static bool is_static(struct m *m, void *p)
 {
-	char *tp = m->tp;
-	return (char *)p < tp && (char *)p >= tp - static_size;
+	return in_static(m->tp, p);
 }
 
 static void *dtv_alloc(size_t n)
@@ -276,14 +283,14 @@ void gs_tls_switch(struct m *m, struct g *to)
 	char *tp = m->tp;
 	if (from) {
 		for (int i = 0; i < nseg; i++)
-			memcpy(from->tls + segs[i].save, tp - segs[i].off, segs[i].len);
+			memcpy(from->tls + segs[i].save, tp + segs[i].off, segs[i].len);
 		if (from->dtv)
 			from->dtv = TCB_DTV(tp);
 		else
 			dtv_unshare(m, from);
 	}
 	for (int i = 0; i < nseg; i++)
-		memcpy(tp - segs[i].off, to->tls + segs[i].save, segs[i].len);
+		memcpy(tp + segs[i].off, to->tls + segs[i].save, segs[i].len);
 	if (!to->dtv && unlikely(!m->dtv_share))
 		to->dtv = dtv_clone(m);
 	TCB_DTV(tp) = to->dtv ? to->dtv : m->own_dtv;
@@ -454,6 +461,7 @@ static const char *find_tcache(void)
 static const char *tp_verify(void)
 {
 #ifndef __x86_64__
+	(void)note_static, (void)find_tcache;
 	return "a thread pointer per G is x86-64 only so far";
 #else
 	allocate_tls = dlvsym(RTLD_DEFAULT, "_dl_allocate_tls", "GLIBC_PRIVATE");
