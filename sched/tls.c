@@ -51,7 +51,13 @@ struct seg {
 	size_t save;		/* offset in g->tls */
 };
 static struct seg segs[MAXSEG];
-static int nseg;
+static _Atomic int nseg;	/* grows after a dlopen (pinned_after_dlopen): read once per switch */
+/* Room in every G's saved bytes for modules that a dlopen puts in the static
+ * block later (arch.h: glibc on aarch64 gives dlopen'ed modules whose TLS is
+ * reached through TLS descriptors a place in its optional static TLS, 512
+ * bytes by default); room_used of it taken, from room_at on. */
+#define ROOM GS_ARCH_TLS_DLOPEN_ROOM
+static size_t room_at, room_used;
 size_t gs_tls_size;
 static unsigned char *init_image;	/* a new G's TLS bytes */
 static bool info_ok;			/* static_size is glibc's */
@@ -118,6 +124,19 @@ static int scan(struct dl_phdr_info *info, size_t size, void *tp)
 	return 0;
 }
 
+typedef struct { unsigned long mod, off; } tls_index;
+static void *(*tls_get_addr)(tls_index *);
+#define MAXSTATIC 64
+static size_t mod_done[MAXSTATIC];	/* TLS modules looked at */
+static int nmod_done;
+
+static int note_mod(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if (info->dlpi_tls_modid && nmod_done < MAXSTATIC)
+		mod_done[nmod_done++] = info->dlpi_tls_modid;
+	return 0;
+}
+
 static int cmp_off(const void *a, const void *b)
 {
 	const struct pending *x = a, *y = b;
@@ -140,7 +159,7 @@ static void pinned_init(void)
 	size_t total = 0;
 	for (int i = 0; i < nfound; i++)
 		total += found[i].len;
-	init_image = calloc(1, total ? total : 1);
+	init_image = calloc(1, total + ROOM ? total + ROOM : 1);
 	if (!init_image)
 		gs_throw("out of memory at start-up");
 	for (int i = 0; i < nfound; i++) {
@@ -160,6 +179,12 @@ static void pinned_init(void)
 		gs_tls_size = last->save + last->len;
 		if (f->img && f->filesz)
 			memcpy(init_image + last->save + (size_t)(fstart - lstart), f->img, f->filesz);
+	}
+	room_at = gs_tls_size;
+	gs_tls_size += ROOM;
+	if (ROOM) {
+		tls_get_addr = dlsym(RTLD_DEFAULT, "__tls_get_addr");
+		dl_iterate_phdr(note_mod, NULL);
 	}
 }
 
@@ -281,15 +306,16 @@ void gs_tls_switch(struct m *m, struct g *to)
 	if (from == to)
 		return;
 	char *tp = m->tp;
+	int n = atomic_load_explicit(&nseg, memory_order_acquire);
 	if (from) {
-		for (int i = 0; i < nseg; i++)
+		for (int i = 0; i < n; i++)
 			memcpy(from->tls + segs[i].save, tp + segs[i].off, segs[i].len);
 		if (from->dtv)
 			from->dtv = TCB_DTV(tp);
 		else
 			dtv_unshare(m, from);
 	}
-	for (int i = 0; i < nseg; i++)
+	for (int i = 0; i < n; i++)
 		memcpy(tp + segs[i].off, to->tls + segs[i].save, segs[i].len);
 	if (!to->dtv && unlikely(!m->dtv_share))
 		to->dtv = dtv_clone(m);
@@ -382,14 +408,9 @@ static unsigned char hdr_tmpl[HDR_HI - HDR_LO];
 /* Static TLS ranges (distance below the thread pointer) already initialised in
  * every block: those of the modules loaded at start, then each one
  * gs_tls_after_dlopen has done. */
-#define MAXSTATIC 64
 static size_t static_done[MAXSTATIC];
 static int nstatic_done;
 static gs_lock_t dlopen_lock;
-static size_t mod_done[MAXSTATIC];	/* TLS modules looked at */
-static int nmod_done;
-typedef struct { unsigned long mod, off; } tls_index;
-static void *(*tls_get_addr)(tls_index *);
 
 struct libc_tls { const char *lo; size_t len; };
 
@@ -762,10 +783,58 @@ static int init_new_static(struct dl_phdr_info *info, size_t size, void *tp)
 	return 0;
 }
 
+/* Pinned mode, after a dlopen: a module glibc placed in the static block gets
+ * a segment of its own in the room every G's saved bytes keep for it, every
+ * G's copy its initial image (each real thread's, the Ms', glibc initialised).
+ * The segment is published last: a switch on another M uses the old count or
+ * the new one for both halves. A module past the room stays per OS thread
+ * (README, Limits). */
+static int pinned_new_static(struct dl_phdr_info *info, size_t size, void *tp)
+{
+	if (!info->dlpi_tls_modid)
+		return 0;
+	for (int i = 0; i < nmod_done; i++)
+		if (mod_done[i] == info->dlpi_tls_modid)
+			return 0;
+	const ElfW(Phdr) *ph = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS)
+			ph = &info->dlpi_phdr[i];
+	if (!ph || nmod_done == MAXSTATIC)
+		return 0;
+	mod_done[nmod_done++] = info->dlpi_tls_modid;
+	tls_index ti = { info->dlpi_tls_modid, 0 };
+	char *a = tls_get_addr(&ti);
+	int n = atomic_load_explicit(&nseg, memory_order_relaxed);
+	if (!in_static(tp, a) || ph->p_memsz == 0)
+		return 0;	/* dynamic: each G's DTV gets its own block */
+	if (room_used + ph->p_memsz > ROOM || n == MAXSEG)
+		return 0;
+	size_t save = room_at + room_used;
+	room_used += ph->p_memsz;
+	const void *img = (const void *)(info->dlpi_addr + ph->p_vaddr);
+	memcpy(init_image + save, img, ph->p_filesz);
+	gs_lock(&gs_allg_lock);
+	for (struct g *g = gs_allg; g; g = g->allnext) {
+		memcpy(g->tls + save, img, ph->p_filesz);
+		memset(g->tls + save + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+	}
+	segs[n] = (struct seg){ a - (char *)tp, ph->p_memsz, save };
+	atomic_store_explicit(&nseg, n + 1, memory_order_release);
+	gs_unlock(&gs_allg_lock);
+	return 0;
+}
+
 void gs_tls_after_dlopen(void)
 {
-	if (!gs_tls_tp)
+	if (!gs_tls_tp) {
+		if (ROOM && tls_get_addr) {
+			gs_lock(&dlopen_lock);
+			dl_iterate_phdr(pinned_new_static, gs_arch_tp_now());
+			gs_unlock(&dlopen_lock);
+		}
 		return;
+	}
 	struct gs_realtp r;
 	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
 	gs_lock(&dlopen_lock);

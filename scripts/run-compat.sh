@@ -245,6 +245,9 @@ for n in "${names[@]}"; do
         continue
     fi
     why=$(runner_skip "$n")
+    if ((${#RUNNER[@]} > 0)) && [[ -z $why && -f $DIR/$n.sh ]] && ! grep -q COMPAT_RUNNER "$DIR/$n.sh"; then
+        why="$n.sh runs the program itself, not through the runner (without binfmt_misc the host cannot exec it)"
+    fi
     if [[ -n $why ]]; then
         skip "$n" "$RUNNER_NAME: $why"
         continue
@@ -260,7 +263,7 @@ for n in "${names[@]}"; do
     nrc=$(cat "$WORK/$n.native.rc")
     if ((${#RUNNER[@]} > 0)) && [[ -f $WORK/$n.native.hang || $nrc != "$want" ]]; then
         # The program fails under the runner without the library: the runner's limit.
-        last=$(grep -v "^timeout: sending signal" "$WORK/$n.native.err" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-160)
+        last=$(grep -av "^timeout: sending signal" "$WORK/$n.native.err" | grep -av '^[[:space:]]*$' | tail -n 1 | cut -c1-160)
         if [[ -f $WORK/$n.native.hang ]]; then
             skip "$n" "$RUNNER_NAME: the native run timed out after ${TIMEOUT}s${last:+ ($last)}"
         else

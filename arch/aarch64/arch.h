@@ -101,6 +101,12 @@ static inline uintptr_t gs_arch_uc_sp(const void *uc)
  * tp + 16 rounded up to its alignment), glibc's struct pthread below it. */
 #define GS_ARCH_TLS_ABOVE 1
 #define GS_ARCH_TCB_DTV(tp) (((void **)(tp))[0])
+/* Bytes each G keeps in pinned mode for modules a later dlopen puts in the
+ * static block: glibc on aarch64 places a dlopen'ed module whose TLS is
+ * reached through TLS descriptors (the default code model) in its optional
+ * static TLS, 512 bytes unless the tunable glibc.rtld.optional_static_tls
+ * says otherwise. */
+#define GS_ARCH_TLS_DLOPEN_ROOM 512
 
 /* Whether a G may have a thread pointer of its own (tp mode). TPIDR_EL0 is
  * writable from user space, but sched/tls.c's tp mode knows x86-64's glibc

@@ -104,6 +104,10 @@ static inline uintptr_t gs_arch_uc_sp(const void *uc)
  * the DTV pointer in its second word. */
 #define GS_ARCH_TLS_ABOVE 0
 #define GS_ARCH_TCB_DTV(tp) (((void **)(tp))[1])
+/* Bytes each G keeps in pinned mode for modules a later dlopen puts in the
+ * static block: none here (glibc does so only for initial-exec TLS on
+ * x86-64: a limit of pinned mode, README). */
+#define GS_ARCH_TLS_DLOPEN_ROOM 0
 
 /* Whether a G may have a thread pointer of its own (tp mode): NULL if so,
  * else why not. wrfsbase needs FSGSBASE enabled for user space. */

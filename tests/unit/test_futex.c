@@ -357,7 +357,7 @@ static Suite *futex_suite(void)
 int main(void)
 {
 	SRunner *sr = srunner_create(futex_suite());
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);	/* CK_VERBOSITY, normal by default */
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
