@@ -153,10 +153,10 @@ clean:
 CROSS_ARCHS := aarch64
 cross:
 	@for a in $(CROSS_ARCHS); do \
-		$(MAKE) --no-print-directory ARCH=$$a all && \
+		$(MAKE) --no-print-directory ARCH=$$a BUILD=$(BUILD)/$$a all && \
 		$$a-linux-gnu-gcc -ffreestanding -std=gnu11 -Wall -Wextra -Werror -O2 \
-			-Iarch/$$a -c tests/arch/ctx_check.c -o build/$$a/ctx_check.o && \
-		echo "cross: $$a: $(words $(SCHED_SRC) $(SHIM_SRC)) files of sched/ and shim/ and arch/$$a built into build/$$a/libgoshim.so" || exit 1; \
+			-Iarch/$$a -c tests/arch/ctx_check.c -o $(BUILD)/$$a/ctx_check.o && \
+		echo "cross: $$a: the $(words $(SCHED_SRC) $(SHIM_SRC)) files of sched/ and shim/ and arch/$$a built into $(BUILD)/$$a/libgoshim.so" || exit 1; \
 	done
 
 # The aarch64 build run under qemu-user (not part of `make test`: it takes long):
