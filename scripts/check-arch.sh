@@ -10,7 +10,7 @@
 # Check from Debian's multiarch are found without mixing in multiarch's libc).
 #
 # What qemu-user cannot do is a skip, with its reason, never a pass:
-#   - a unit test named in its source by `// unit-skip-runner: qemu-ARCH-static: TEST: WHY`
+#   - a unit test named in its source by `// unit-skip-runner: qemu-ARCH-static: TCASE:TEST: WHY`
 #     (it still runs; its verdict is not counted);
 #   - a compat test whose native run fails under the emulator, or that names the
 #     emulator in a `// compat-skip-runner:` line (scripts/run-compat.sh).
@@ -51,12 +51,12 @@ for bin in "$BUILD"/unit/*; do
     CK_VERBOSITY=verbose timeout -k 5 "${UNIT_TIMEOUT:-600}" $RUNNER "$bin" >"$log" 2>&1 || rc=$?
     declare -A why=()
     while IFS= read -r line; do
-        t=${line%%:*} w=${line#*:}
-        why[$t]=$(sed 's/^[[:space:]]*//' <<<"$w")
+        why[${line%%: *}]=${line#*: }
     done < <(sed -n "s|^[[:space:]]*//[[:space:]]*unit-skip-runner:[[:space:]]*$QEMU:[[:space:]]*||p" "$src")
     n=0
-    while IFS=: read -r _ _ verdict _ test rest; do
+    while IFS=: read -r _ _ verdict tcase test rest; do
         n=$((n + 1))
+        test=$tcase:$test
         if [[ -n ${why[$test]:-} ]]; then
             echo "skip $test ($verdict under $QEMU): ${why[$test]}"
             skipped=$((skipped + 1))

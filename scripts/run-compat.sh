@@ -263,7 +263,7 @@ for n in "${names[@]}"; do
     nrc=$(cat "$WORK/$n.native.rc")
     if ((${#RUNNER[@]} > 0)) && [[ -f $WORK/$n.native.hang || $nrc != "$want" ]]; then
         # The program fails under the runner without the library: the runner's limit.
-        last=$(grep -av "^timeout: sending signal" "$WORK/$n.native.err" | grep -av '^[[:space:]]*$' | tail -n 1 | cut -c1-160)
+        last=$(grep -av "^timeout: sending signal" "$WORK/$n.native.err" | grep -av '^[[:space:]]*$' | tail -n 1 | cut -c1-160 || true)
         if [[ -f $WORK/$n.native.hang ]]; then
             skip "$n" "$RUNNER_NAME: the native run timed out after ${TIMEOUT}s${last:+ ($last)}"
         else

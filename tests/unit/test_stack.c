@@ -6,10 +6,10 @@
  * each test in its own forked process, so the pools start empty in each. */
 /* Under qemu-user (make check-aarch64): qemu accepts madvise(MADV_GUARD_INSTALL)
  * and does nothing, and ignores RLIMIT_AS (it would bound qemu itself):
-// unit-skip-runner: qemu-aarch64-static: stack_layout: qemu-user's madvise ignores MADV_GUARD_INSTALL (returns 0, no guard)
-// unit-skip-runner: qemu-aarch64-static: stack_pool_reuse: qemu-user's madvise ignores MADV_GUARD_INSTALL (returns 0, no guard)
-// unit-skip-runner: qemu-aarch64-static: stack_guard_faults: qemu-user's madvise ignores MADV_GUARD_INSTALL (returns 0, no guard)
-// unit-skip-runner: qemu-aarch64-static: stack_fits_rlimit_as: qemu-user ignores setrlimit(RLIMIT_AS)
+// unit-skip-runner: qemu-aarch64-static: stack:stack_layout: qemu-user's madvise ignores MADV_GUARD_INSTALL (returns 0, no guard)
+// unit-skip-runner: qemu-aarch64-static: stack:stack_pool_reuse: qemu-user's madvise ignores MADV_GUARD_INSTALL (returns 0, no guard)
+// unit-skip-runner: qemu-aarch64-static: stack:stack_guard_faults: qemu-user's madvise ignores MADV_GUARD_INSTALL (returns 0, no guard)
+// unit-skip-runner: qemu-aarch64-static: stack:stack_fits_rlimit_as: qemu-user ignores setrlimit(RLIMIT_AS)
  */
 #include <check.h>
 #include <errno.h>
