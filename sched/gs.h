@@ -274,7 +274,7 @@ struct m {
 	 * G that was running then (NULL: the scheduler). */
 	_Atomic int bt_state;
 	struct g *bt_g;
-	unsigned long long bt_regs[32];
+	unsigned long long bt_regs[GS_ARCH_BT_WORDS];
 	/* CPU-time accounting, once on (cpuclock.c): this thread's CPU time
 	 * when curg started running. Written by this M only. */
 	uint64_t cpu_mark;

@@ -47,12 +47,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "gs.h"
 #include "real.h"
 
-#define PAGE 4096UL
+/* The page size, asked of the kernel at start (arm64 kernels run with 4, 16
+ * or 64 KiB pages); every size below is a multiple of 64 KiB. */
+static size_t page_size = 4096;
+#define PAGE page_size
 #define PACK_GAP (64 * 1024UL)
 #define PACK_SLOTS 256
 #define MARK_GAP GS_STACK_MARK_GAP
@@ -102,6 +106,9 @@ static size_t round_page(size_t n)
 
 void gs_stack_init(void)
 {
+	unsigned long ps = getauxval(AT_PAGESZ);
+	if (ps >= 4096 && !(ps & (ps - 1)))
+		page_size = ps;
 	long maxmap = 65530;
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
 	if (f) {

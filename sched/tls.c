@@ -46,15 +46,20 @@ extern void *__res_state(void);	/* <resolv.h> renames p_type */
 
 #define MAXSEG 32
 struct seg {
-	size_t off;		/* distance below the thread pointer */
+	ptrdiff_t off;		/* start, from the thread pointer (negative: below it) */
 	size_t len;
 	size_t save;		/* offset in g->tls */
 };
 static struct seg segs[MAXSEG];
-static int nseg;
+static _Atomic int nseg;	/* grows after a dlopen (pinned_after_dlopen): read once per switch */
+/* Room in every G's saved bytes for modules that a dlopen puts in the static
+ * block later (arch.h: glibc on aarch64 gives dlopen'ed modules whose TLS is
+ * reached through TLS descriptors a place in its optional static TLS, 512
+ * bytes by default); room_used of it taken, from room_at on. */
+#define ROOM GS_ARCH_TLS_DLOPEN_ROOM
+static size_t room_at, room_used;
 size_t gs_tls_size;
 static unsigned char *init_image;	/* a new G's TLS bytes */
-static size_t static_size;		/* whole static TLS block, for "is static" */
 static bool info_ok;			/* static_size is glibc's */
 
 typedef union {
@@ -62,7 +67,17 @@ typedef union {
 	struct { void *val; void *to_free; } pointer;
 } dtv_t;			/* glibc's dtv_t (x86_64, aarch64) */
 #define DTV_UNALLOCATED ((void *)-1l)
-#define TCB_DTV(tp) (((void **)(tp))[1])	/* tcbhead_t.dtv */
+#define TCB_DTV(tp) GS_ARCH_TCB_DTV(tp)	/* tcbhead_t.dtv (arch.h) */
+
+/* Whether p lies in the static TLS block of the thread whose pointer is tp:
+ * below tp in variant II (x86-64), above it in variant I (aarch64; arch.h). */
+static size_t static_size;		/* whole static TLS block, for "is static" */
+static bool in_static(const char *tp, const void *p)
+{
+	if (GS_ARCH_TLS_ABOVE)
+		return (const char *)p >= tp && (const char *)p < tp + static_size;
+	return (const char *)p < tp && (const char *)p >= tp - static_size;
+}
 
 /* tp mode (below). */
 int gs_tls_tp;
@@ -79,7 +94,7 @@ static size_t hot_off;			/* struct pthread's words a G writes: below this */
 #define TCB_ROOM_HI 0x2c0
 static bool tcb_room;			/* [TCB_ROOM_LO, TCB_ROOM_HI) of a header is free */
 
-struct pending { size_t off, len; const void *img; size_t filesz; };
+struct pending { ptrdiff_t off; size_t len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
 static int nfound;
 static void *self_base;
@@ -88,7 +103,7 @@ static size_t static_align = 64;	/* of the thread pointer */
 static bool block_in_stack(struct g *g);
 static _Atomic unsigned long freed_blocks;	/* since the last malloc_trim */
 
-static int add_found(size_t off, size_t len, const void *img, size_t filesz)
+static int add_found(ptrdiff_t off, size_t len, const void *img, size_t filesz)
 {
 	if (nfound == MAXSEG)
 		return -1;
@@ -106,18 +121,30 @@ static int scan(struct dl_phdr_info *info, size_t size, void *tp)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_TLS || ph->p_memsz == 0)
 			continue;
-		size_t off = (size_t)((char *)tp - (char *)info->dlpi_tls_data);
-		if (off > static_size)
+		if (!in_static(tp, info->dlpi_tls_data))
 			continue;	/* not in the static block */
-		add_found(off, ph->p_memsz, (void *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
+		add_found((char *)info->dlpi_tls_data - (char *)tp, ph->p_memsz, (void *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
 	}
+	return 0;
+}
+
+typedef struct { unsigned long mod, off; } tls_index;
+static void *(*tls_get_addr)(tls_index *);
+#define MAXSTATIC 64
+static size_t mod_done[MAXSTATIC];	/* TLS modules looked at */
+static int nmod_done;
+
+static int note_mod(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if (info->dlpi_tls_modid && nmod_done < MAXSTATIC)
+		mod_done[nmod_done++] = info->dlpi_tls_modid;
 	return 0;
 }
 
 static int cmp_off(const void *a, const void *b)
 {
 	const struct pending *x = a, *y = b;
-	return x->off < y->off ? 1 : x->off > y->off ? -1 : 0;	/* lowest address first */
+	return x->off < y->off ? -1 : x->off > y->off ? 1 : 0;	/* lowest address first */
 }
 
 static void pinned_init(void)
@@ -127,23 +154,23 @@ static void pinned_init(void)
 	if (dladdr((void *)gs_tls_init, &di))
 		self_base = di.dli_fbase;
 	dl_iterate_phdr(scan, tp);
-	add_found((size_t)(tp - (char *)__errno_location()), sizeof(int), NULL, 0);
-	add_found((size_t)(tp - (char *)__h_errno_location()), sizeof(int), NULL, 0);
+	add_found((char *)__errno_location() - tp, sizeof(int), NULL, 0);
+	add_found((char *)__h_errno_location() - tp, sizeof(int), NULL, 0);
 	qsort(found, (size_t)nfound, sizeof found[0], cmp_off);
 
-	/* Merge into segments by address (start = -off relative to the thread
+	/* Merge into segments by address (start = off relative to the thread
 	 * pointer); build the initial image alongside. */
 	size_t total = 0;
 	for (int i = 0; i < nfound; i++)
 		total += found[i].len;
-	init_image = calloc(1, total ? total : 1);
+	init_image = calloc(1, total + ROOM ? total + ROOM : 1);
 	if (!init_image)
 		gs_throw("out of memory at start-up");
 	for (int i = 0; i < nfound; i++) {
 		struct pending *f = &found[i];
-		ptrdiff_t fstart = -(ptrdiff_t)f->off, fend = fstart + (ptrdiff_t)f->len;
+		ptrdiff_t fstart = f->off, fend = fstart + (ptrdiff_t)f->len;
 		struct seg *last = nseg ? &segs[nseg - 1] : NULL;
-		ptrdiff_t lstart = last ? -(ptrdiff_t)last->off : 0;
+		ptrdiff_t lstart = last ? last->off : 0;
 		if (last && fstart <= lstart + (ptrdiff_t)last->len) {
 			if (fend > lstart + (ptrdiff_t)last->len)
 				last->len = (size_t)(fend - lstart);
@@ -156,6 +183,12 @@ static void pinned_init(void)
 		gs_tls_size = last->save + last->len;
 		if (f->img && f->filesz)
 			memcpy(init_image + last->save + (size_t)(fstart - lstart), f->img, f->filesz);
+	}
+	room_at = gs_tls_size;
+	gs_tls_size += ROOM;
+	if (ROOM) {
+		tls_get_addr = dlsym(RTLD_DEFAULT, "__tls_get_addr");
+		dl_iterate_phdr(note_mod, NULL);
 	}
 }
 
@@ -173,8 +206,8 @@ void gs_tls_init(void)
 		static_align = align;
 	if (gs_cfg.pinned)
 		gs_tls_why = "GOSHIM_DEBUG=pinned=1";
-	else if (!(getauxval(AT_HWCAP2) & 2))
-		gs_tls_why = "no FSGSBASE";
+	else if ((gs_tls_why = gs_arch_tp_mode_why()))
+		;
 	else if (!(gs_tls_why = tp_verify()))
 		gs_tls_tp = 1;
 	if (!gs_tls_tp)
@@ -194,8 +227,7 @@ int gs_tls_init_g(struct g *g)
 
 static bool is_static(struct m *m, void *p)
 {
-	char *tp = m->tp;
-	return (char *)p < tp && (char *)p >= tp - static_size;
+	return in_static(m->tp, p);
 }
 
 static void *dtv_alloc(size_t n)
@@ -278,16 +310,17 @@ void gs_tls_switch(struct m *m, struct g *to)
 	if (from == to)
 		return;
 	char *tp = m->tp;
+	int n = atomic_load_explicit(&nseg, memory_order_acquire);
 	if (from) {
-		for (int i = 0; i < nseg; i++)
-			memcpy(from->tls + segs[i].save, tp - segs[i].off, segs[i].len);
+		for (int i = 0; i < n; i++)
+			memcpy(from->tls + segs[i].save, tp + segs[i].off, segs[i].len);
 		if (from->dtv)
 			from->dtv = TCB_DTV(tp);
 		else
 			dtv_unshare(m, from);
 	}
-	for (int i = 0; i < nseg; i++)
-		memcpy(tp - segs[i].off, to->tls + segs[i].save, segs[i].len);
+	for (int i = 0; i < n; i++)
+		memcpy(tp + segs[i].off, to->tls + segs[i].save, segs[i].len);
 	if (!to->dtv && unlikely(!m->dtv_share))
 		to->dtv = dtv_clone(m);
 	TCB_DTV(tp) = to->dtv ? to->dtv : m->own_dtv;
@@ -384,14 +417,9 @@ static unsigned char hdr_tmpl[HDR_HI - HDR_LO];
 /* Static TLS ranges (distance below the thread pointer) already initialised in
  * every block: those of the modules loaded at start, then each one
  * gs_tls_after_dlopen has done. */
-#define MAXSTATIC 64
 static size_t static_done[MAXSTATIC];
 static int nstatic_done;
 static gs_lock_t dlopen_lock;
-static size_t mod_done[MAXSTATIC];	/* TLS modules looked at */
-static int nmod_done;
-typedef struct { unsigned long mod, off; } tls_index;
-static void *(*tls_get_addr)(tls_index *);
 
 struct libc_tls { const char *lo; size_t len; };
 
@@ -541,6 +569,7 @@ static const char *find_tcache(void)
 static const char *tp_verify(void)
 {
 #ifndef __x86_64__
+	(void)note_static, (void)find_tcache;
 	return "a thread pointer per G is x86-64 only so far";
 #else
 	allocate_tls = dlvsym(RTLD_DEFAULT, "_dl_allocate_tls", "GLIBC_PRIVATE");
@@ -939,10 +968,58 @@ static int init_new_static(struct dl_phdr_info *info, size_t size, void *tp)
 	return 0;
 }
 
+/* Pinned mode, after a dlopen: a module glibc placed in the static block gets
+ * a segment of its own in the room every G's saved bytes keep for it, every
+ * G's copy its initial image (each real thread's, the Ms', glibc initialised).
+ * The segment is published last: a switch on another M uses the old count or
+ * the new one for both halves. A module past the room stays per OS thread
+ * (README, Limits). */
+static int pinned_new_static(struct dl_phdr_info *info, size_t size, void *tp)
+{
+	if (!info->dlpi_tls_modid)
+		return 0;
+	for (int i = 0; i < nmod_done; i++)
+		if (mod_done[i] == info->dlpi_tls_modid)
+			return 0;
+	const ElfW(Phdr) *ph = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS)
+			ph = &info->dlpi_phdr[i];
+	if (!ph || nmod_done == MAXSTATIC)
+		return 0;
+	mod_done[nmod_done++] = info->dlpi_tls_modid;
+	tls_index ti = { info->dlpi_tls_modid, 0 };
+	char *a = tls_get_addr(&ti);
+	int n = atomic_load_explicit(&nseg, memory_order_relaxed);
+	if (!in_static(tp, a) || ph->p_memsz == 0)
+		return 0;	/* dynamic: each G's DTV gets its own block */
+	if (room_used + ph->p_memsz > ROOM || n == MAXSEG)
+		return 0;
+	size_t save = room_at + room_used;
+	room_used += ph->p_memsz;
+	const void *img = (const void *)(info->dlpi_addr + ph->p_vaddr);
+	memcpy(init_image + save, img, ph->p_filesz);
+	gs_lock(&gs_allg_lock);
+	for (struct g *g = gs_allg; g; g = g->allnext) {
+		memcpy(g->tls + save, img, ph->p_filesz);
+		memset(g->tls + save + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+	}
+	segs[n] = (struct seg){ a - (char *)tp, ph->p_memsz, save };
+	atomic_store_explicit(&nseg, n + 1, memory_order_release);
+	gs_unlock(&gs_allg_lock);
+	return 0;
+}
+
 void gs_tls_after_dlopen(void)
 {
-	if (!gs_tls_tp)
+	if (!gs_tls_tp) {
+		if (ROOM && tls_get_addr) {
+			gs_lock(&dlopen_lock);
+			dl_iterate_phdr(pinned_new_static, gs_arch_tp_now());
+			gs_unlock(&dlopen_lock);
+		}
 		return;
+	}
 	struct gs_realtp r;
 	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
 	gs_lock(&dlopen_lock);

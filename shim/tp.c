@@ -84,8 +84,11 @@ static void *open_caller_paths(const char *file, int mode, const void *caller)
 GS_EXPORT void *dlopen(const char *file, int mode)
 {
 	void *h = REAL(dlopen)(file, mode);
-	if (!gs_tls_tp)
+	if (!gs_tls_tp) {
+		if (h)
+			gs_tls_after_dlopen();	/* pinned: a module in static TLS (aarch64) */
 		return h;
+	}
 	if (!h && file && !strchr(file, '/') &&
 	    (h = open_caller_paths(file, mode, __builtin_return_address(0))) == NULL)
 		REAL(dlopen)(file, mode);	/* its error for dlerror */
