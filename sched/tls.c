@@ -85,7 +85,7 @@ const char *gs_tls_why = "";
 static void *(*allocate_tls)(void *);
 static void (*deallocate_tls)(void *, bool);
 static void (*ctype_init)(void);
-static size_t tid_off, rseq_cpu_off, robust_off, robust_prev_off, spec_off, spec_val;
+static size_t tid_off, rseq_cpu_off, robust_off, robust_prev_off;
 static ptrdiff_t curm_off, tcache_off, resp_slot;	/* TLS words, from the thread pointer */
 static size_t res_off;			/* struct pthread's res, 0 until probed */
 static size_t stackblock_off;		/* and its stackblock, stackblock_size */
@@ -603,12 +603,13 @@ static const char *tp_verify(void)
 		if (*(char **)(tp + o) == tp + o)
 			robust_off = o, n++;
 	int ns = 0;
+	size_t spec_val = 0;	/* where specific[0] points */
 	for (size_t o = HDR_HI; o + 8 <= end && n == 1; o += 8) {
 		char *v = *(char **)(tp + o);
 		if (v == tp + robust_off)
 			robust_prev_off = o;
 		else if (v > tp + HDR_HI && v < tp + end)
-			spec_off = o, spec_val = (size_t)(v - tp), ns++;
+			spec_val = (size_t)(v - tp), ns++;
 	}
 	if (n != 1 || ns != 1)
 		return "struct pthread's robust list or specific block not found";
