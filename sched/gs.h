@@ -364,6 +364,14 @@ static inline bool gs_async_cancel_due(struct g *g)
 	return unlikely(g->cancel_async) && atomic_load(&g->cancel_pending) &&
 	       !g->cancel_disabled && !g->cancelling && gs_async_cancel;
 }
+/* A cancellation point: acts on g's pending deferred cancellation, unwinding
+ * g (through gs_async_cancel: the unwinding is the same). Runs on g. */
+static inline void gs_testcancel(struct g *g)
+{
+	if (unlikely(atomic_load_explicit(&g->cancel_pending, memory_order_relaxed)) &&
+	    !g->cancel_disabled && !g->cancelling && gs_async_cancel)
+		gs_async_cancel(g);
+}
 /* pthread_cancel of g with asynchronous cancellation: ends its futex wait or
  * interruptible park, or asks its M to stop it at a safe PC (proc.c). */
 GS_HIDDEN void gs_cancel_async_wake(struct g *g);

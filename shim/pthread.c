@@ -70,18 +70,12 @@ static _Noreturn void unwind(struct g *g, void *ret)
 #pragma GCC diagnostic pop
 }
 
-/* An asynchronous cancellation (sched/: a futex wait it ended, or a safe PC
- * the preemption signal found). */
+/* Unwinds g, cancelled: at a cancellation point (gs_testcancel, gs.h), or
+ * asynchronously (sched/: a futex wait it ended, or a safe PC the preemption
+ * signal found). */
 static void async_cancel(struct g *g)
 {
 	unwind(g, PTHREAD_CANCELED);
-}
-
-GS_HIDDEN void gs_testcancel(struct g *g)
-{
-	if (unlikely(atomic_load_explicit(&g->cancel_pending, memory_order_relaxed)) &&
-	    !g->cancel_disabled && !g->cancelling)
-		unwind(g, PTHREAD_CANCELED);
 }
 
 GS_EXPORT void __pthread_register_cancel(__pthread_unwind_buf_t *buf)

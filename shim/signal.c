@@ -8,7 +8,6 @@
 #include <string.h>
 #include "real.h"
 
-GS_HIDDEN void gs_testcancel(struct g *g);
 
 #define NSIGS 64
 static struct sigaction user[NSIGS + 1];	/* the program's handlers we wrap */

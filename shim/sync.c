@@ -13,7 +13,6 @@
 #include "real.h"
 #include "sync.h"
 
-GS_HIDDEN void gs_testcancel(struct g *g);
 
 static void testcancel(void)
 {

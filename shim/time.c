@@ -7,7 +7,6 @@
 #include <unistd.h>
 #include "real.h"
 
-GS_HIDDEN void gs_testcancel(struct g *g);
 
 /* CLOCK_THREAD_CPUTIME_ID in a G and the clocks of pthread_getcpuclockid
  * read the G's own CPU time (sched/cpuclock.c); the rest is glibc's. CPU

@@ -33,7 +33,6 @@
 #include <unistd.h>
 #include "io.h"
 
-GS_HIDDEN void gs_testcancel(struct g *g);
 
 #define WAIT_SELECT (WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL)
 
