@@ -89,7 +89,7 @@ bool gs_fd_ready(int fd, int mode)
 
 int gs_fd_nb_begin(int fd)
 {
-	gs_np_flip_lock(fd);
+	gs_fd_flip_lock(fd);
 	int fl = REAL(fcntl)(fd, F_GETFL);
 	if (fl < 0 || (fl & O_NONBLOCK))
 		return -1;	/* nothing to restore */
@@ -102,6 +102,6 @@ void gs_fd_nb_end(int fd, int fl)
 	int saved = errno;
 	if (fl >= 0)
 		REAL(fcntl)(fd, F_SETFL, fl);
-	gs_np_flip_unlock(fd);
+	gs_fd_flip_unlock(fd);
 	errno = saved;
 }

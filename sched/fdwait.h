@@ -1,5 +1,5 @@
-/* sched/fdwait.h: the way of a blocking fd call (fdwait.c), and the facts it
- * decides with (fdtable.c). Every hook of a call that may block on an fd goes
+/* sched/fdwait.h: the way of a blocking fd call (fdwait.c); the facts it
+ * decides with are the fd table's (fdtable.h). Every hook of a call that may block on an fd goes
  * through here; the shim only translates its arguments and results. */
 #ifndef GS_FDWAIT_H
 #define GS_FDWAIT_H
@@ -7,17 +7,6 @@
 #include <errno.h>
 #include <sys/types.h>
 #include "netpoll.h"
-
-/* ---- fd facts (fdtable.c), learnt once and cached per fd number ---- */
-
-/* GS_FD_* of fd: fstat the first time, then cached until the number is
- * closed or made again. */
-GS_HIDDEN int gs_fd_kind(int fd);
-/* The program's own O_NONBLOCK on fd's open file. */
-GS_HIDDEN bool gs_fd_user_nonblock(int fd);
-/* The deadline SO_RCVTIMEO (NP_READ) or SO_SNDTIMEO (NP_WRITE) gives a call
- * starting now; 0 none. */
-GS_HIDDEN uint64_t gs_fd_timeout(int fd, int mode);
 
 /* ---- the wait (fdwait.c) ---- */
 

@@ -37,7 +37,7 @@ static int try_readv(struct gs_fdcall *c, bool block)
 		r = a->cnt == 1 ? REAL(recv)(c->fd, a->iov[0].iov_base, a->iov[0].iov_len, MSG_DONTWAIT) :
 				  REAL(recvmsg)(c->fd, &mh, MSG_DONTWAIT);
 		if (r < 0 && errno == ENOTSOCK) {
-			gs_np_set_kind(c->fd, c->kind = GS_FD_POLLABLE);
+			gs_fd_set_kind(c->fd, c->kind = GS_FD_POLLABLE);
 			c->anyway = false;
 			return GS_FDC_RETRY;
 		}
@@ -235,7 +235,7 @@ static int try_write(struct gs_fdcall *c, bool block)
 	} else if (c->kind == GS_FD_SOCKET) {
 		r = REAL(send)(fd, p, n, MSG_DONTWAIT);
 		if (r < 0 && errno == ENOTSOCK) {
-			gs_np_set_kind(fd, c->kind = GS_FD_POLLABLE);
+			gs_fd_set_kind(fd, c->kind = GS_FD_POLLABLE);
 			return GS_FDC_RETRY;
 		}
 	} else if (c->kind == GS_FD_ANON) {

@@ -14,9 +14,9 @@ int gs_fd_made(int fd, int kind, int nonblock)
 	if (fd >= 0) {
 		gs_np_close(fd);	/* a new file at this number */
 		if (kind)
-			gs_np_set_kind(fd, kind);
+			gs_fd_set_kind(fd, kind);
 		if (nonblock >= 0)
-			gs_np_set_nonblock(fd, nonblock);
+			gs_fd_set_nonblock(fd, nonblock);
 	}
 	return fd;
 }
@@ -105,7 +105,7 @@ GS_EXPORT int fcntl(int fd, int cmd, ...)
 	unsigned long arg = va_arg(ap, unsigned long);
 	va_end(ap);
 	if (cmd == F_SETFL)
-		gs_np_invalidate_all();
+		gs_fd_invalidate_all();
 	if (cmd == F_SETLKW || cmd == F_OFD_SETLKW)	/* a lock held by another: shim/flock.c */
 		return gs_fcntl_lockw(fd, cmd, (void *)arg);
 	int r = REAL(fcntl)(fd, cmd, arg);
@@ -121,14 +121,14 @@ GS_EXPORT int ioctl(int fd, unsigned long req, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	if (req == FIONBIO)
-		gs_np_invalidate_all();
+		gs_fd_invalidate_all();
 	return REAL(ioctl)(fd, req, arg);
 }
 
 GS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))
-		gs_np_invalidate_all();
+		gs_fd_invalidate_all();
 	return REAL(setsockopt)(fd, level, name, val, len);
 }
 
