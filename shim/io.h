@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include "fdwait.h"
-#include "real.h"
+#include "shim.h"
 
 typedef struct _IO_FILE FILE;
 GS_HIDDEN int gs_stdio_wait(FILE *f);	/* stdio.c: before a stdio read */

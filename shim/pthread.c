@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "real.h"
+#include "shim.h"
 #include "sync.h"
 #include "tsd.h"
 

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include "real.h"
+#include "shim.h"
 
 
 #define NSIGS 64

@@ -10,7 +10,7 @@
 #include <semaphore.h>
 #include <string.h>
 #include <linux/futex.h>
-#include "real.h"
+#include "shim.h"
 #include "sync.h"
 
 

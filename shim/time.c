@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <time.h>
 #include <unistd.h>
-#include "real.h"
+#include "shim.h"
 
 
 /* CLOCK_THREAD_CPUTIME_ID in a G and the clocks of pthread_getcpuclockid
