@@ -375,6 +375,12 @@ static inline void gs_testcancel(struct g *g)
 /* pthread_cancel of g with asynchronous cancellation: ends its futex wait or
  * interruptible park, or asks its M to stop it at a safe PC (proc.c). */
 GS_HIDDEN void gs_cancel_async_wake(struct g *g);
+/* The thread life cycle (thread.c), for G g (not a reaped one), from any
+ * caller: join (abs NULL: no deadline; try: tryjoin) as glibc 2.36's
+ * __pthread_clockjoin_ex, frees g; detach; the cancellation request. */
+GS_HIDDEN int gs_join(struct g *g, void **ret, const struct timespec *abs, clockid_t clock, bool try);
+GS_HIDDEN int gs_detach(struct g *g);
+GS_HIDDEN void gs_cancel(struct g *g);
 
 /* After an interruptible park: whether an interruption ended it. */
 static inline bool gs_park_interrupted(struct g *g)
