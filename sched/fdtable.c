@@ -71,8 +71,8 @@ void gs_fd_foreach(void (*fn)(int fd, struct gs_fd *d))
 
 void gs_fd_fork_reset(struct gs_fd *d)
 {
-	atomic_store(&d->lock.v, 0);
-	atomic_store(&d->flip.v, 0);
+	gs_lock_reset(&d->lock);
+	gs_lock_reset(&d->flip);
 }
 
 /* ---- facts ---- */

@@ -201,7 +201,7 @@ int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits)
 void gs_futex_fork_child(void)
 {
 	for (int i = 0; i < NBUCKET; i++) {
-		atomic_store(&buckets[i].lock.v, 0);
+		gs_lock_reset(&buckets[i].lock);
 		buckets[i].head = buckets[i].tail = NULL;
 		atomic_store(&buckets[i].native, 0);
 	}

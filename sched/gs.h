@@ -597,6 +597,12 @@ GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timesp
 
 GS_HIDDEN void gs_lock(gs_lock_t *l);
 GS_HIDDEN void gs_unlock(gs_lock_t *l);
+/* Takes l if it is free, without waiting: true if taken. For a signal handler
+ * that may have interrupted l's holder. */
+GS_HIDDEN bool gs_trylock(gs_lock_t *l);
+/* In the child after fork: l as if never taken (its holder, another thread,
+ * is not in the child). */
+GS_HIDDEN void gs_lock_reset(gs_lock_t *l);
 
 /* ---- dump (dump.c) ---- */
 

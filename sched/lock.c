@@ -40,3 +40,14 @@ void gs_unlock(gs_lock_t *l)
 	if (atomic_exchange(&l->v, 0) == 2)
 		gs_sys_futex(&l->v, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
+
+bool gs_trylock(gs_lock_t *l)
+{
+	uint32_t c = 0;
+	return atomic_compare_exchange_strong(&l->v, &c, 1);
+}
+
+void gs_lock_reset(gs_lock_t *l)
+{
+	atomic_store(&l->v, 0);
+}

@@ -562,7 +562,7 @@ static void fork_desc(int fd, struct gs_fd *d)
 /* The child shares the parent's epoll instance: make its own. */
 void gs_np_fork_child(void)
 {
-	atomic_store(&init_lock.v, 0);
+	gs_lock_reset(&init_lock);
 	atomic_store(&nwaiting, 0);
 	if (!atomic_load(&inited))
 		return;

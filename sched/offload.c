@@ -144,7 +144,7 @@ void gs_offload_submit(struct gs_offload *job, const char *why)
 /* In a forked child only the forking thread exists. */
 void gs_offload_fork_child(void)
 {
-	atomic_store(&olock.v, 0);
+	gs_lock_reset(&olock);
 	qhead = NULL;
 	qtail = &qhead;
 	nhelpers = nidle = nlong = 0;

@@ -418,5 +418,5 @@ size_t gs_stack_committed(struct g *g)
  * been held by another. */
 void gs_stack_fork_child(void)
 {
-	atomic_store(&stack_lock.v, 0);
+	gs_lock_reset(&stack_lock);
 }
