@@ -223,8 +223,8 @@ void gs_exit(void *ret)
 /* In a forked child g (or none) is the only G left. */
 void gs_g_fork_child(struct g *g)
 {
-	atomic_store(&heapg_lock.v, 0);
-	atomic_store(&gs_allg_lock.v, 0);
+	gs_lock_reset(&heapg_lock);
+	gs_lock_reset(&gs_allg_lock);
 	gs_allg = g;	/* the others are gone; their memory is not reclaimed */
 	if (g)
 		g->allnext = g->allprev = NULL;

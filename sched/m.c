@@ -319,8 +319,8 @@ struct m *gs_m0_init(void)
  * busy P; the others start again at the next pthread_create. */
 void gs_m_fork_child(struct m *self, struct g *g)
 {
-	atomic_store(&start_lock.v, 0);
-	atomic_store(&mslock.v, 0);
+	gs_lock_reset(&start_lock);
+	gs_lock_reset(&mslock);
 	int nm = atomic_load(&gs_nm);
 	for (int i = 0; i < nm; i++) {
 		struct m *m = &gs_allm[i];
