@@ -378,7 +378,9 @@ static inline void gs_testcancel(struct g *g)
 GS_HIDDEN void gs_cancel_async_wake(struct g *g);
 /* The thread life cycle (thread.c), for G g (not a reaped one), from any
  * caller: join (abs NULL: no deadline; try: tryjoin) as glibc 2.36's
- * __pthread_clockjoin_ex, frees g; detach; the cancellation request. */
+ * __pthread_clockjoin_ex, frees g; detach; the cancellation request; and,
+ * from the scheduler, the end of g's exit (off its stack, on g0). */
+GS_HIDDEN void gs_exited(struct g *g);
 GS_HIDDEN int gs_join(struct g *g, void **ret, const struct timespec *abs, clockid_t clock, bool try);
 GS_HIDDEN int gs_detach(struct g *g);
 GS_HIDDEN void gs_cancel(struct g *g);

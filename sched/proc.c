@@ -459,11 +459,7 @@ static void release_dead(struct m *m, struct g *d)
 	gs_tls_release(m, d);
 	if (!d->in_stack)
 		gs_stack_free(d);	/* else it goes with d (gs_free_g) */
-	int js = J_JOINABLE;
-	if (atomic_compare_exchange_strong(&d->joinstate, &js, J_EXITED))
-		gs_futex_wake((_Atomic uint32_t *)&d->joinstate, INT_MAX);
-	else
-		gs_free_g(d);	/* detached: nobody else holds it */
+	gs_exited(d);
 }
 
 static inline void after_switch(struct m *m)
@@ -714,7 +710,7 @@ void gs_sched_after_switch(struct m *m)
 /* In a forked child: the queues are empty, no M is in the netpoller. */
 void gs_proc_fork_child(void)
 {
-	atomic_store(&glock.v, 0);
+	gs_lock_reset(&glock);
 	gq_head = gq_tail = NULL;
 	atomic_store(&gq_len, 0);
 	atomic_store(&np_blocker, 0);

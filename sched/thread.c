@@ -1,13 +1,25 @@
-/* sched/thread.c: the thread life-cycle protocol of a G: join, detach and
- * the cancellation request, the other side of the exit in proc.c
- * (release_dead), which publishes J_EXITED and wakes the joiner.
+/* sched/thread.c: the thread life-cycle protocol of a G: its exit's end
+ * (gs_exited, called by proc.c when the G is off its stack), join, detach and
+ * the cancellation request.
  *
  * g->joinstate (gs.h) is the one atomic word the exit and a join or detach
  * race on, and its loser frees g (musl's "the loser is responsible for
  * freeing thread resources"); g->joiner is glibc's joinid, the word join and
  * detach race on. Return values are pthread-style error numbers. */
 #include <errno.h>
+#include <limits.h>
 #include "sync.h"
+
+/* d has exited and is off its stack: a joiner may take it (J_EXITED, woken),
+ * or, detached, nobody else holds it and it is freed here. */
+void gs_exited(struct g *d)
+{
+	int js = J_JOINABLE;
+	if (atomic_compare_exchange_strong(&d->joinstate, &js, J_EXITED))
+		gs_futex_wake((_Atomic uint32_t *)&d->joinstate, INT_MAX);
+	else
+		gs_free_g(d);	/* detached: nobody else holds it */
+}
 
 /* glibc 2.36's __pthread_clockjoin_ex, in its order: a reaped thread is
  * ESRCH, a detached one EINVAL, joining oneself (or the thread that is
