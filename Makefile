@@ -1,5 +1,5 @@
 # goshim: build libgoshim.so, run its tests, demos and benchmarks.
-# Targets: all (the library and the command), test, demo, bench, soak, unit, compat, cross,
+# Targets: all (the library and the command), test, demo, bench, soak, unit, compat, cross, lockrank,
 # install, uninstall, deb, clean. Every goal that compiles runs scripts/deps.sh first.
 ARCH    ?= $(shell uname -m)
 CC      ?= cc
@@ -141,4 +141,12 @@ cross:
 		echo "cross: arch/$$a builds" || exit 1; \
 	done
 
-.PHONY: all deps unit test compat demo bench soak cross install uninstall deb clean
+# The runtime with its lock ranks checked (gs.h: GS_LOCK_RANKS; an acquisition
+# out of rank aborts with one line naming both locks), and the compat suites
+# run with it. Not part of `make test`: a debug build.
+lockrank: all
+	$(MAKE) BUILD=$(BUILD)/lockrank CFLAGS="$(CFLAGS) -DGS_LOCKRANK" $(BUILD)/lockrank/libgoshim.so
+	GOSHIM_LIB=$(CURDIR)/$(BUILD)/lockrank/libgoshim.so scripts/run-compat.sh -q -d tests/compat
+	GOSHIM_LIB=$(CURDIR)/$(BUILD)/lockrank/libgoshim.so scripts/run-compat.sh -q -d tests/compat-io
+
+.PHONY: all deps unit test compat demo bench soak cross lockrank install uninstall deb clean

@@ -38,6 +38,8 @@ struct gs_fd *gs_fd_get(int fd)
 			return NULL;
 		for (int i = 0; i < PAGE_FDS; i++) {
 			n[i].nonblock = -1;
+			gs_lock_init(&n[i].lock, FD);
+			gs_lock_init(&n[i].flip, FDFLIP);
 			n[i].timeo[0] = n[i].timeo[1] = -1;
 		}
 		struct gs_fd *none = NULL;

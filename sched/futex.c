@@ -33,7 +33,7 @@ struct bucket {
 	_Atomic int native;		/* callers in the kernel futex on this bucket */
 } __attribute__((aligned(64)));
 
-static struct bucket buckets[NBUCKET];
+static struct bucket buckets[NBUCKET] = { [0 ... NBUCKET - 1] = { .lock = GS_LOCK_INIT(FUTEX) } };
 
 void (*gs_async_cancel)(struct g *g);
 

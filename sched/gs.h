@@ -34,10 +34,14 @@
  *
  * Errors: inside the runtime 0 or -errno; shim/ converts at the boundary.
  *
- * Lock order: futex bucket lock -> global run queue lock -> stack pool lock.
- * gs_allg_lock is taken alone, except that tid.c sends a signal to a G under
- * it (gs_sig_send: a sigaction query and a lock-free gs_ready).
- * No runtime lock is held across a park or a context switch. */
+ * Lock order: the ranks of GS_LOCK_RANKS ("structures" below), written once
+ * and checked on every acquisition by `make lockrank`. The nestings that
+ * happen (GOSHIM_LOCKRANK_SEEN over the compat suites): start_lock -> mslock
+ * (m.c: starting an M), and the robust buckets among themselves, in address
+ * order (sync.c: all held across fork). gs_allg_lock is taken alone, except
+ * that tid.c sends a signal to a G under it (gs_sig_send: a sigaction query
+ * and a lock-free gs_ready). No runtime lock is held across a park or a
+ * context switch. */
 #ifndef GS_H
 #define GS_H
 
@@ -72,7 +76,48 @@ extern struct gs_config gs_cfg GS_HIDDEN;
 
 /* ---- structures ---- */
 
-typedef struct { _Atomic uint32_t v; } gs_lock_t;	/* lock.c */
+/* The runtime's internal locks (lock.c). Each has a rank, written once here,
+ * lowest first: a lock may be taken only while every lock the thread holds
+ * has a lower rank, or, for a rank marked peer, the same rank at a lower
+ * address (peers are taken in address order). Builds with -DGS_LOCKRANK
+ * (make lockrank) check it on every gs_lock and abort with one line naming
+ * both locks; other builds carry no rank at all. */
+#define GS_LOCK_RANKS(X)							\
+	X(DLOPEN,	0, "dlopen_lock (tls.c)")				\
+	X(START,	0, "start_lock (m.c)")					\
+	X(MS,		0, "mslock (m.c)")					\
+	X(OFFLOAD,	0, "olock (offload.c)")					\
+	X(RBUCKET,	1, "robust bucket lock (sync.c)")			\
+	X(FUTEX,	0, "futex bucket lock (futex.c)")			\
+	X(FDFLIP,	0, "fd flip lock (fdtable.c)")				\
+	X(NPINIT,	0, "netpoll init_lock (netpoll.c)")			\
+	X(FD,		0, "fd lock (fdtable.h)")				\
+	X(MTIMERS,	1, "m->tlock (proc.c)")					\
+	X(GLOBALQ,	0, "glock (proc.c)")					\
+	X(HEAPG,	0, "heapg_lock (g.c)")					\
+	X(ALLG,		0, "gs_allg_lock (g.c)")				\
+	X(STACK,	0, "stack_lock (stack.c)")				\
+	X(WAITSPARE,	0, "slock (shim/wait.c)")
+enum gs_lockrank {
+	GS_RANK_NONE,
+#define GS_RANK_ENUM_(r, peer, name) GS_RANK_##r,
+	GS_LOCK_RANKS(GS_RANK_ENUM_)
+#undef GS_RANK_ENUM_
+};
+
+typedef struct {
+	_Atomic uint32_t v;	/* 0 free, 1 held, 2 held with sleepers */
+#ifdef GS_LOCKRANK
+	uint32_t rank;		/* GS_RANK_* */
+#endif
+} gs_lock_t;
+#ifdef GS_LOCKRANK
+#define GS_LOCK_INIT(r) { .v = 0, .rank = GS_RANK_##r }
+#define gs_lock_init(l, r) ((l)->rank = GS_RANK_##r)
+#else
+#define GS_LOCK_INIT(r) { .v = 0 }
+#define gs_lock_init(l, r) ((void)(l))
+#endif
 
 #define GS_G_MAGIC 0x676f7368696d4721ULL	/* "goshimG!": our pthread_t vs glibc's */
 /* A G that was joined or reaped keeps this marker while its memory is ours

@@ -20,8 +20,8 @@
 #include "sync.h"
 #include "proc.h"
 
-static gs_lock_t start_lock;
-static gs_lock_t mslock;		/* M life cycle: start, retire, P transfer */
+static gs_lock_t start_lock = GS_LOCK_INIT(START);
+static gs_lock_t mslock = GS_LOCK_INIT(MS);		/* M life cycle: start, retire, P transfer */
 
 /* ---- Ps and the M life cycle (mslock) ----
  *
@@ -145,6 +145,7 @@ static struct m *alloc_m(void)
 	struct m *m = &gs_allm[nm];
 	m->id = nm;
 	gs_mpsc_init(&m->inbox);
+	gs_lock_init(&m->tlock, MTIMERS);
 	atomic_store_explicit(&gs_nm, nm + 1, memory_order_release);
 	return m;
 }

@@ -53,7 +53,7 @@ struct np_waiter {
 #define UNWATCHED_NS 5000000	/* how often a wait on an fd epoll refused looks again */
 static _Atomic int nwaiting;		/* Gs parked on fds */
 static _Atomic int inited;
-static gs_lock_t init_lock;
+static gs_lock_t init_lock = GS_LOCK_INIT(NPINIT);
 
 static int dir(int mode)
 {

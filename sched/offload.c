@@ -25,7 +25,7 @@
 #define OFFLOAD_IDLE_S 10
 #define OFFLOAD_STACK (1024 * 1024)	/* the resolver uses alloca generously */
 
-static gs_lock_t olock;		/* guards the queue and the counts */
+static gs_lock_t olock = GS_LOCK_INIT(OFFLOAD);		/* guards the queue and the counts */
 static struct gs_offload *qhead, **qtail = &qhead;
 static int nhelpers, nidle;
 static int nlong;		/* helpers in a job that may wait without bound */

@@ -44,7 +44,7 @@ int gs_move;
 _Atomic int gs_ms_started;
 
 #define gq_len gs_stats.globq
-static gs_lock_t glock;			/* guards the global queue */
+static gs_lock_t glock = GS_LOCK_INIT(GLOBALQ);			/* guards the global queue */
 static struct g *gq_head, *gq_tail;	/* glock */
 
 /* ---- queues ---- */

@@ -88,7 +88,7 @@ struct pool {				/* free stacks of one size and kind */
 	struct pool *next;
 };
 
-static gs_lock_t stack_lock;		/* guards pools, live_guarded */
+static gs_lock_t stack_lock = GS_LOCK_INIT(STACK);		/* guards pools, live_guarded */
 static struct pool *pools;
 static long live_guarded, guard_budget;
 static size_t default_size;

@@ -94,7 +94,7 @@ enum {
 static struct rbucket {
 	gs_lock_t lock;
 	struct gs_mutex *head;	/* lock */
-} __attribute__((aligned(64))) rbuckets[NRBUCKET];
+} __attribute__((aligned(64))) rbuckets[NRBUCKET] = { [0 ... NRBUCKET - 1] = { .lock = GS_LOCK_INIT(RBUCKET) } };
 
 static struct rbucket *rbucket_of(int id)
 {

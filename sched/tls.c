@@ -378,7 +378,7 @@ static unsigned char hdr_tmpl[HDR_HI - HDR_LO];
 #define MAXSTATIC 64
 static size_t static_done[MAXSTATIC];
 static int nstatic_done;
-static gs_lock_t dlopen_lock;
+static gs_lock_t dlopen_lock = GS_LOCK_INIT(DLOPEN);
 static size_t mod_done[MAXSTATIC];	/* TLS modules looked at */
 static int nmod_done;
 typedef struct { unsigned long mod, off; } tls_index;
