@@ -50,7 +50,7 @@ static int64_t g_cpu_ns(struct g *g, struct g *self)
 		return -1;
 	uint64_t t = g->cpu_ns;
 	struct m *m = g->m;
-	if (m && m->curg == g && m->cpu_mark_valid &&
+	if (m && __atomic_load_n(&m->curg, __ATOMIC_RELAXED) == g && m->cpu_mark_valid &&
 	    atomic_load_explicit(&g->status, memory_order_relaxed) == G_RUNNING) {
 		uint64_t now = thread_ns(m->tid, g == self), mark = m->cpu_mark;
 		if (now > mark)

@@ -281,12 +281,18 @@ struct m {
 	void *own_dtv;			/* glibc's DTV of this OS thread */
 	size_t own_gen;			/* its generation when last checked */
 	bool dtv_share;			/* no dynamic TLS yet: Gs may use own_dtv */
-	struct g *curg;			/* G running now, NULL on g0 */
+	struct g *curg;			/* G running now, NULL on g0. Written by this M
+					 * only (and start_m/fork under mslock), with
+					 * relaxed atomic stores: sysmon, cpuclock.c and
+					 * m_empty read it from other threads atomically */
 	struct g *tls_owner;		/* G whose identity is in this M's TLS */
 	struct g *gdead;		/* exited G to release once off its stack */
 	struct gs_ctx g0;		/* the scheduler context (own stack) */
-	struct g *runnext;		/* the G this M just made ready: runs next (owner only;
-					 * move mode: atomic, others take it from an M without a P) */
+	struct g *runnext;		/* the G this M just made ready: runs next. Pinned
+					 * mode: written by this M only, atomically (m_empty
+					 * reads it from another M under mslock); move mode:
+					 * exchanged atomically, others take it from an M
+					 * without a P */
 	struct g *prevg;		/* move mode: the G switched away from, until off its stack */
 	struct g *nextg;		/* move mode: the G g0 runs next (its last M was on it) */
 	gs_lock_t tlock;		/* move mode: guards timers */
@@ -294,11 +300,16 @@ struct m {
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
-	_Atomic int sleeping;		/* 1 while idle in futex wait (kernel futex word) */
-	uint32_t schedtick;		/* entries into the scheduler (read by sysmon) */
+	_Atomic int sleeping;		/* 0 running, 1 idle in its futex wait (the kernel
+					 * futex word), 2 idle blocked in the netpoller */
+	uint32_t schedtick;		/* entries into the scheduler: written by this M
+					 * (relaxed atomic store), read by sysmon and the
+					 * preemption handler atomically */
 	_Atomic int state;		/* M_FREE, M_LIVE */
 	_Atomic int has_p;		/* holds a P (see the glossary) */
-	int npinned;			/* live Gs started on it (owner only) */
+	int npinned;			/* live Gs started on it: written by this M (and
+					 * start_m/fork) with relaxed atomic stores, read
+					 * by another M in m_empty (under mslock) */
 	_Atomic int preempt_req;	/* sysmon asked the running G to yield; stays
 					 * set until it yields (preempt.c) */
 	_Atomic int preempt_sent;	/* a request signal is queued, not yet handled */

@@ -36,8 +36,10 @@ static int start_m(struct m *m);
 
 static bool m_empty(struct m *m)
 {
-	return !m->npinned && !m->runnext && gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) &&
-	       (!gs_move || (!m->timers.n && !m->curg && !atomic_load(&m->nwired)));
+	return !__atomic_load_n(&m->npinned, __ATOMIC_RELAXED) && !__atomic_load_n(&m->runnext, __ATOMIC_RELAXED) &&
+	       gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) &&
+	       (!gs_move || (!m->timers.n && !__atomic_load_n(&m->curg, __ATOMIC_RELAXED) &&
+			     !atomic_load(&m->nwired)));
 }
 
 /* A surplus M: holds a P, sleeps, and has nothing of its own. Under mslock. */
