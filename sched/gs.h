@@ -269,7 +269,8 @@ struct gs_runq {			/* Go's runq: owner puts/gets, others steal */
 
 struct gs_mpsc {			/* Vyukov's intrusive MPSC queue */
 	_Atomic(struct gs_node *) head;	/* producers exchange here */
-	struct gs_node *tail;		/* owner only */
+	struct gs_node *tail;		/* popped by the owner only, with relaxed atomic
+					 * stores: gs_mpsc_empty reads it from other Ms */
 	struct gs_node stub;
 };
 
