@@ -196,6 +196,7 @@ struct g {
 	int stack_kind;			/* STACK_* of stack.c */
 	int in_stack;			/* the struct lives at the top of its own stack */
 	int tp_in_stack;		/* tp mode: its block lies just below the struct (tls.c) */
+	int stack_dirty;		/* its stack came from the pool with old bytes (stack.c) */
 	char *ctx_top;			/* where its frames start; NULL: below the struct */
 
 	/* Why it waits, for the dump and for interruption. */
@@ -613,6 +614,7 @@ extern const char *gs_tls_why GS_HIDDEN;	/* why pinned */
 GS_HIDDEN void gs_tls_init(void);
 GS_HIDDEN int gs_tls_init_g(struct g *g);	/* 0 or -EAGAIN */
 GS_HIDDEN void *gs_tls_block_new(void);
+GS_HIDDEN char *gs_tls_g_spot(char *lo, char *hi, size_t gsize);
 GS_HIDDEN void gs_tls_block_free(void *b);
 GS_HIDDEN void gs_tls_trim(bool idle);	/* from sysmon */
 /* tp mode: points the thread pointer of m at tp (a G's or m->tp). */

@@ -522,12 +522,30 @@ static void check_stack(struct g *g)
 		gs_throw(OVERFLOW_FMT, g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
 }
 
-/* Gives m to another G; returns when cur runs again. Runs on cur's stack. */
+struct find_args {
+	struct m *m;
+	bool prefer_new;
+};
+
+static void *find_nowait_on(void *arg)
+{
+	struct find_args *a = arg;
+	return find_nowait(a->m, a->prefer_new);
+}
+
+/* Gives m to another G; returns when cur runs again. Runs on cur's stack;
+ * the search for the next G (timers, the network poll, stealing: a few KiB
+ * deep) on m's g0 stack, idle while a G runs, below its saved frame: a
+ * parked G's stack holds only the frames down to the switch, so an idle G
+ * costs the pages of its own frames (sched/tls.c, README). */
 void gs_schedule(struct m *m, struct g *cur, bool prefer_new)
 {
 	check_stack(cur);
 	m->in_sched = 1;
-	struct g *next = find_nowait(m, prefer_new);
+	struct find_args fa = { m, prefer_new };
+	char *g0sp = gs_ctx_sp(&m->g0);
+	struct g *next = likely(g0sp) ? gs_ctx_call_on(g0sp - 256, find_nowait_on, &fa) :
+					find_nowait(m, prefer_new);
 	if (next == cur) {
 		atomic_store_explicit(&cur->status, G_RUNNING, memory_order_relaxed);
 		m->in_sched = 0;

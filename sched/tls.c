@@ -74,6 +74,10 @@ static size_t tid_off, rseq_cpu_off, robust_off, robust_prev_off, spec_off, spec
 static ptrdiff_t curm_off, tcache_off, resp_slot;	/* TLS words, from the thread pointer */
 static size_t res_off;			/* struct pthread's res, 0 until probed */
 static size_t stackblock_off;		/* and its stackblock, stackblock_size */
+static size_t hot_off;			/* struct pthread's words a G writes: below this */
+#define TCB_ROOM_LO 0x80		/* tcbhead_t's unused tail (the spare layout, below) */
+#define TCB_ROOM_HI 0x2c0
+static bool tcb_room;			/* [TCB_ROOM_LO, TCB_ROOM_HI) of a header is free */
 
 struct pending { size_t off, len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
@@ -325,8 +329,8 @@ void gs_tls_release(struct m *m, struct g *g)
  * Where the CPU lets user space set the thread pointer (x86-64 FSGSBASE:
  * AT_HWCAP2 bit 1), each G has its own static TLS block and glibc thread
  * header ("block"), and a switch points %fs at it (wrfsbase). The block lies
- * at the top of the G's stack, as glibc puts a real thread's, where the G's
- * struct already is (block_in_stack); glibc's own _dl_allocate_tls gives it
+ * at the top of the G's stack, as glibc puts a real thread's, and holds the
+ * G's struct (block_in_stack, the layouts below); glibc's own _dl_allocate_tls gives it
  * a DTV (malloc'ed: glibc may realloc it; cut to the modules there are,
  * dtv_fit) and its TLS images. A G on a stack
  * the program gave gets a block from _dl_allocate_tls's malloc. Every per-thread byte
@@ -344,11 +348,16 @@ void gs_tls_release(struct m *m, struct g *g)
  *                     setjmp, atexit), feature_1; gscope 0; multiple_threads
  *                     1 (else glibc's locks take their single-thread path)
  *   tid               the running M's tid, written at every switch-in
- *   rseq cpu_id       -2: sched_getcpu falls back to the vDSO
- *   robust_head       an empty list; specific[0] its first block
+ *   robust_head       an empty list
  *   res               the resolver state __resp points to (libc TLS), as in
  *                     a real thread; its offset is found by a real thread
  *                     made once at the first pthread_create (gs_tls_probe)
+ * Left zero: specific[] (pthread_key_* are the shim's, per G in g->tsd; glibc
+ * reads specific[] only when a real thread exits) and the rseq area (the
+ * kernel updates only the OS thread's own; sched_getcpu is the shim's, which
+ * asks getcpu: glibc's would read CPU 0 here; -2 in cpu_id once a program or
+ * library that reads the area itself is loaded: rseq_cpu). Both lie in the
+ * struct's upper part, which an idle G then never writes (the layouts below).
  * The offsets of tid, robust_head and specific[0] are found at start-up in
  * the live main thread (a unique match each, below its rseq area, whose offset
  * glibc exports as __rseq_offset); if anything fails to verify the runtime
@@ -410,6 +419,84 @@ static int note_static(struct dl_phdr_info *info, size_t size, void *tp)
 	if (off <= static_size && nstatic_done < MAXSTATIC)
 		static_done[nstatic_done++] = off;
 	return 0;
+}
+
+/* rseq's cpu_id in a G's block. The kernel updates only the OS thread's own
+ * rseq area, so a G's says nothing; glibc's sched_getcpu, which reads it, is
+ * replaced by the shim's. A program or library that reads the area itself
+ * (it imports glibc's __rseq_offset: none on a stock Debian 12) must see
+ * "registration failed" (-2) there, as it then falls back to sched_getcpu
+ * and does no restartable sequence the kernel would not restart: then every
+ * block gets -2, which costs a G its stack's top page (the spare layout).
+ * Looked for at start-up and after each dlopen. */
+static _Atomic bool rseq_cpu;
+
+/* Whether the object has a dynamic symbol __rseq_offset: undefined (it imports
+ * it) or defined by a copy relocation (an executable that reads it). */
+static bool imports_rseq(const struct dl_phdr_info *info)
+{
+	const ElfW(Dyn) *dyn = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	if (!dyn)
+		return false;
+	const ElfW(Sym) *sym = NULL;
+	const char *str = NULL;
+	const uint32_t *hash = NULL, *gnu = NULL;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		/* ld.so relocates these in place (x86-64); not in a vDSO. */
+		uintptr_t v = dyn->d_un.d_ptr;
+		if (v < info->dlpi_addr)
+			v += info->dlpi_addr;
+		if (dyn->d_tag == DT_SYMTAB)
+			sym = (const ElfW(Sym) *)v;
+		else if (dyn->d_tag == DT_STRTAB)
+			str = (const char *)v;
+		else if (dyn->d_tag == DT_HASH)
+			hash = (const uint32_t *)v;
+		else if (dyn->d_tag == DT_GNU_HASH)
+			gnu = (const uint32_t *)v;
+	}
+	if (!sym || !str || (!hash && !gnu))
+		return false;
+	size_t n = 0;
+	if (hash) {
+		n = hash[1];	/* nchain: the number of symbols */
+	} else {
+		/* The highest symbol a bucket starts, then its chain's end. */
+		uint32_t nb = gnu[0], off = gnu[1], bloom = gnu[2];
+		const uint32_t *bucket = gnu + 4 + bloom * (sizeof(ElfW(Addr)) / 4);
+		const uint32_t *chain = bucket + nb;
+		uint32_t last = 0;
+		for (uint32_t i = 0; i < nb; i++)
+			if (bucket[i] > last)
+				last = bucket[i];
+		if (last >= off)
+			while (!(chain[last - off] & 1))
+				last++;
+		n = last ? last + 1 : off;
+	}
+	for (size_t i = 1; i < n; i++)
+		if (sym[i].st_name && strcmp(str + sym[i].st_name, "__rseq_offset") == 0)
+			return true;
+	return false;
+}
+
+/* arg: the load address of ld.so, which defines __rseq_offset. */
+static int find_rseq_user(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if ((void *)info->dlpi_addr == arg || (info->dlpi_name && strstr(info->dlpi_name, "linux-vdso")))
+		return 0;
+	return imports_rseq(info);
+}
+
+static bool rseq_user_loaded(void)
+{
+	Dl_info di;
+	if (!dladdr((void *)allocate_tls, &di))	/* in ld.so */
+		return true;
+	return dl_iterate_phdr(find_rseq_user, di.dli_fbase) != 0;
 }
 
 /* malloc's per-thread cache pointer in libc's TLS block of the calling thread:
@@ -496,6 +583,17 @@ static const char *tp_verify(void)
 	}
 	if (n != 1 || ns != 1)
 		return "struct pthread's robust list or specific block not found";
+	/* The words a G writes end where the thread-specific blocks begin. */
+	hot_off = spec_val;
+	if (hot_off < tid_off + 4 || hot_off < robust_off + 24 || hot_off < robust_prev_off + 8 ||
+	    hot_off > end || hot_off % 8)
+		return "struct pthread's fields are not in the expected order";
+	/* The header's unused tail: zero in this live thread, below every
+	 * field found above. */
+	tcb_room = hot_off >= TCB_ROOM_HI && tid_off >= TCB_ROOM_HI && robust_off >= TCB_ROOM_HI &&
+		   (!robust_prev_off || robust_prev_off >= TCB_ROOM_HI);
+	for (size_t o = TCB_ROOM_LO; o < TCB_ROOM_HI && tcb_room; o += 8)
+		tcb_room = *(uint64_t *)(tp + o) == 0;
 	memcpy(hdr_tmpl, tp + HDR_LO, sizeof hdr_tmpl);
 	/* __resp (libc TLS): in the main thread it points at the global _res. */
 	struct libc_tls lt = { 0 };
@@ -534,11 +632,13 @@ static const char *tp_verify(void)
 	if (!ok)
 		return "a block from _dl_allocate_tls is not as expected";
 	dl_iterate_phdr(note_static, tp);
+	atomic_store(&rseq_cpu, rseq_user_loaded());
 	return NULL;
 #endif
 }
 
 static void init_hdr(char *b);
+
 
 /* glibc gives a new DTV room for DTV_SURPLUS (14) more modules than there
  * are (16 bytes each: 336 of malloc per G); a G keeps a copy sized to the
@@ -584,33 +684,116 @@ static void init_hdr(char *b)
 	memcpy(b + HDR_LO, hdr_tmpl, sizeof hdr_tmpl);
 	*(int *)(b + 0x18) = 1;			/* multiple_threads: locks on */
 	*(int *)(b + 0x1c) = 0;			/* gscope_flag */
-	*(int32_t *)(b + rseq_cpu_off) = -2;	/* RSEQ_CPU_ID_REGISTRATION_FAILED */
+	if (atomic_load_explicit(&rseq_cpu, memory_order_relaxed))
+		*(int32_t *)(b + rseq_cpu_off) = -2;	/* RSEQ_CPU_ID_REGISTRATION_FAILED */
 	*(void **)(b + robust_off) = b + robust_off;
 	if (robust_prev_off)
 		*(void **)(b + robust_prev_off) = b + robust_off;
-	*(void **)(b + spec_off) = b + spec_val;
 }
 
-/* g's block at the top of its stack, just below the struct g (as glibc puts
- * a thread's at the top of its stack): the struct pthread above the thread
- * pointer, the static TLS below it, and g's frames start below the block.
- * glibc's _dl_allocate_tls given the place only allocates the DTV and copies
- * the TLS images (of modules dlopen'ed into static TLS too); the struct is
- * cleared here, as a pooled stack is dirty. A fresh stack's block costs the
- * pages its used span [tp - used TLS, tp + rseq cpu_id] lies in, which it
- * shares with g (top page) and g's first frames; the static TLS surplus
- * glibc keeps for modules dlopen'ed later lies below the used TLS, and is
- * touched only if such a module comes. false: the caller mallocs a block. */
+/* Where a G's block lies in its stack. A block spans, from the thread
+ * pointer tp: the static TLS below it (static_size - tcb_size bytes: the TLS
+ * of the modules there are, just below tp, then glibc's surplus for modules
+ * dlopen'ed later, touched only when such a module comes) and the struct
+ * pthread above it (tcb_size). Of the struct, a G writes only the words below
+ * hot_off (its header, list, tid, robust list, cleanup, cancellation word and
+ * flags); the rest (the thread-specific data blocks, which pthread_key_* in the
+ * shim keep elsewhere; the stack bounds, the resolver state, the signal mask,
+ * strerror's buffers, dlopen's error catcher, the rseq area, which the shim's
+ * sched_getcpu does not read) stays zero until the G uses what it is for.
+ *
+ * Spare layout, for stacks of SPARE_MIN and more: that cold upper part lies
+ * in the stack's top page, which nothing else uses and so is never touched;
+ * the hot words end at the next page boundary down (tp is aligned to
+ * static_align below that: up to 63 bytes more), and from there go the used
+ * TLS, the surplus, then g's frames. The struct g lies in the block's header
+ * where glibc has room (tcb_room): x86-64's tcbhead_t ends with 576 bytes
+ * glibc no longer uses and keeps only for the struct's size
+ * (__glibc_unused2, the former rtld_savespace_sse, and __padding:
+ * TCB_ROOM_LO .. TCB_ROOM_HI), verified zero in the live main thread at
+ * start-up; a struct g that does not fit goes between the surplus and the
+ * frames instead (576 bytes deeper). An idle G then touches the pages its
+ * frames touch in pinned mode (where g, 576 bytes, lies above them) once
+ * they start 2.1 KB lower (hot words 0x310, static TLS 0x740 with glibc
+ * 2.36), the top page aside: `scripts/memconn.sh preload 10000`, whose
+ * threads keep a 4 KiB buffer on the stack, measures two pages a thread, as
+ * in pinned mode (tests/scale/idle_pages.sh; README).
+ * Compact layout, for smaller stacks (whose frames the top page would cost
+ * more): g at the top, the block just below it, the frames below the block. */
+#define SPARE_MIN (64 * 1024)
+
+static bool spare_layout(char *lo, char *hi)
+{
+	return (size_t)(hi - lo) >= SPARE_MIN;
+}
+
+/* Spare layout: the thread pointer of the block in the stack ending at hi. */
+static char *spare_tp(char *hi)
+{
+	uintptr_t top = ((uintptr_t)hi & ~(uintptr_t)4095) - 4096;
+	return (char *)((top - hot_off) & ~(uintptr_t)(static_align - 1));
+}
+
+static char *block_lo(char *tp)
+{
+	return (char *)(((uintptr_t)tp - (static_size - tcb_size)) & ~(uintptr_t)63);
+}
+
+/* Where a G of gsize bytes goes at the top of the stack [lo, hi): in its
+ * block's header or just below its block in the spare layout, else at the
+ * top. */
+char *gs_tls_g_spot(char *lo, char *hi, size_t gsize)
+{
+	if (!gs_tls_tp || !tcb_size || !spare_layout(lo, hi))
+		return hi - gsize;
+	if (tcb_room && gsize <= TCB_ROOM_HI - TCB_ROOM_LO)
+		return spare_tp(hi) + TCB_ROOM_LO;
+	return (char *)(((uintptr_t)block_lo(spare_tp(hi)) - gsize) & ~(uintptr_t)63);
+}
+
+/* Zeroes the words of [p, p + n) that are not zero, reading the others: a
+ * page never written stays untouched (a read maps the shared zero page, no
+ * memory), while a pooled stack's old bytes are cleared. */
+static void zero_dirty(char *p, size_t n)
+{
+	for (volatile uint64_t *w = (uint64_t *)p, *e = w + n / 8; w < e; w++)
+		if (*w)
+			*w = 0;
+}
+
+/* g's block in its stack (layouts above). glibc's _dl_allocate_tls given the
+ * place only allocates the DTV and copies the TLS images (of modules dlopen'ed
+ * into static TLS too); the struct is cleared here, as a pooled stack is
+ * dirty. false: the caller mallocs a block. */
 static bool block_in_stack(struct g *g)
 {
 	if (!tcb_size)
 		return false;
-	uintptr_t a = static_align - 1;
-	char *tp = (char *)(((uintptr_t)g - tcb_size) & ~a);
-	char *lo = (char *)(((uintptr_t)tp - (static_size - tcb_size)) & ~(uintptr_t)63);
+	char *tp, *lo;
+	bool in_hdr = false;
+	if (spare_layout(g->stack_lo, g->stack_hi)) {
+		tp = spare_tp(g->stack_hi);
+		lo = block_lo(tp);
+		if ((char *)g == tp + TCB_ROOM_LO)
+			in_hdr = true;
+		else if ((char *)g + sizeof *g > lo)
+			return false;	/* g was not placed for it (gs_tls_g_spot) */
+		else
+			lo = (char *)g;
+	} else {
+		tp = (char *)(((uintptr_t)g - tcb_size) & ~(uintptr_t)(static_align - 1));
+		lo = block_lo(tp);
+	}
 	if (lo - g->stack_lo < 8192)
 		return false;	/* a small stack: leave it to the frames */
-	memset(tp, 0, tcb_size);
+	if (in_hdr) {
+		memset(tp, 0, TCB_ROOM_LO);
+		memset(tp + TCB_ROOM_HI, 0, hot_off - TCB_ROOM_HI);
+	} else {
+		memset(tp, 0, hot_off);
+	}
+	if (g->stack_dirty)
+		zero_dirty(tp + hot_off, tcb_size - hot_off);
 	if (!allocate_tls(tp))
 		return false;
 	dtv_fit(tp);
@@ -664,9 +847,11 @@ void gs_tls_g_start(struct g *g)
 	char *tp = gs_arch_tp_now();
 	if (res_off)
 		*(void **)(tp + resp_slot) = tp + res_off;
-	/* glibc bounds its alloca use by a quarter of the stack it reads
-	 * here (__libc_alloca_cutoff): 0 would allow 256 KiB. */
-	if (stackblock_off && g->stack_lo) {
+	/* glibc bounds its alloca use by the smaller of 64 KiB and a quarter of
+	 * the stack it reads here, 256 KiB if that is 0 (glibc 2.36
+	 * nptl/alloca_cutoff.c): only a stack under 256 KiB needs it (and
+	 * then the block's cold part is touched, README). */
+	if (stackblock_off && g->stack_lo && (size_t)(g->stack_hi - g->stack_lo) / 4 < 65536) {
 		*(void **)(tp + stackblock_off) = g->stack_lo;
 		*(size_t *)(tp + stackblock_off + 8) = (size_t)(g->stack_hi - g->stack_lo);
 	}
@@ -762,6 +947,15 @@ void gs_tls_after_dlopen(void)
 	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
 	gs_lock(&dlopen_lock);
 	dl_iterate_phdr(init_new_static, gs_arch_tp_now());
+	if (!atomic_load(&rseq_cpu) && rseq_user_loaded()) {
+		/* A reader of the rseq area came: -2 in every G's block. */
+		atomic_store(&rseq_cpu, true);
+		gs_lock(&gs_allg_lock);
+		for (struct g *g = gs_allg; g; g = g->allnext)
+			if (g->tp && g != gs_maing)
+				*(int32_t *)((char *)g->tp + rseq_cpu_off) = -2;
+		gs_unlock(&gs_allg_lock);
+	}
 	gs_unlock(&dlopen_lock);
 	gs_tls_real_end(&r);
 }

@@ -32,6 +32,14 @@ void gs_ctx_switch(struct gs_ctx *from, struct gs_ctx *to);
 /* First frame of a new context: calls x19(x20); the entry must never return. */
 void gs_ctx_boot(void);
 
+/* Calls fn(arg) on the stack below sp and returns its value (switch.S). */
+void *gs_ctx_call_on(void *sp, void *(*fn)(void *), void *arg);
+/* The stack pointer a suspended context resumes with. */
+static inline void *gs_ctx_sp(const struct gs_ctx *c)
+{
+	return c->sp;
+}
+
 /* Prepares *c to run fn(arg) on the stack whose highest address is top. */
 static inline void gs_ctx_make(struct gs_ctx *c, void *top, void (*fn)(void *), void *arg)
 {
