@@ -1,6 +1,6 @@
 # goshim: build libgoshim.so, run its tests, demos and benchmarks.
 # Targets: all (the library and the command), test, demo, bench, soak, unit, compat, cross,
-# install, uninstall, deb, clean. Every goal that compiles runs scripts/deps.sh first.
+# check-aarch64, lockrank, install, uninstall, deb, clean. Every goal that compiles runs scripts/deps.sh first.
 HOST_ARCH := $(shell uname -m)
 ARCH    ?= $(HOST_ARCH)
 CC      ?= cc
@@ -80,7 +80,7 @@ else
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 endif
-SCHED_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC) shim/real.c)
+SCHED_OBJ := $(patsubst %,$(BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC))
 
 $(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS) | deps
 	@mkdir -p $(dir $@)
@@ -166,4 +166,12 @@ check-aarch64:
 	@$(MAKE) --no-print-directory ARCH=aarch64 all unit
 	@scripts/check-arch.sh aarch64
 
-.PHONY: all deps unit test compat demo bench soak cross check-aarch64 install uninstall deb clean
+# The runtime with its lock ranks checked (gs.h: GS_LOCK_RANKS; an acquisition
+# out of rank aborts with one line naming both locks), and the compat suites
+# run with it. Not part of `make test`: a debug build.
+lockrank: all
+	$(MAKE) BUILD=$(BUILD)/lockrank CFLAGS="$(CFLAGS) -DGS_LOCKRANK" $(BUILD)/lockrank/libgoshim.so
+	GOSHIM_LIB=$(CURDIR)/$(BUILD)/lockrank/libgoshim.so scripts/run-compat.sh -q -d tests/compat
+	GOSHIM_LIB=$(CURDIR)/$(BUILD)/lockrank/libgoshim.so scripts/run-compat.sh -q -d tests/compat-io
+
+.PHONY: all deps unit test compat demo bench soak cross check-aarch64 lockrank install uninstall deb clean

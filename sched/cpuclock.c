@@ -54,7 +54,7 @@ static int64_t g_cpu_ns(struct g *g, struct g *self)
 		uint64_t t = __atomic_load_n(&g->cpu_ns, __ATOMIC_ACQUIRE);
 		struct m *m = g->m;
 		uint64_t add = 0;
-		if (m && m->curg == g && m->cpu_mark_valid &&
+		if (m && __atomic_load_n(&m->curg, __ATOMIC_RELAXED) == g && m->cpu_mark_valid &&
 		    atomic_load_explicit(&g->status, memory_order_relaxed) == G_RUNNING) {
 			uint64_t mark = __atomic_load_n(&m->cpu_mark, __ATOMIC_ACQUIRE);
 			uint64_t now = thread_ns(m->tid, g == self);

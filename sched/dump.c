@@ -332,9 +332,7 @@ static void g_tail(struct out *o)
 static bool lock_allg(struct out *o)
 {
 	int tries = 0;
-	uint32_t z = 0;
-	while (!atomic_compare_exchange_weak(&gs_allg_lock.v, &z, 1)) {
-		z = 0;
+	while (!gs_trylock(&gs_allg_lock)) {
 		if (++tries > 1000000) {
 			put(o, o->json ? "{\"error\": \"the thread list is busy\"}\n" :
 			    "goshim: dump: the thread list is busy\n");

@@ -41,7 +41,7 @@ struct bucket {
 	_Atomic int native;		/* callers in the kernel futex on this bucket */
 } __attribute__((aligned(64)));
 
-static struct bucket buckets[NBUCKET];
+static struct bucket buckets[NBUCKET] = { [0 ... NBUCKET - 1] = { .lock = GS_LOCK_INIT(FUTEX) } };
 
 void (*gs_async_cancel)(struct g *g);
 
@@ -209,7 +209,7 @@ int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits)
 void gs_futex_fork_child(void)
 {
 	for (int i = 0; i < NBUCKET; i++) {
-		atomic_store(&buckets[i].lock.v, 0);
+		gs_lock_reset(&buckets[i].lock);
 		buckets[i].head = buckets[i].tail = NULL;
 		atomic_store(&buckets[i].native, 0);
 	}

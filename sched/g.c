@@ -22,7 +22,7 @@
 #define nlive gs_stats.live_gs		/* Gs not yet exited */
 static _Atomic int next_id = 1;
 char gs_main_name[16];
-gs_lock_t gs_allg_lock;
+gs_lock_t gs_allg_lock = GS_LOCK_INIT(ALLG);
 struct g *gs_allg;
 
 void gs_allg_add(struct g *g)
@@ -66,7 +66,7 @@ static void g_main(void *arg)
  * are kept for reuse, up to HEAPG_KEEP, so that a reaped one stays readable
  * with its GS_G_REAPED marker (free() would overwrite it). */
 #define HEAPG_KEEP 64
-static gs_lock_t heapg_lock;
+static gs_lock_t heapg_lock = GS_LOCK_INIT(HEAPG);
 static struct g *heapg_free;	/* linked by schedlink (heapg_lock) */
 static int heapg_n;		/* heapg_lock */
 
@@ -225,8 +225,8 @@ void gs_exit(void *ret)
 /* In a forked child g (or none) is the only G left. */
 void gs_g_fork_child(struct g *g)
 {
-	atomic_store(&heapg_lock.v, 0);
-	atomic_store(&gs_allg_lock.v, 0);
+	gs_lock_reset(&heapg_lock);
+	gs_lock_reset(&gs_allg_lock);
 	gs_allg = g;	/* the others are gone; their memory is not reclaimed */
 	if (g)
 		g->allnext = g->allprev = NULL;

@@ -34,10 +34,14 @@
  *
  * Errors: inside the runtime 0 or -errno; shim/ converts at the boundary.
  *
- * Lock order: futex bucket lock -> global run queue lock -> stack pool lock.
- * gs_allg_lock is taken alone, except that tid.c sends a signal to a G under
- * it (gs_sig_send: a sigaction query and a lock-free gs_ready).
- * No runtime lock is held across a park or a context switch. */
+ * Lock order: the ranks of GS_LOCK_RANKS ("structures" below), written once
+ * and checked on every acquisition by `make lockrank`. The nestings that
+ * happen (GOSHIM_LOCKRANK_SEEN over the compat suites): start_lock -> mslock
+ * (m.c: starting an M), and the robust buckets among themselves, in address
+ * order (sync.c: all held across fork). gs_allg_lock is taken alone, except
+ * that tid.c sends a signal to a G under it (gs_sig_send: a sigaction query
+ * and a lock-free gs_ready). No runtime lock is held across a park or a
+ * context switch. */
 #ifndef GS_H
 #define GS_H
 
@@ -73,7 +77,48 @@ extern struct gs_config gs_cfg GS_HIDDEN;
 
 /* ---- structures ---- */
 
-typedef struct { _Atomic uint32_t v; } gs_lock_t;	/* lock.c */
+/* The runtime's internal locks (lock.c). Each has a rank, written once here,
+ * lowest first: a lock may be taken only while every lock the thread holds
+ * has a lower rank, or, for a rank marked peer, the same rank at a lower
+ * address (peers are taken in address order). Builds with -DGS_LOCKRANK
+ * (make lockrank) check it on every gs_lock and abort with one line naming
+ * both locks; other builds carry no rank at all. */
+#define GS_LOCK_RANKS(X)							\
+	X(DLOPEN,	0, "dlopen_lock (tls.c)")				\
+	X(START,	0, "start_lock (m.c)")					\
+	X(MS,		0, "mslock (m.c)")					\
+	X(OFFLOAD,	0, "olock (offload.c)")					\
+	X(RBUCKET,	1, "robust bucket lock (sync.c)")			\
+	X(FUTEX,	0, "futex bucket lock (futex.c)")			\
+	X(FDFLIP,	0, "fd flip lock (fdtable.c)")				\
+	X(NPINIT,	0, "netpoll init_lock (netpoll.c)")			\
+	X(FD,		0, "fd lock (fdtable.h)")				\
+	X(MTIMERS,	1, "m->tlock (proc.c)")					\
+	X(GLOBALQ,	0, "glock (proc.c)")					\
+	X(HEAPG,	0, "heapg_lock (g.c)")					\
+	X(ALLG,		0, "gs_allg_lock (g.c)")				\
+	X(STACK,	0, "stack_lock (stack.c)")				\
+	X(WAITSPARE,	0, "slock (shim/wait.c)")
+enum gs_lockrank {
+	GS_RANK_NONE,
+#define GS_RANK_ENUM_(r, peer, name) GS_RANK_##r,
+	GS_LOCK_RANKS(GS_RANK_ENUM_)
+#undef GS_RANK_ENUM_
+};
+
+typedef struct {
+	_Atomic uint32_t v;	/* 0 free, 1 held, 2 held with sleepers */
+#ifdef GS_LOCKRANK
+	uint32_t rank;		/* GS_RANK_* */
+#endif
+} gs_lock_t;
+#ifdef GS_LOCKRANK
+#define GS_LOCK_INIT(r) { .v = 0, .rank = GS_RANK_##r }
+#define gs_lock_init(l, r) ((l)->rank = GS_RANK_##r)
+#else
+#define GS_LOCK_INIT(r) { .v = 0 }
+#define gs_lock_init(l, r) ((void)(l))
+#endif
 
 #define GS_G_MAGIC 0x676f7368696d4721ULL	/* "goshimG!": our pthread_t vs glibc's */
 /* A G that was joined or reaped keeps this marker while its memory is ours
@@ -226,7 +271,8 @@ struct gs_runq {			/* Go's runq: owner puts/gets, others steal */
 
 struct gs_mpsc {			/* Vyukov's intrusive MPSC queue */
 	_Atomic(struct gs_node *) head;	/* producers exchange here */
-	struct gs_node *tail;		/* owner only */
+	struct gs_node *tail;		/* popped by the owner only, with relaxed atomic
+					 * stores: gs_mpsc_empty reads it from other Ms */
 	struct gs_node stub;
 };
 
@@ -238,12 +284,18 @@ struct m {
 	void *own_dtv;			/* glibc's DTV of this OS thread */
 	size_t own_gen;			/* its generation when last checked */
 	bool dtv_share;			/* no dynamic TLS yet: Gs may use own_dtv */
-	struct g *curg;			/* G running now, NULL on g0 */
+	struct g *curg;			/* G running now, NULL on g0. Written by this M
+					 * only (and start_m/fork under mslock), with
+					 * relaxed atomic stores: sysmon, cpuclock.c and
+					 * m_empty read it from other threads atomically */
 	struct g *tls_owner;		/* G whose identity is in this M's TLS */
 	struct g *gdead;		/* exited G to release once off its stack */
 	struct gs_ctx g0;		/* the scheduler context (own stack) */
-	struct g *runnext;		/* the G this M just made ready: runs next (owner only;
-					 * move mode: atomic, others take it from an M without a P) */
+	struct g *runnext;		/* the G this M just made ready: runs next. Pinned
+					 * mode: written by this M only, atomically (m_empty
+					 * reads it from another M under mslock); move mode:
+					 * exchanged atomically, others take it from an M
+					 * without a P */
 	struct g *prevg;		/* move mode: the G switched away from, until off its stack */
 	struct g *nextg;		/* move mode: the G g0 runs next (its last M was on it) */
 	gs_lock_t tlock;		/* move mode: guards timers */
@@ -251,14 +303,19 @@ struct m {
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
-	_Atomic int sleeping;		/* 1 while idle in futex wait (kernel futex word) */
-	uint32_t schedtick;		/* entries into the scheduler (read by sysmon) */
+	_Atomic int sleeping;		/* 0 running, 1 idle in its futex wait (the kernel
+					 * futex word), 2 idle blocked in the netpoller */
+	uint32_t schedtick;		/* entries into the scheduler: written by this M
+					 * (relaxed atomic store), read by sysmon and the
+					 * preemption handler atomically */
 	uint64_t nruns;			/* Gs switched to (owner writes; schedtrace reads) */
 	uint64_t nmoves;		/* of those, Gs that last ran on another M */
 	uint64_t sd_runs, sd_moves;	/* sysmon: both at the last scheddetail line */
 	_Atomic int state;		/* M_FREE, M_LIVE */
 	_Atomic int has_p;		/* holds a P (see the glossary) */
-	int npinned;			/* live Gs started on it (owner only) */
+	int npinned;			/* live Gs started on it: written by this M (and
+					 * start_m/fork) with relaxed atomic stores, read
+					 * by another M in m_empty (under mslock) */
 	_Atomic int preempt_req;	/* sysmon asked the running G to yield; stays
 					 * set until it yields (preempt.c) */
 	_Atomic int preempt_sent;	/* a request signal is queued, not yet handled */
@@ -370,9 +427,25 @@ static inline bool gs_async_cancel_due(struct g *g)
 	return unlikely(g->cancel_async) && atomic_load(&g->cancel_pending) &&
 	       !g->cancel_disabled && !g->cancelling && gs_async_cancel;
 }
+/* A cancellation point: acts on g's pending deferred cancellation, unwinding
+ * g (through gs_async_cancel: the unwinding is the same). Runs on g. */
+static inline void gs_testcancel(struct g *g)
+{
+	if (unlikely(atomic_load_explicit(&g->cancel_pending, memory_order_relaxed)) &&
+	    !g->cancel_disabled && !g->cancelling && gs_async_cancel)
+		gs_async_cancel(g);
+}
 /* pthread_cancel of g with asynchronous cancellation: ends its futex wait or
  * interruptible park, or asks its M to stop it at a safe PC (proc.c). */
 GS_HIDDEN void gs_cancel_async_wake(struct g *g);
+/* The thread life cycle (thread.c), for G g (not a reaped one), from any
+ * caller: join (abs NULL: no deadline; try: tryjoin) as glibc 2.36's
+ * __pthread_clockjoin_ex, frees g; detach; the cancellation request; and,
+ * from the scheduler, the end of g's exit (off its stack, on g0). */
+GS_HIDDEN void gs_exited(struct g *g);
+GS_HIDDEN int gs_join(struct g *g, void **ret, const struct timespec *abs, clockid_t clock, bool try);
+GS_HIDDEN int gs_detach(struct g *g);
+GS_HIDDEN void gs_cancel(struct g *g);
 
 /* After an interruptible park: whether an interruption ended it. */
 static inline bool gs_park_interrupted(struct g *g)
@@ -590,6 +663,12 @@ GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timesp
 
 GS_HIDDEN void gs_lock(gs_lock_t *l);
 GS_HIDDEN void gs_unlock(gs_lock_t *l);
+/* Takes l if it is free, without waiting: true if taken. For a signal handler
+ * that may have interrupted l's holder. */
+GS_HIDDEN bool gs_trylock(gs_lock_t *l);
+/* In the child after fork: l as if never taken (its holder, another thread,
+ * is not in the child). */
+GS_HIDDEN void gs_lock_reset(gs_lock_t *l);
 
 /* ---- dump (dump.c) ---- */
 

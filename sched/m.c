@@ -20,8 +20,8 @@
 #include "sync.h"
 #include "proc.h"
 
-static gs_lock_t start_lock;
-static gs_lock_t mslock;		/* M life cycle: start, retire, P transfer */
+static gs_lock_t start_lock = GS_LOCK_INIT(START);
+static gs_lock_t mslock = GS_LOCK_INIT(MS);		/* M life cycle: start, retire, P transfer */
 
 /* ---- Ps and the M life cycle (mslock) ----
  *
@@ -36,8 +36,10 @@ static int start_m(struct m *m);
 
 static bool m_empty(struct m *m)
 {
-	return !m->npinned && !m->runnext && gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) &&
-	       (!gs_move || (!m->timers.n && !m->curg && !atomic_load(&m->nwired)));
+	return !__atomic_load_n(&m->npinned, __ATOMIC_RELAXED) && !__atomic_load_n(&m->runnext, __ATOMIC_RELAXED) &&
+	       gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) &&
+	       (!gs_move || (!m->timers.n && !__atomic_load_n(&m->curg, __ATOMIC_RELAXED) &&
+			     !atomic_load(&m->nwired)));
 }
 
 /* A surplus M: holds a P, sleeps, and has nothing of its own. Under mslock. */
@@ -145,6 +147,7 @@ static struct m *alloc_m(void)
 	struct m *m = &gs_allm[nm];
 	m->id = nm;
 	gs_mpsc_init(&m->inbox);
+	gs_lock_init(&m->tlock, MTIMERS);
 	atomic_store_explicit(&gs_nm, nm + 1, memory_order_release);
 	return m;
 }
@@ -319,8 +322,8 @@ struct m *gs_m0_init(void)
  * busy P; the others start again at the next pthread_create. */
 void gs_m_fork_child(struct m *self, struct g *g)
 {
-	atomic_store(&start_lock.v, 0);
-	atomic_store(&mslock.v, 0);
+	gs_lock_reset(&start_lock);
+	gs_lock_reset(&mslock);
 	int nm = atomic_load(&gs_nm);
 	for (int i = 0; i < nm; i++) {
 		struct m *m = &gs_allm[i];

@@ -8,10 +8,11 @@
  *   gs_np_backend_wait(ms)          wait, calling gs_np_ready(key, mode) per event
  *   gs_np_backend_break()           make a blocked gs_np_backend_wait return
  *
- * Each fd number has a descriptor with a generation (bumped when the number
- * is closed or reused, and part of the key the backend reports, so an event
- * of an old file never wakes a waiter of a new one: DESIGN.md §2.5) and, per
- * direction, an event count and the list of waiting Gs. A hook snapshots the
+ * Each fd number has a descriptor in the fd table (fdtable.c) with a
+ * generation (bumped when the number is closed or reused, and part of the key
+ * the backend reports, so an event of an old file never wakes a waiter of a
+ * new one: DESIGN.md §2.5); this file keeps in it, per direction, an event
+ * count and the list of waiting Gs. A hook snapshots the
  * count before trying its call; gs_np_wait() parks only if no event came since.
  *
  * Ms poll without blocking when they look for work; when nothing is runnable
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include "fdtable.h"
 #include "netpoll.h"
 #include "real.h"
 
@@ -47,58 +49,15 @@ struct np_waiter {
 	int moved;		/* the ghost its fd went on as, + 1; 0 none (desc lock) */
 };
 
-struct np_desc {
-	gs_lock_t lock;
-	gs_lock_t flip;			/* held across a call made with O_NONBLOCK set for it */
-	uint32_t gen;			/* lock */
-	uint32_t count[2];		/* events seen per direction (lock) */
-	struct np_waiter *head[2], *tail[2];	/* lock */
-	bool registered;		/* watched by the backend */
-	int kind;			/* GS_FD_*: what the shim learnt of the fd */
-	int nonblock;			/* the program's O_NONBLOCK, -1 unknown */
-	uint32_t nb_epoch;
-	int64_t timeo[2];		/* SO_RCVTIMEO/SO_SNDTIMEO in ns, -1 unknown */
-	uint32_t timeo_epoch;
-	bool ghost;			/* a duplicate of ours of a closed fd (lock) */
-	_Atomic int ghost_refs;		/* Gs going on with it, + 1 while being made */
-};
 
-#define PAGE_FDS 1024
 #define UNWATCHED_NS 5000000	/* how often a wait on an fd epoll refused looks again */
-#define NPAGES 1024			/* up to 1M fds */
-static struct np_desc *_Atomic pages[NPAGES];
 static _Atomic int nwaiting;		/* Gs parked on fds */
-static _Atomic uint32_t epoch = 1;	/* bumped by fcntl/ioctl/setsockopt hooks */
 static _Atomic int inited;
-static gs_lock_t init_lock;
+static gs_lock_t init_lock = GS_LOCK_INIT(NPINIT);
 
 static int dir(int mode)
 {
 	return mode == NP_WRITE ? 1 : 0;
-}
-
-static struct np_desc *desc(int fd)
-{
-	if (fd < 0 || fd >= PAGE_FDS * NPAGES)
-		return NULL;
-	struct np_desc *p = atomic_load_explicit(&pages[fd / PAGE_FDS], memory_order_acquire);
-	if (!p) {
-		struct np_desc *n = calloc(PAGE_FDS, sizeof *n);
-		if (!n)
-			return NULL;
-		for (int i = 0; i < PAGE_FDS; i++) {
-			n[i].nonblock = -1;
-			n[i].timeo[0] = n[i].timeo[1] = -1;
-		}
-		struct np_desc *none = NULL;
-		if (atomic_compare_exchange_strong(&pages[fd / PAGE_FDS], &none, n))
-			p = n;
-		else {
-			free(n);
-			p = none;
-		}
-	}
-	return &p[fd % PAGE_FDS];
 }
 
 static int ensure_init(void)
@@ -159,7 +118,7 @@ void gs_np_break(void)
 		gs_np_backend_break();
 }
 
-static void unlink_w(struct np_desc *d, struct np_waiter *w)	/* lock held */
+static void unlink_w(struct gs_fd *d, struct np_waiter *w)	/* lock held */
 {
 	int k = dir(w->mode);
 	if (w->prev)
@@ -175,7 +134,7 @@ static void unlink_w(struct np_desc *d, struct np_waiter *w)	/* lock held */
 
 /* Takes every waiter of the given directions off d; readies them after the
  * lock is dropped (their records live on their stacks until they run). */
-static void wake_all(struct np_desc *d, int mode, bool bump)
+static void wake_all(struct gs_fd *d, int mode, bool bump)
 {
 	struct { struct g *g; uint64_t seq; } batch[16];	/* small: this runs on G stacks */
 	for (;;) {
@@ -211,7 +170,7 @@ static void wake_all(struct np_desc *d, int mode, bool bump)
 void gs_np_ready(uint64_t key, int mode)
 {
 	int fd = (int)(uint32_t)key;
-	struct np_desc *d = desc(fd);
+	struct gs_fd *d = gs_fd_get(fd);
 	if (!d || (uint32_t)(key >> 32) != d->gen)
 		return;	/* an event of a file this number no longer names */
 	wake_all(d, mode, true);
@@ -219,7 +178,7 @@ void gs_np_ready(uint64_t key, int mode)
 
 struct gs_np_snap gs_np_snap(int fd, int mode)
 {
-	struct np_desc *d = desc(fd);
+	struct gs_fd *d = gs_fd_get(fd);
 	struct gs_np_snap s = { 0, 0 };
 	if (d) {
 		s.gen = atomic_load_explicit((_Atomic uint32_t *)&d->gen, memory_order_acquire);
@@ -235,7 +194,7 @@ struct gs_np_snap gs_np_snap(int fd, int mode)
  * ENOMEM): the waiter then looks again every UNWATCHED_NS instead (see
  * gs_np_wait_many), never blocking its M on a socket nor failing a call that
  * would not fail natively. A limit is told on stderr once. */
-static int arm(int fd, struct np_desc *d)
+static int arm(int fd, struct gs_fd *d)
 {
 	static _Atomic int told;
 	if (d->registered)
@@ -263,7 +222,7 @@ static int arm(int fd, struct np_desc *d)
 
 /* Queues w on d unless an event came since snap: 0 queued, 1 an event came,
  * -EBADF the fd was closed or reused. Lock held. */
-static int enqueue(struct np_desc *d, struct np_waiter *w, struct gs_np_snap snap)
+static int enqueue(struct gs_fd *d, struct np_waiter *w, struct gs_np_snap snap)
 {
 	int k = dir(w->mode);
 	if (d->gen != snap.gen)
@@ -282,7 +241,7 @@ static int enqueue(struct np_desc *d, struct np_waiter *w, struct gs_np_snap sna
 }
 
 static void ghost_put(int ghost);
-static void forget(struct np_desc *d);
+static void forget(struct gs_fd *d);
 
 /* Parks the calling G until one of the n items may be ready (0: ask again),
  * the deadline (-ETIMEDOUT; 0 none), a signal (-EINTR, per intr) or its fd
@@ -302,7 +261,7 @@ __attribute__((noinline)) static int wait_many(struct gs_np_item *it, int n, uin
 	int r = 0;
 	bool unwatched = false;
 	for (int i = 0; i < n; i++) {
-		struct np_desc *d = desc(it[i].fd);
+		struct gs_fd *d = gs_fd_get(it[i].fd);
 		int a = !d ? (it[i].fd < 0 ? -EBADF : -EAGAIN) : arm(it[i].fd, d);
 		w[i] = (struct np_waiter){ .g = NULL };	/* not to be queued unless set below */
 		if (a == -EAGAIN) {
@@ -338,7 +297,7 @@ again:
 		queued = i + 1;
 		if (!w[i].g)
 			continue;
-		struct np_desc *d = desc(it[i].fd);
+		struct gs_fd *d = gs_fd_get(it[i].fd);
 		w[i] = (struct np_waiter){ .g = g, .seq = seq, .mode = it[i].mode };
 		gs_lock(&d->lock);
 		int e = enqueue(d, &w[i], it[i].snap);
@@ -372,7 +331,7 @@ again:
 	int moved = 0;		/* waiters the closer of their fd took off */
 	for (int i = 0; i < queued; i++) {
 		if (atomic_load_explicit(&w[i].queued, memory_order_acquire)) {
-			struct np_desc *d = desc(it[i].fd);
+			struct gs_fd *d = gs_fd_get(it[i].fd);
 			gs_lock(&d->lock);
 			if (w[i].queued) {
 				unlink_w(d, &w[i]);
@@ -393,7 +352,7 @@ again:
 				it[i].closed = true;
 				it[i].fd = m - 1;
 				it[i].snap = gs_np_snap(m - 1, it[i].mode);
-				struct np_desc *gd = desc(m - 1);
+				struct gs_fd *gd = gs_fd_get(m - 1);
 				int a = gd ? arm(m - 1, gd) : -EPERM;
 				if (a)
 					r = a == -EPERM ? -EPERM : a;
@@ -409,7 +368,7 @@ again:
 			r = tick ? 0 : -ETIMEDOUT;
 		if (!(movefd && moved))	/* a single moved wait retries on its ghost */
 			for (int i = 0; i < n; i++) {
-				struct np_desc *d = desc(it[i].fd);
+				struct gs_fd *d = gs_fd_get(it[i].fd);
 				if (d && d->gen != it[i].snap.gen)
 					r = -EBADF;
 			}
@@ -448,7 +407,7 @@ int gs_np_wait(int *fd, int mode, struct gs_np_snap snap, uint64_t deadline, int
 
 void gs_np_close(int fd)
 {
-	struct np_desc *d = desc(fd);
+	struct gs_fd *d = gs_fd_get(fd);
 	if (!d)
 		return;
 	gs_lock(&d->lock);
@@ -476,19 +435,16 @@ static int dup_high(int fd)
 }
 
 /* Resets d for a number that now names nothing we know. Lock held. */
-static void forget(struct np_desc *d)
+static void forget(struct gs_fd *d)
 {
-	d->gen++;
+	gs_fd_renew(d);
 	d->registered = false;
-	d->kind = GS_FD_UNKNOWN;
-	d->nonblock = -1;
-	d->timeo[0] = d->timeo[1] = -1;
 }
 
 /* Lets go of one reference on a ghost; the last closes it. Keeps errno. */
 static void ghost_put(int ghost)
 {
-	struct np_desc *gd = desc(ghost);
+	struct gs_fd *gd = gs_fd_get(ghost);
 	if (atomic_fetch_sub(&gd->ghost_refs, 1) != 1)
 		return;
 	int saved = errno;
@@ -512,13 +468,13 @@ void gs_np_ghost_drop_slow(struct g *g)
 
 bool gs_np_is_ghost(int fd)
 {
-	struct np_desc *d = desc(fd);
+	struct gs_fd *d = gs_fd_get(fd);
 	return d && d->ghost;
 }
 
 void gs_np_close_waited(int fd)
 {
-	struct np_desc *d = desc(fd);
+	struct gs_fd *d = gs_fd_get(fd);
 	if (!d)
 		return;
 	gs_lock(&d->lock);
@@ -532,7 +488,7 @@ void gs_np_close_waited(int fd)
 	}
 	gs_unlock(&d->lock);
 	int ghost = dup_high(fd);
-	struct np_desc *gd = ghost >= 0 ? desc(ghost) : NULL;
+	struct gs_fd *gd = ghost >= 0 ? gs_fd_get(ghost) : NULL;
 	if (!gd) {
 		if (ghost >= 0)
 			REAL(close)(ghost);
@@ -584,107 +540,34 @@ void gs_np_close_waited(int fd)
 
 void gs_np_kick(int fd)
 {
-	struct np_desc *d = desc(fd);
+	struct gs_fd *d = gs_fd_get(fd);
 	if (d)
 		wake_all(d, NP_READ | NP_WRITE, true);
 }
 
-int gs_np_cached_nonblock(int fd)
+/* In the child after fork: d as no G waits on it (none of the parent's Gs
+ * is in the child), a ghost closed. */
+static void fork_desc(int fd, struct gs_fd *d)
 {
-	struct np_desc *d = desc(fd);
-	if (!d || d->nb_epoch != atomic_load_explicit(&epoch, memory_order_relaxed))
-		return -1;
-	return d->nonblock;
-}
-
-void gs_np_set_nonblock(int fd, int nb)
-{
-	struct np_desc *d = desc(fd);
-	if (!d)
-		return;
-	d->nonblock = nb;
-	d->nb_epoch = atomic_load(&epoch);
-}
-
-int64_t gs_np_cached_timeo(int fd, int mode)
-{
-	struct np_desc *d = desc(fd);
-	if (!d || d->timeo_epoch != atomic_load_explicit(&epoch, memory_order_relaxed))
-		return -1;
-	return d->timeo[dir(mode)];
-}
-
-void gs_np_set_timeo(int fd, int mode, int64_t ns)
-{
-	struct np_desc *d = desc(fd);
-	if (!d)
-		return;
-	if (d->timeo_epoch != atomic_load(&epoch)) {
-		d->timeo[0] = d->timeo[1] = -1;
-		d->timeo_epoch = atomic_load(&epoch);
+	gs_fd_fork_reset(d);
+	d->registered = false;
+	d->head[0] = d->head[1] = d->tail[0] = d->tail[1] = NULL;
+	if (d->ghost) {	/* its Gs are not in the child */
+		REAL(close)(fd);
+		forget(d);
+		d->ghost = false;
+		atomic_store(&d->ghost_refs, 0);
 	}
-	d->timeo[dir(mode)] = ns;
-}
-
-/* Calls that set O_NONBLOCK for their own duration (accept, eventfd reads) on
- * one fd are serialised: else one restores the flags while another is in
- * its call, which then blocks. Held for a non-blocking syscall only. */
-void gs_np_flip_lock(int fd)
-{
-	struct np_desc *d = desc(fd);
-	if (d)
-		gs_lock(&d->flip);
-}
-
-void gs_np_flip_unlock(int fd)
-{
-	struct np_desc *d = desc(fd);
-	if (d)
-		gs_unlock(&d->flip);
-}
-
-int gs_np_kind(int fd)
-{
-	struct np_desc *d = desc(fd);
-	return d ? d->kind : GS_FD_UNKNOWN;
-}
-
-void gs_np_set_kind(int fd, int kind)
-{
-	struct np_desc *d = desc(fd);
-	if (d)
-		d->kind = kind;
-}
-
-void gs_np_invalidate_all(void)
-{
-	atomic_fetch_add(&epoch, 1);
 }
 
 /* The child shares the parent's epoll instance: make its own. */
 void gs_np_fork_child(void)
 {
-	atomic_store(&init_lock.v, 0);
+	gs_lock_reset(&init_lock);
 	atomic_store(&nwaiting, 0);
 	if (!atomic_load(&inited))
 		return;
 	gs_np_backend_fork_child();
 	atomic_store(&inited, 0);
-	for (int p = 0; p < NPAGES; p++) {
-		struct np_desc *pg = atomic_load(&pages[p]);
-		if (!pg)
-			continue;
-		for (int i = 0; i < PAGE_FDS; i++) {
-			atomic_store(&pg[i].lock.v, 0);
-			atomic_store(&pg[i].flip.v, 0);
-			pg[i].registered = false;
-			pg[i].head[0] = pg[i].head[1] = pg[i].tail[0] = pg[i].tail[1] = NULL;
-			if (pg[i].ghost) {	/* its Gs are not in the child */
-				REAL(close)(p * PAGE_FDS + i);
-				forget(&pg[i]);
-				pg[i].ghost = false;
-				atomic_store(&pg[i].ghost_refs, 0);
-			}
-		}
-	}
+	gs_fd_foreach(fork_desc);
 }

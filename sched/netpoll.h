@@ -1,7 +1,7 @@
 /* sched/netpoll.h: the netpoller (netpoll.c) and its backend (netpoll_epoll.c). */
 #ifndef GS_NETPOLL_H
 #define GS_NETPOLL_H
-#include "gs.h"
+#include "fdtable.h"
 
 enum { NP_READ = 1, NP_WRITE = 2 };
 
@@ -73,18 +73,5 @@ static inline void gs_np_ghost_drop(struct g *g)
 }
 /* Something changed fd's state (shutdown): its waiters try again. */
 GS_HIDDEN void gs_np_kick(int fd);
-/* Cached per-fd facts: -1 unknown. */
-GS_HIDDEN int gs_np_cached_nonblock(int fd);
-GS_HIDDEN void gs_np_set_nonblock(int fd, int nb);
-GS_HIDDEN int64_t gs_np_cached_timeo(int fd, int mode);	/* ns, 0 none, -1 unknown */
-GS_HIDDEN void gs_np_set_timeo(int fd, int mode, int64_t ns);
-/* GS_FD_ANON: eventfd, timerfd, signalfd, inotify, epoll (anonymous inodes,
- * never shared with another process in practice). */
-enum { GS_FD_UNKNOWN, GS_FD_SOCKET, GS_FD_FIFO, GS_FD_POLLABLE, GS_FD_FILE, GS_FD_ANON };
-GS_HIDDEN void gs_np_flip_lock(int fd);
-GS_HIDDEN void gs_np_flip_unlock(int fd);
-GS_HIDDEN int gs_np_kind(int fd);
-GS_HIDDEN void gs_np_set_kind(int fd, int kind);
-GS_HIDDEN void gs_np_invalidate_all(void);
 GS_HIDDEN void gs_np_fork_child(void);
 #endif

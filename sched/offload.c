@@ -25,7 +25,7 @@
 #define OFFLOAD_IDLE_S 10
 #define OFFLOAD_STACK (1024 * 1024)	/* the resolver uses alloca generously */
 
-static gs_lock_t olock;		/* guards the queue and the counts */
+static gs_lock_t olock = GS_LOCK_INIT(OFFLOAD);		/* guards the queue and the counts */
 static struct gs_offload *qhead, **qtail = &qhead;
 static int nhelpers, nidle;
 static int nlong;		/* helpers in a job that may wait without bound */
@@ -144,7 +144,7 @@ void gs_offload_submit(struct gs_offload *job, const char *why)
 /* In a forked child only the forking thread exists. */
 void gs_offload_fork_child(void)
 {
-	atomic_store(&olock.v, 0);
+	gs_lock_reset(&olock);
 	qhead = NULL;
 	qtail = &qhead;
 	nhelpers = nidle = nlong = 0;

@@ -44,7 +44,7 @@ int gs_move;
 _Atomic int gs_ms_started;
 
 #define gq_len gs_stats.globq
-static gs_lock_t glock;			/* guards the global queue */
+static gs_lock_t glock = GS_LOCK_INIT(GLOBALQ);			/* guards the global queue */
 static struct g *gq_head, *gq_tail;	/* glock */
 
 /* ---- queues ---- */
@@ -172,7 +172,7 @@ bool gs_ready(struct g *g, uint64_t seq)
 		 * move mode main's G, which stays on M0, uses the inbox only:
 		 * runnext is for Gs that may go anywhere.) */
 		struct g *old = m->runnext;
-		m->runnext = g;
+		__atomic_store_n(&m->runnext, g, __ATOMIC_RELAXED);
 		if (!old)
 			return true;
 		g = old;
@@ -312,7 +312,7 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	struct gs_node *n;
 	if (gs_move)
 		return find_move(m, prefer_new);
-	m->schedtick++;
+	__atomic_store_n(&m->schedtick, m->schedtick + 1, __ATOMIC_RELAXED);	/* sysmon reads it */
 	if ((m->schedtick & 7) == 0)
 		run_timers(m);
 	if ((m->schedtick % 61) == 0) {
@@ -323,7 +323,7 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	}
 	if (!prefer_new && m->runnext && (m->schedtick & 15) != 0) {
 		g = m->runnext;	/* not every time: the others in the inbox must run too */
-		m->runnext = NULL;
+		__atomic_store_n(&m->runnext, NULL, __ATOMIC_RELAXED);
 		return g;
 	}
 	if (!prefer_new && (n = gs_mpsc_pop(&m->inbox)))
@@ -336,7 +336,7 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	if ((n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
 	if ((g = m->runnext)) {
-		m->runnext = NULL;
+		__atomic_store_n(&m->runnext, NULL, __ATOMIC_RELAXED);
 		return g;
 	}
 	if (gs_np_waiting() && !atomic_load_explicit(&np_blocker, memory_order_relaxed) &&
@@ -384,7 +384,7 @@ static struct g *find_move1(struct m *m, bool prefer_new)
 	struct gs_node *n;
 	bool has_p = atomic_load_explicit(&m->has_p, memory_order_relaxed);
 	bool m0 = true;	/* the inbox: main's G on M0, wired Gs on any */
-	m->schedtick++;
+	__atomic_store_n(&m->schedtick, m->schedtick + 1, __ATOMIC_RELAXED);	/* sysmon reads it */
 	if ((m->schedtick & 7) == 0)
 		run_timers(m);
 	if ((m->schedtick % 61) == 0) {
@@ -443,7 +443,7 @@ static bool work_visible(struct m *m)
 		struct m *v = &gs_allm[i];
 		if (gs_runq_len(&v->runq))
 			return true;
-		if (gs_move && v != m && pless(v) && v->runnext)
+		if (gs_move && v != m && pless(v) && __atomic_load_n(&v->runnext, __ATOMIC_RELAXED))
 			return true;
 	}
 	return false;
@@ -459,18 +459,14 @@ bool gs_m_has_work(struct g *g)
 static void release_dead(struct m *m, struct g *d)
 {
 	if (!gs_move)
-		m->npinned--;
+		__atomic_store_n(&m->npinned, m->npinned - 1, __ATOMIC_RELAXED);
 	else if (atomic_load(&d->wired_m))
 		atomic_fetch_sub(&atomic_load(&d->wired_m)->nwired, 1);
 	gs_allg_del(d);
 	gs_tls_release(m, d);
 	if (!d->in_stack)
 		gs_stack_free(d);	/* else it goes with d (gs_free_g) */
-	int js = J_JOINABLE;
-	if (atomic_compare_exchange_strong(&d->joinstate, &js, J_EXITED))
-		gs_futex_wake((_Atomic uint32_t *)&d->joinstate, INT_MAX);
-	else
-		gs_free_g(d);	/* detached: nobody else holds it */
+	gs_exited(d);
 }
 
 static inline void after_switch(struct m *m)
@@ -511,7 +507,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 			g->tid = m->tid;
 	} else if (unlikely(!g->m)) {
 		g->m = m;	/* first run: pinned from now on */
-		m->npinned++;
+		__atomic_store_n(&m->npinned, m->npinned + 1, __ATOMIC_RELAXED);
 	}
 	if (gs_tls_tp)
 		gs_tls_enter(m, g->tp, gs_move ? g->tid : m->tid);
@@ -519,7 +515,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 		gs_tls_switch(m, g);
 	apply_sigmask(m, g);
 	gs_cpuclock_at_switch(m, g);
-	m->curg = g;
+	__atomic_store_n(&m->curg, g, __ATOMIC_RELAXED);
 	m->nruns++;
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
@@ -579,7 +575,7 @@ void gs_schedule(struct m *m, struct g *cur, bool prefer_new)
 		return;
 	}
 	gs_cpuclock_at_switch(m, NULL);
-	m->curg = NULL;
+	__atomic_store_n(&m->curg, NULL, __ATOMIC_RELAXED);
 	if (gs_tls_tp)
 		gs_tls_enter(m, m->tp, m->tid);
 	gs_ctx_switch(&cur->ctx, &m->g0);
@@ -609,7 +605,7 @@ void gs_m_loop(struct m *m)
 {
 	for (;;) {
 		m->in_sched = 1;
-		m->curg = NULL;
+		__atomic_store_n(&m->curg, NULL, __ATOMIC_RELAXED);
 		struct g *g = m->nextg;	/* move mode: found by a G, still on its last M */
 		m->nextg = NULL;
 		while (!g && !(g = find_nowait(m, false))) {
@@ -742,7 +738,7 @@ void gs_sched_after_switch(struct m *m)
 /* In a forked child: the queues are empty, no M is in the netpoller. */
 void gs_proc_fork_child(void)
 {
-	atomic_store(&glock.v, 0);
+	gs_lock_reset(&glock);
 	gq_head = gq_tail = NULL;
 	atomic_store(&gq_len, 0);
 	atomic_store(&np_blocker, 0);

@@ -89,12 +89,12 @@ struct gs_node *gs_mpsc_pop(struct gs_mpsc *q)	/* owner only */
 	if (tail == &q->stub) {
 		if (!next)
 			return NULL;
-		q->tail = next;
+		__atomic_store_n(&q->tail, next, __ATOMIC_RELAXED);
 		tail = next;
 		next = atomic_load_explicit(&next->next, memory_order_acquire);
 	}
 	if (next) {
-		q->tail = next;
+		__atomic_store_n(&q->tail, next, __ATOMIC_RELAXED);
 		return tail;
 	}
 	if (tail != atomic_load_explicit(&q->head, memory_order_acquire))
@@ -102,7 +102,7 @@ struct gs_node *gs_mpsc_pop(struct gs_mpsc *q)	/* owner only */
 	gs_mpsc_push(q, &q->stub);
 	next = atomic_load_explicit(&tail->next, memory_order_acquire);
 	if (next) {
-		q->tail = next;
+		__atomic_store_n(&q->tail, next, __ATOMIC_RELAXED);
 		return tail;
 	}
 	return NULL;
@@ -110,6 +110,7 @@ struct gs_node *gs_mpsc_pop(struct gs_mpsc *q)	/* owner only */
 
 bool gs_mpsc_empty(struct gs_mpsc *q)
 {
-	return q->tail == &q->stub && !atomic_load_explicit(&q->stub.next, memory_order_acquire) &&
+	return __atomic_load_n(&q->tail, __ATOMIC_RELAXED) == &q->stub &&
+	       !atomic_load_explicit(&q->stub.next, memory_order_acquire) &&
 	       atomic_load_explicit(&q->head, memory_order_acquire) == &q->stub;
 }

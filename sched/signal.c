@@ -216,8 +216,7 @@ bool gs_sig_redirect(struct m *m, int sig)
 			return false;
 		target = gs_maing;
 	} else {
-		uint32_t z = 0;
-		if (!atomic_compare_exchange_strong(&gs_allg_lock.v, &z, 1))
+		if (!gs_trylock(&gs_allg_lock))
 			return false;
 		for (struct g *g = gs_allg; g; g = g->allnext)
 			if (takes(g, sig)) {

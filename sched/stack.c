@@ -92,7 +92,7 @@ struct pool {				/* free stacks of one size and kind */
 	struct pool *next;
 };
 
-static gs_lock_t stack_lock;		/* guards pools, live_guarded */
+static gs_lock_t stack_lock = GS_LOCK_INIT(STACK);		/* guards pools, live_guarded */
 static struct pool *pools;
 static long live_guarded, guard_budget;
 static size_t default_size;
@@ -432,5 +432,5 @@ size_t gs_stack_committed(struct g *g)
  * been held by another. */
 void gs_stack_fork_child(void)
 {
-	atomic_store(&stack_lock.v, 0);
+	gs_lock_reset(&stack_lock);
 }

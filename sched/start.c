@@ -189,7 +189,7 @@ void gs_init(void)
 		mg->sched.prio = sp.sched_priority;
 	atomic_store(&mg->status, G_RUNNING);
 	atomic_store(&mg->joinstate, J_JOINABLE);
-	m0->curg = mg;
+	__atomic_store_n(&m0->curg, mg, __ATOMIC_RELAXED);
 	m0->tls_owner = mg;
 	gs_maing = mg;
 	gs_sig_g_start(mg);

@@ -94,7 +94,7 @@ enum {
 static struct rbucket {
 	gs_lock_t lock;
 	struct gs_mutex *head;	/* lock */
-} __attribute__((aligned(64))) rbuckets[NRBUCKET];
+} __attribute__((aligned(64))) rbuckets[NRBUCKET] = { [0 ... NRBUCKET - 1] = { .lock = GS_LOCK_INIT(RBUCKET) } };
 
 static struct rbucket *rbucket_of(int id)
 {
@@ -522,114 +522,6 @@ int gs_sem_post(struct gs_sem *s)
 }
 
 /* ---- live waits on glibc's objects (process-shared) ---- */
-
-/* 50 us is about what a wake-up through the scheduler costs anyway; 2 ms
- * bounds the delay a waiter adds after the object becomes free. */
-#define NAP_MIN 50000ull
-#define NAP_MAX 2000000ull
-
-int gs_nap(struct gs_backoff *b, uint64_t deadline, int intr)
-{
-	uint64_t now = gs_nanotime();
-	if (deadline && now >= deadline)
-		return ETIMEDOUT;
-	b->ns = b->ns ? (b->ns * 2 < NAP_MAX ? b->ns * 2 : NAP_MAX) : NAP_MIN;
-	uint64_t until = now + b->ns;
-	if (deadline && deadline < until)
-		until = deadline;
-	if (!intr) {
-		gs_sleep_until(until);	/* a signal ends it early: just try again */
-		return 0;
-	}
-	/* A futex word nobody wakes: a nap with the interruptibility asked for. */
-	_Atomic uint32_t never = 0;
-	if (gs_futex_wait(&never, 0, until, intr, "nap") != -EINTR)
-		return 0;
-	struct g *g = gs_self();
-	if (g && g->intr_restart) {	/* a SA_RESTART handler ran: go on */
-		g->intr_restart = 0;
-		return 0;
-	}
-	return EINTR;
-}
-
-/* glibc's process-shared barrier (nptl/pthread_barrier_wait.c, 2.34+), the
- * same algorithm on the same words, so that glibc's waiters in another
- * process and ours meet in the same rounds; only the futex waits become naps.
- * Wakes go to the kernel futex for glibc's waiters. */
-#define BARRIER_IN_THRESHOLD (UINT_MAX / 2)
-
-static void pbarrier_wake(struct gs_pbarrier *b, _Atomic uint32_t *word)
-{
-	int op = FUTEX_WAKE | (b->shared ^ FUTEX_PRIVATE_FLAG);
-	int saved = errno;
-	gs_sys_futex(word, op, INT_MAX, NULL);
-	errno = saved;
-}
-
-int gs_pbarrier_wait(struct gs_pbarrier *b)
-{
-	struct gs_backoff bo = { 0 };
-	uint32_t i, count, max_in;
-reset_restart:
-	i = atomic_fetch_add(&b->in, 1) + 1;
-	count = b->count;
-	max_in = BARRIER_IN_THRESHOLD - BARRIER_IN_THRESHOLD % count;
-	if (i > max_in) {
-		/* A reset round: wait for the reset, then enter again. */
-		while (i > max_in) {
-			gs_nap(&bo, 0, 0);
-			i = atomic_load_explicit(&b->in, memory_order_relaxed);
-		}
-		goto reset_restart;
-	}
-	uint32_t cr = atomic_load_explicit(&b->round, memory_order_relaxed);
-	while (cr + count <= i) {
-		uint32_t newcr = i - i % count;
-		if (atomic_compare_exchange_weak_explicit(&b->round, &cr, newcr,
-							  memory_order_release, memory_order_relaxed)) {
-			cr = newcr;
-			pbarrier_wake(b, &b->round);
-			if (i <= cr)
-				goto ready_to_leave;
-			break;
-		}
-	}
-	bo.ns = 0;
-	while (i > cr) {
-		gs_nap(&bo, 0, 0);
-		cr = atomic_load_explicit(&b->round, memory_order_relaxed);
-	}
-	atomic_thread_fence(memory_order_acquire);
-ready_to_leave:;
-	uint32_t o = atomic_fetch_add_explicit(&b->out, 1, memory_order_release) + 1;
-	if (o == max_in) {
-		/* The last to leave before the reset threshold resets. */
-		atomic_store_explicit(&b->round, 0, memory_order_relaxed);
-		atomic_store_explicit(&b->out, 0, memory_order_relaxed);
-		atomic_store_explicit(&b->in, 0, memory_order_release);
-		pbarrier_wake(b, &b->in);
-	}
-	return i % count == 0 ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
-}
-
-/* glibc's destroy waits for the threads still leaving, which may be Gs of
- * this M: so it naps too. */
-int gs_pbarrier_destroy(struct gs_pbarrier *b)
-{
-	struct gs_backoff bo = { 0 };
-	uint32_t count = b->count;
-	uint32_t max_in = BARRIER_IN_THRESHOLD - BARRIER_IN_THRESHOLD % count;
-	uint32_t in = atomic_load_explicit(&b->in, memory_order_relaxed);
-	if (atomic_fetch_add_explicit(&b->out, max_in - in, memory_order_relaxed) < in) {
-		while (in != 0) {
-			gs_nap(&bo, 0, 0);
-			in = atomic_load_explicit(&b->in, memory_order_relaxed);
-		}
-	}
-	atomic_thread_fence(memory_order_acquire);
-	return 0;
-}
 
 /* ---- once: 0 not run, 1 running, 2 done, 3 running with waiters ----
  * The caller of gs_once_begin() that gets true runs the init routine and then

@@ -134,9 +134,27 @@ struct gs_backoff {
 	uint64_t ns;		/* the last nap, 0 before the first */
 };
 GS_HIDDEN int gs_nap(struct gs_backoff *b, uint64_t deadline, int intr);
+
+/* ---- process-shared objects (pshared.c): glibc's, a G's waits live ---- */
+
 /* glibc's barrier algorithm on glibc's layout, its waits live (a G only). */
 GS_HIDDEN int gs_pbarrier_wait(struct gs_pbarrier *b);
 GS_HIDDEN int gs_pbarrier_destroy(struct gs_pbarrier *b);
+/* glibc's mutex, locked by G g (try: once); unlocked by the calling G or a
+ * caller that is not a G. The G holding one whose owner glibc checks is
+ * recorded beside glibc's tid, which all Gs of an M share. */
+GS_HIDDEN int gs_pmutex_lock(pthread_mutex_t *m, struct g *g, struct gs_when w, bool try);
+GS_HIDDEN int gs_pmutex_unlock(pthread_mutex_t *m);
+/* G g waits on glibc's condition variable c with m (glibc's or ours) held;
+ * clockwait: the call named the clock. */
+GS_HIDDEN int gs_pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const struct timespec *abs,
+			    clockid_t clock, bool clockwait);
+/* glibc's rwlock: G g's lock (try: once), and the unlock of whoever calls. */
+GS_HIDDEN int gs_prwlock_lock(pthread_rwlock_t *l, struct g *g, bool write, struct gs_when w, bool try);
+GS_HIDDEN int gs_prwlock_unlock(pthread_rwlock_t *l);
+/* A G's wait on glibc's semaphore; an error number, or 0. The caller has
+ * checked abs->tv_nsec, as glibc does before anything else. */
+GS_HIDDEN int gs_psem_wait(sem_t *s, struct gs_when w);
 
 GS_HIDDEN bool gs_once_begin(_Atomic int *once);	/* true: run the routine */
 GS_HIDDEN void gs_once_end(_Atomic int *once, bool done);

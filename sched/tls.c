@@ -419,7 +419,7 @@ static unsigned char hdr_tmpl[HDR_HI - HDR_LO];
  * gs_tls_after_dlopen has done. */
 static size_t static_done[MAXSTATIC];
 static int nstatic_done;
-static gs_lock_t dlopen_lock;
+static gs_lock_t dlopen_lock = GS_LOCK_INIT(DLOPEN);
 
 struct libc_tls { const char *lo; size_t len; };
 

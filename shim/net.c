@@ -14,9 +14,9 @@ int gs_fd_made(int fd, int kind, int nonblock)
 	if (fd >= 0) {
 		gs_np_close(fd);	/* a new file at this number */
 		if (kind)
-			gs_np_set_kind(fd, kind);
+			gs_fd_set_kind(fd, kind);
 		if (nonblock >= 0)
-			gs_np_set_nonblock(fd, nonblock);
+			gs_fd_set_nonblock(fd, nonblock);
 	}
 	return fd;
 }
@@ -56,7 +56,10 @@ GS_EXPORT int dup(int fd)
 	return gs_fd_made(REAL(dup)(fd), 0, -1);
 }
 
-GS_EXPORT int dup2(int fd, int to)
+/* dup2/dup3 of fd onto to, before the real call: -1 (EBADF) if fd is not
+ * open as far as the program knows; else to is closed as the kernel will close
+ * it (its waiters go on with its file). */
+static int dup_onto(int fd, int to)
 {
 	if (gs_np_backend_owns(fd) || gs_np_is_ghost(fd)) {
 		errno = EBADF;
@@ -65,20 +68,21 @@ GS_EXPORT int dup2(int fd, int to)
 	if (gs_np_backend_owns(to))
 		gs_np_backend_evict(to);
 	if (fd != to)
-		gs_np_close_waited(to);	/* closes to: its waiters go on with its file */
+		gs_np_close_waited(to);
+	return 0;
+}
+
+GS_EXPORT int dup2(int fd, int to)
+{
+	if (dup_onto(fd, to))
+		return -1;
 	return gs_fd_made(REAL(dup2)(fd, to), 0, -1);
 }
 
 GS_EXPORT int dup3(int fd, int to, int flags)
 {
-	if (gs_np_backend_owns(fd) || gs_np_is_ghost(fd)) {
-		errno = EBADF;
+	if (dup_onto(fd, to))
 		return -1;
-	}
-	if (gs_np_backend_owns(to))
-		gs_np_backend_evict(to);
-	if (fd != to)
-		gs_np_close_waited(to);	/* closes to: its waiters go on with its file */
 	return gs_fd_made(REAL(dup3)(fd, to, flags), 0, -1);
 }
 
@@ -101,7 +105,7 @@ GS_EXPORT int fcntl(int fd, int cmd, ...)
 	unsigned long arg = va_arg(ap, unsigned long);
 	va_end(ap);
 	if (cmd == F_SETFL)
-		gs_np_invalidate_all();
+		gs_fd_invalidate_all();
 	if (cmd == F_SETLKW || cmd == F_OFD_SETLKW)	/* a lock held by another: shim/flock.c */
 		return gs_fcntl_lockw(fd, cmd, (void *)arg);
 	int r = REAL(fcntl)(fd, cmd, arg);
@@ -117,14 +121,14 @@ GS_EXPORT int ioctl(int fd, unsigned long req, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	if (req == FIONBIO)
-		gs_np_invalidate_all();
+		gs_fd_invalidate_all();
 	return REAL(ioctl)(fd, req, arg);
 }
 
 GS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))
-		gs_np_invalidate_all();
+		gs_fd_invalidate_all();
 	return REAL(setsockopt)(fd, level, name, val, len);
 }
 
@@ -141,24 +145,35 @@ GS_EXPORT int shutdown(int fd, int how)
 /* accept has no MSG_DONTWAIT: each attempt is made with O_NONBLOCK set for
  * that one call (as connect's start is), so an acceptor that loses the race
  * for a connection to another parks instead of blocking its OS thread. */
+struct accept_call {
+	struct gs_fdcall c;
+	struct sockaddr *addr;
+	socklen_t *len;
+	int flags;
+};
+
+static int try_accept(struct gs_fdcall *c, bool block)
+{
+	struct accept_call *a = (struct accept_call *)c;
+	if (block)
+		return gs_fdc_end(c, REAL(accept4)(c->fd, a->addr, a->len, a->flags), block);
+	int fl = gs_fd_nb_begin(c->fd);
+	int r = REAL(accept4)(c->fd, a->addr, a->len, a->flags);
+	gs_fd_nb_end(c->fd, fl);
+	return gs_fdc_end(c, r, block);
+}
+
 IO_HOOK(int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags), (fd, addr, len, flags))
 {
 	struct g *g = gs_self();
 	if (!g || gs_fd_kind(fd) != GS_FD_SOCKET || (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)))
 		return gs_fd_made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
 	gs_testcancel(g);
-	struct io_wait w = { .sock = true };
-	for (;;) {
-		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
-		int r = ANON_CALL(fd, REAL(accept4)(fd, addr, len, flags));
-		if (r >= 0 || errno != EAGAIN)
-			return gs_fd_made(r, GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
-		int b = io_block(g, &fd, NP_READ, snap, &w);
-		if (b == IO_RETURN)
-			return -1;
-		if (b == IO_BLOCKING)
-			return gs_fd_made(REAL(accept4)(fd, addr, len, flags), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
-	}
+	struct accept_call a = {
+		.c = { .fd = fd, .mode = NP_READ, .kind = GS_FD_SOCKET, .w.sock = true, .try = try_accept },
+		.addr = addr, .len = len, .flags = flags,
+	};
+	return gs_fd_made((int)gs_fd_call(g, &a.c), GS_FD_SOCKET, !!(flags & SOCK_NONBLOCK));
 }
 
 GS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -168,6 +183,41 @@ GS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 
 /* A blocking connect is started non-blocking (O_NONBLOCK set only for the
  * call itself) and completed by waiting for writability, then SO_ERROR. */
+struct connect_call {
+	struct gs_fdcall c;
+	const struct sockaddr *addr;
+	socklen_t len;
+};
+
+static int try_connect_done(struct gs_fdcall *c, bool block)
+{
+	struct connect_call *a = (struct connect_call *)c;
+	if (block) {	/* cannot be polled by the runtime: by the M */
+		struct pollfd p = { c->fd, POLLOUT, 0 };
+		REAL(poll)(&p, 1, -1);
+	}
+	if (!gs_fd_ready(c->fd, NP_WRITE)) {
+		errno = EAGAIN;
+		return GS_FDC_AGAIN;
+	}
+	int err = 0;
+	socklen_t l = sizeof err;
+	c->ret = -1;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
+		return GS_FDC_DONE;
+	if (err) {
+		errno = err;
+		return GS_FDC_DONE;
+	}
+	/* Linux answers the first connect after completion with 0; take that
+	 * one, so the program's next connect is EISCONN. */
+	int saved = errno;
+	REAL(connect)(c->fd, a->addr, a->len);
+	errno = saved;
+	c->ret = 0;
+	return GS_FDC_DONE;
+}
+
 IO_HOOK(int, connect, (int fd, const struct sockaddr *addr, socklen_t len), (fd, addr, len))
 {
 	struct g *g = gs_self();
@@ -177,7 +227,6 @@ IO_HOOK(int, connect, (int fd, const struct sockaddr *addr, socklen_t len), (fd,
 	int fl = REAL(fcntl)(fd, F_GETFL);
 	if (fl < 0 || (fl & O_NONBLOCK))
 		return REAL(connect)(fd, addr, len);
-	struct gs_np_snap snap = gs_np_snap(fd, NP_WRITE);
 	REAL(fcntl)(fd, F_SETFL, fl | O_NONBLOCK);
 	int r = REAL(connect)(fd, addr, len);
 	int saved = errno;
@@ -185,36 +234,13 @@ IO_HOOK(int, connect, (int fd, const struct sockaddr *addr, socklen_t len), (fd,
 	errno = saved;
 	if (r == 0 || errno != EINPROGRESS)
 		return r;
-	struct io_wait w = { .sock = true, .intr = GS_INTR_ALWAYS };
-	for (;;) {
-		if (io_ready(fd, NP_WRITE)) {
-			int err = 0;
-			socklen_t l = sizeof err;
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0)
-				return -1;
-			if (err) {
-				errno = err;
-				return -1;
-			}
-			/* Linux answers the first connect after completion with 0;
-			 * take that one, so the program's next connect is EISCONN. */
-			int saved = errno;
-			REAL(connect)(fd, addr, len);
-			errno = saved;
-			return 0;
-		}
-		int b = io_block(g, &fd, NP_WRITE, snap, &w);
-		if (b == IO_RETURN) {
-			if (errno == EAGAIN)
-				errno = EINPROGRESS;	/* SO_SNDTIMEO expired, as natively */
-			return -1;
-		}
-		if (b == IO_BLOCKING) {
-			struct pollfd p = { fd, POLLOUT, 0 };
-			REAL(poll)(&p, 1, -1);
-		}
-		snap = gs_np_snap(fd, NP_WRITE);
-	}
+	/* SO_SNDTIMEO expiring gives EINPROGRESS, as natively. */
+	struct connect_call a = {
+		.c = { .fd = fd, .mode = NP_WRITE, .kind = GS_FD_SOCKET, .try = try_connect_done,
+		       .w = { .sock = true, .intr = GS_INTR_ALWAYS, .again_errno = EINPROGRESS } },
+		.addr = addr, .len = len,
+	};
+	return (int)gs_fd_call(g, &a.c);
 }
 
 /* glibc's headers name fcntl fcntl64 under _FILE_OFFSET_BITS=64. */

@@ -7,7 +7,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include "gs.h"
-#include "real.h"
+#include "shim.h"
 
 struct nss_job {
 	struct gs_offload job;

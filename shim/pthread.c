@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "real.h"
+#include "shim.h"
 #include "sync.h"
 #include "tsd.h"
 
@@ -70,18 +70,12 @@ static _Noreturn void unwind(struct g *g, void *ret)
 #pragma GCC diagnostic pop
 }
 
-/* An asynchronous cancellation (sched/: a futex wait it ended, or a safe PC
- * the preemption signal found). */
+/* Unwinds g, cancelled: at a cancellation point (gs_testcancel, gs.h), or
+ * asynchronously (sched/: a futex wait it ended, or a safe PC the preemption
+ * signal found). */
 static void async_cancel(struct g *g)
 {
 	unwind(g, PTHREAD_CANCELED);
-}
-
-GS_HIDDEN void gs_testcancel(struct g *g)
-{
-	if (unlikely(atomic_load_explicit(&g->cancel_pending, memory_order_relaxed)) &&
-	    !g->cancel_disabled && !g->cancelling)
-		unwind(g, PTHREAD_CANCELED);
 }
 
 GS_EXPORT void __pthread_register_cancel(__pthread_unwind_buf_t *buf)
@@ -159,17 +153,9 @@ GS_EXPORT int pthread_cancel(pthread_t t)
 	struct g *g = as_g(t);
 	if (!g)
 		return reaped(t) ? 0 : REAL(pthread_cancel)(t);	/* glibc: 0 */
-	atomic_store(&g->cancel_pending, 1);
-	if (g->cancel_disabled)
-		return 0;
-	if (g->cancel_async)
-		gs_cancel_async_wake(g);
-	else
-		gs_interrupt(g);
+	gs_cancel(g);
 	return 0;
 }
-
-/* ---- lifecycle ---- */
 
 /* ---- scheduling parameters ----
  * Kept per G and validated as the kernel's sched_setscheduler validates them
@@ -386,76 +372,25 @@ GS_EXPORT _Noreturn void pthread_exit(void *ret)
 	unwind(g, ret);
 }
 
-/* glibc 2.36's __pthread_clockjoin_ex, in its order: a reaped thread is
- * ESRCH, a detached one EINVAL, joining oneself (or the thread that is
- * joining us) EDEADLK, a second joiner EINVAL; g->joiner is glibc's joinid,
- * the one word that join and detach race on. tryjoin is EBUSY while the
- * thread runs, detached or not. A join that times out or is cancelled lets
- * another one try, as glibc's cleanup does. */
-static int join(pthread_t t, void **ret, struct gs_when w, bool try)
-{
-	struct g *g = as_g(t);
-	struct g *self = gs_self();
-	if (try && atomic_load(&g->joinstate) != J_EXITED)
-		return EBUSY;
-	struct g *j = atomic_load(&g->joiner);
-	if (j == g)
-		return EINVAL;
-	if (g == self || (self && atomic_load(&self->joiner) == g))
-		return EDEADLK;
-	struct g *none = NULL;
-	if (!atomic_compare_exchange_strong(&g->joiner, &none, self ? self : GS_JOINER_OUTSIDE))
-		return EINVAL;
-	uint64_t deadline = 0;
-	bool have_deadline = false;
-	while (atomic_load(&g->joinstate) != J_EXITED) {
-		int r = 0;
-		if (try)
-			r = EBUSY;
-		else if (!have_deadline) {
-			r = gs_when_deadline(w, &deadline);
-			have_deadline = true;
-			if (r == ETIMEDOUT || (w.abs && !deadline && !r))
-				r = ETIMEDOUT;
-		}
-		if (!r && self && atomic_load(&self->cancel_pending) && !self->cancel_disabled &&
-		    !self->cancelling) {
-			atomic_store(&g->joiner, NULL);
-			gs_testcancel(self);
-		}
-		if (!r && gs_futex_wait((_Atomic uint32_t *)&g->joinstate, J_JOINABLE, deadline,
-					GS_INTR_CANCEL, "join") == -ETIMEDOUT)
-			r = ETIMEDOUT;
-		if (r) {
-			atomic_store(&g->joiner, NULL);
-			return r;
-		}
-	}
-	if (ret)
-		*ret = g->ret;
-	gs_free_g(g);
-	return 0;
-}
-
 GS_EXPORT int pthread_join(pthread_t t, void **ret)
 {
 	if (!as_g(t))
 		return reaped(t) ? ESRCH : REAL(pthread_join)(t, ret);
-	return join(t, ret, GS_FOREVER, false);
+	return gs_join(as_g(t), ret, NULL, CLOCK_REALTIME, false);
 }
 
 GS_EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
 {
 	if (!as_g(t))
 		return reaped(t) ? EBUSY : REAL(pthread_tryjoin_np)(t, ret);
-	return join(t, ret, GS_FOREVER, true);
+	return gs_join(as_g(t), ret, NULL, CLOCK_REALTIME, true);
 }
 
 GS_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abs)
 {
 	if (!as_g(t))
 		return reaped(t) ? ESRCH : REAL(pthread_timedjoin_np)(t, ret, abs);
-	return join(t, ret, (struct gs_when){ abs, CLOCK_REALTIME }, false);
+	return gs_join(as_g(t), ret, abs, CLOCK_REALTIME, false);
 }
 
 GS_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock, const struct timespec *abs)
@@ -464,7 +399,7 @@ GS_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock, con
 		return reaped(t) ? ESRCH : REAL(pthread_clockjoin_np)(t, ret, clock, abs);
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
-	return join(t, ret, (struct gs_when){ abs, clock }, false);
+	return gs_join(as_g(t), ret, abs, clock, false);
 }
 
 /* As glibc's: ESRCH once reaped, EINVAL if already detached, and 0 with no
@@ -474,15 +409,7 @@ GS_EXPORT int pthread_detach(pthread_t t)
 	struct g *g = as_g(t);
 	if (!g)
 		return reaped(t) ? ESRCH : REAL(pthread_detach)(t);
-	struct g *none = NULL;
-	if (!atomic_compare_exchange_strong(&g->joiner, &none, g))
-		return none == g ? EINVAL : 0;
-	int js = J_JOINABLE;
-	if (!atomic_compare_exchange_strong(&g->joinstate, &js, J_DETACHED)) {
-		gs_assert(js == J_EXITED);
-		gs_free_g(g);
-	}
-	return 0;
+	return gs_detach(g);
 }
 
 GS_EXPORT pthread_t pthread_self(void)

@@ -6,7 +6,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 #include "gs.h"
-#include "real.h"
+#include "shim.h"
 
 struct gai_job {
 	struct gs_offload job;

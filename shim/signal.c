@@ -6,9 +6,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include "real.h"
+#include "shim.h"
 
-GS_HIDDEN void gs_testcancel(struct g *g);
 
 #define NSIGS 64
 static struct sigaction user[NSIGS + 1];	/* the program's handlers we wrap */

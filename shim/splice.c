@@ -33,16 +33,16 @@ struct sp {
 static ssize_t wait_loop(struct g *g, struct sp *s)
 {
 	gs_testcancel(g);
-	struct io_wait wi = { .sock = s->kin == GS_FD_SOCKET };
-	struct io_wait wo = { .sock = s->kout == GS_FD_SOCKET };
+	struct gs_fdwait wi = { .sock = s->kin == GS_FD_SOCKET };
+	struct gs_fdwait wo = { .sock = s->kout == GS_FD_SOCKET };
 	for (;;) {
 		struct gs_np_snap si = { 0 }, so = { 0 };
 		if (s->in >= 0)
 			si = gs_np_snap(s->in, NP_READ);
 		if (s->out >= 0)
 			so = gs_np_snap(s->out, NP_WRITE);
-		bool win = s->in >= 0 && !io_ready(s->in, NP_READ);
-		bool wout = !win && s->out >= 0 && !io_ready(s->out, NP_WRITE);
+		bool win = s->in >= 0 && !gs_fd_ready(s->in, NP_READ);
+		bool wout = !win && s->out >= 0 && !gs_fd_ready(s->out, NP_WRITE);
 		if (!win && !wout) {
 			size_t cap = s->len;
 			if (s->kin == GS_FD_SOCKET) {
@@ -61,16 +61,16 @@ static ssize_t wait_loop(struct g *g, struct sp *s)
 			wout = !win;
 		}
 		int *side = win ? &s->in : &s->out, fd = *side;
-		int b = win ? io_block(g, side, NP_READ, si, &wi) : io_block(g, side, NP_WRITE, so, &wo);
+		int b = win ? gs_fd_block(g, side, NP_READ, si, &wi) : gs_fd_block(g, side, NP_WRITE, so, &wo);
 		if (*side != fd) {	/* closed meanwhile: go on with the same file */
 			if (s->fin == fd)
 				s->fin = *side;
 			if (s->fout == fd)
 				s->fout = *side;
 		}
-		if (b == IO_RETURN)
+		if (b == GS_FDW_RETURN)
 			return -1;
-		if (b == IO_BLOCKING)
+		if (b == GS_FDW_BLOCKING)
 			return s->blocking(s);
 	}
 }

@@ -55,13 +55,13 @@ int gs_stdio_wait(FILE *f)
 		return 0;
 	if (gs_fd_user_nonblock(fd))
 		return 0;
-	struct io_wait w = { 0 };
+	struct gs_fdwait w = { 0 };
 	int saved = errno;
 	for (;;) {
 		struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
-		if (io_ready(fd, NP_READ))
+		if (gs_fd_ready(fd, NP_READ))
 			break;
-		int b = io_block(g, &fd, NP_READ, snap, &w);
+		int b = gs_fd_block(g, &fd, NP_READ, snap, &w);
 		if (fd != f->_fileno) {
 			/* Another thread closed the FILE's fd: libc's read would
 			 * find the number closed or reused, never the old file
@@ -72,7 +72,7 @@ int gs_stdio_wait(FILE *f)
 			errno = EBADF;
 			return -1;
 		}
-		if (b == IO_RETURN) {
+		if (b == GS_FDW_RETURN) {
 			if (errno != EINTR) {
 				errno = saved;	/* let libc meet the condition itself */
 				return 0;
@@ -80,7 +80,7 @@ int gs_stdio_wait(FILE *f)
 			f->_flags |= ERR_SEEN;
 			return -1;
 		}
-		if (b == IO_BLOCKING)
+		if (b == GS_FDW_BLOCKING)
 			break;
 	}
 	errno = saved;

@@ -2,18 +2,16 @@
  * objects are run by sched/sync.c on the green futex, whoever calls.
  * Process-shared ones stay glibc's, since another process, preloaded or not,
  * uses the same words: a caller that is not a G calls glibc, and a G waits on
- * them live (the try-variant, gs_nap() between attempts), so that it never
- * blocks its M, and with it the other Gs pinned there, for long. */
+ * them live through sched/pshared.c. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <string.h>
 #include <linux/futex.h>
-#include "real.h"
+#include "shim.h"
 #include "sync.h"
 
-GS_HIDDEN void gs_testcancel(struct g *g);
 
 static void testcancel(void)
 {
@@ -25,95 +23,6 @@ static void testcancel(void)
 static bool clock_ok(clockid_t clock)
 {
 	return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC;
-}
-
-/* ---- process-shared mutexes (glibc's) ----
- *
- * glibc records the holder of a mutex as the OS thread's tid, which all Gs of
- * an M share. For the kinds whose owner glibc checks (recursive, errorcheck,
- * robust, PI) the G that holds one is recorded beside it, in __spins and
- * __elision, which glibc uses only for adaptive and elided (normal) mutexes;
- * the tag is read only when glibc's holder is this M, so only by Gs of this
- * M, which do not run at the same time. */
-
-enum { HELD_ELSEWHERE, HELD_BY_ME, HELD_BY_SIBLING };	/* pm_held() */
-
-static bool pm_owner_checked(pthread_mutex_t *m)
-{
-	int k = m->__data.__kind, type = k & 3;
-	return type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK ||
-	       (k & (GS_MUTEX_ROBUST | GS_MUTEX_PI));
-}
-
-static int *pm_tag(pthread_mutex_t *m)
-{
-	return (int *)&m->__data.__spins;
-}
-
-static int pm_held(pthread_mutex_t *m, struct g *g)
-{
-	if (!pm_owner_checked(m))
-		return HELD_ELSEWHERE;
-	/* Robust and PI mutexes keep the tid in the lock word (__owner may say
-	 * "inconsistent"); the others in __owner. */
-	int tid = (m->__data.__kind & (GS_MUTEX_ROBUST | GS_MUTEX_PI)) ?
-		  (int)(atomic_load((_Atomic unsigned *)&m->__data.__lock) & FUTEX_TID_MASK) :
-		  m->__data.__owner;
-	if (tid != gs_g_tid(g))
-		return HELD_ELSEWHERE;
-	return *pm_tag(m) == g->id ? HELD_BY_ME : HELD_BY_SIBLING;
-}
-
-static void pm_took(pthread_mutex_t *m, struct g *g, int r)
-{
-	if ((r == 0 || r == EOWNERDEAD) && pm_owner_checked(m))
-		*pm_tag(m) = g->id;
-}
-
-/* Lock from a G: a live wait on glibc's mutex. */
-static int pm_lock(pthread_mutex_t *m, struct g *g, struct gs_when w, bool try)
-{
-	struct gs_backoff bo = { 0 };
-	uint64_t deadline = 0;
-	bool have_deadline = false;
-	for (;;) {
-		int held = pm_held(m, g), type = m->__data.__kind & 3, r;
-		if (held == HELD_BY_ME && (try || type == PTHREAD_MUTEX_RECURSIVE))
-			return REAL(pthread_mutex_trylock)(m);	/* glibc's answer: count, EBUSY, EDEADLK */
-		if (held == HELD_BY_ME && type == PTHREAD_MUTEX_ERRORCHECK)
-			return EDEADLK;
-		/* Held by me and normal: natively a deadlock (or a timeout); so here. */
-		if (held == HELD_ELSEWHERE) {
-			r = REAL(pthread_mutex_trylock)(m);
-			if (r != EBUSY) {
-				pm_took(m, g, r);
-				return r;
-			}
-		}
-		if (try)
-			return EBUSY;
-		if (!have_deadline) {
-			if ((r = gs_when_deadline(w, &deadline)))
-				return r;
-			have_deadline = true;
-		}
-		if (gs_nap(&bo, deadline, 0) == ETIMEDOUT)
-			return ETIMEDOUT;
-	}
-}
-
-static int pm_unlock(pthread_mutex_t *m)
-{
-	struct g *g = gs_self();
-	if (g && pm_owner_checked(m)) {
-		int held = pm_held(m, g);
-		if (held == HELD_BY_SIBLING)
-			return EPERM;	/* natively another thread's */
-		if (held == HELD_BY_ME && ((m->__data.__kind & 3) != PTHREAD_MUTEX_RECURSIVE ||
-					   m->__data.__count <= 1))
-			*pm_tag(m) = 0;
-	}
-	return REAL(pthread_mutex_unlock)(m);
 }
 
 /* ---- mutex ---- */
@@ -151,7 +60,7 @@ GS_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	if (mutex_special(m)) {
 		struct g *g = gs_self();
-		return g ? pm_lock(m, g, GS_FOREVER, false) : REAL(pthread_mutex_lock)(m);
+		return g ? gs_pmutex_lock(m, g, GS_FOREVER, false) : REAL(pthread_mutex_lock)(m);
 	}
 	return gs_mutex_lock((struct gs_mutex *)m, GS_FOREVER, false);
 }
@@ -160,7 +69,7 @@ GS_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
 	if (mutex_special(m)) {
 		struct g *g = gs_self();
-		return g ? pm_lock(m, g, GS_FOREVER, true) : REAL(pthread_mutex_trylock)(m);
+		return g ? gs_pmutex_lock(m, g, GS_FOREVER, true) : REAL(pthread_mutex_trylock)(m);
 	}
 	int r = gs_mutex_lock((struct gs_mutex *)m, GS_FOREVER, true);
 	gs_preempt_point();
@@ -171,7 +80,7 @@ GS_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec 
 {
 	if (mutex_special(m)) {
 		struct g *g = gs_self();
-		return g ? pm_lock(m, g, (struct gs_when){ abs, CLOCK_REALTIME }, false) :
+		return g ? gs_pmutex_lock(m, g, (struct gs_when){ abs, CLOCK_REALTIME }, false) :
 			   REAL(pthread_mutex_timedlock)(m, abs);
 	}
 	return gs_mutex_lock((struct gs_mutex *)m, (struct gs_when){ abs, CLOCK_REALTIME }, false);
@@ -185,7 +94,7 @@ GS_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const
 			return REAL(pthread_mutex_clocklock)(m, clock, abs);
 		if (!clock_ok(clock))
 			return EINVAL;
-		return pm_lock(m, g, (struct gs_when){ abs, clock }, false);
+		return gs_pmutex_lock(m, g, (struct gs_when){ abs, clock }, false);
 	}
 	if (!clock_ok(clock))
 		return EINVAL;
@@ -194,7 +103,7 @@ GS_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const
 
 GS_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	int r = mutex_special(m) ? pm_unlock(m) : gs_mutex_unlock((struct gs_mutex *)m);
+	int r = mutex_special(m) ? gs_pmutex_unlock(m) : gs_mutex_unlock((struct gs_mutex *)m);
 	gs_preempt_point();
 	return r;
 }
@@ -264,91 +173,11 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespe
 	return r;
 }
 
-/* A wait of a G on a process-shared (glibc's) condition variable. Only glibc
- * can enqueue a waiter where a signal from another process finds it, so the
- * G waits in glibc, but a slice of at most COND_SLICE at a time, since its M
- * runs nothing else meanwhile. When a slice ends before the caller's deadline
- * and another G could run on this M (or this one is being cancelled), the G
- * lets the mutex go, yields, takes the mutex back and reports a spurious
- * wakeup, which POSIX allows and callers loop on; when no other G could run,
- * it waits another slice without letting the mutex out of glibc's hands, up
- * to COND_SLICES_MAX slices, and then reports a spurious wakeup too, so that
- * the caller's own loop looks at its condition again: a forked child missed a
- * broadcast in 3 of 480 loaded runs of tests/compat/pshared_mutex_fork and
- * waited in slices for ever (glibc's condition variable is known to lose
- * a wake-up to a waiter whose timed wait ends just then, its bug 25847, which
- * waiting in slices makes likely). The M is
- * blocked for at most a slice, plus glibc's relock of the mutex at its end,
- * which only another M or process can hold then (every G of this M is held
- * up). A mutex of ours cannot be handed to glibc: the G then waits with a
- * glibc mutex of its own, and a signal sent between our unlock and glibc's
- * enqueue is seen at the end of the slice. abs NULL: no deadline; clockwait:
- * the call named the clock. */
-#define COND_SLICE 2000000ull	/* 2 ms */
-#define COND_SLICES_MAX 25	/* then a spurious wakeup: 50 ms */
-
-static int pcond_wait(pthread_cond_t *c, pthread_mutex_t *m, struct g *g, const struct timespec *abs,
-		      clockid_t clock, bool clockwait)
-{
-	uint64_t deadline = 0;
-	int r = gs_when_deadline((struct gs_when){ abs, clock }, &deadline);
-	if (r == EINVAL)
-		return r;
-	bool expired = r == ETIMEDOUT;
-	testcancel();
-	bool theirs = mutex_special(m);
-	pthread_mutex_t stand_in, *wm = m;
-	if (!theirs) {
-		REAL(pthread_mutex_init)(&stand_in, NULL);
-		REAL(pthread_mutex_lock)(&stand_in);
-		if ((r = pthread_mutex_unlock(m))) {
-			REAL(pthread_mutex_unlock)(&stand_in);
-			return r;
-		}
-		wm = &stand_in;
-	}
-	bool spurious = false;
-	for (int slices = 1;; slices++) {
-		uint64_t until = gs_nanotime() + COND_SLICE;
-		if (abs && (expired || deadline <= until)) {
-			/* The last slice: glibc's own call, for glibc's own errors. */
-			r = clockwait ? REAL(pthread_cond_clockwait)(c, wm, clock, abs) :
-					REAL(pthread_cond_timedwait)(c, wm, abs);
-			break;
-		}
-		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
-		r = REAL(pthread_cond_clockwait)(c, wm, CLOCK_MONOTONIC, &ts);
-		if (r != ETIMEDOUT)
-			break;
-		if (gs_m_has_work(g) || atomic_load(&g->cancel_pending) || slices >= COND_SLICES_MAX) {
-			spurious = true;
-			r = 0;
-			break;
-		}
-	}
-	if (theirs) {
-		pm_took(m, g, r);	/* glibc took it back for this M */
-		if (spurious && (r = pm_unlock(m)) == 0) {
-			gs_yield();
-			r = pm_lock(m, g, GS_FOREVER, false);
-		}
-	} else {
-		REAL(pthread_mutex_unlock)(&stand_in);
-		if (spurious)
-			gs_yield();
-		int lr = pthread_mutex_lock(m);
-		if (lr)
-			r = lr;
-	}
-	testcancel();
-	return r;
-}
-
 GS_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	if (cond_special(c)) {
 		struct g *g = gs_self();
-		return g ? pcond_wait(c, m, g, NULL, CLOCK_REALTIME, false) : REAL(pthread_cond_wait)(c, m);
+		return g ? gs_pcond_wait(c, m, g, NULL, CLOCK_REALTIME, false) : REAL(pthread_cond_wait)(c, m);
 	}
 	return cond_wait(c, m, NULL, CLOCK_REALTIME);
 }
@@ -358,7 +187,7 @@ GS_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, cons
 	clockid_t clock = (((struct gs_cond *)c)->wrefs & COND_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
 	if (cond_special(c)) {
 		struct g *g = gs_self();
-		return g ? pcond_wait(c, m, g, abs, clock, false) : REAL(pthread_cond_timedwait)(c, m, abs);
+		return g ? gs_pcond_wait(c, m, g, abs, clock, false) : REAL(pthread_cond_timedwait)(c, m, abs);
 	}
 	return cond_wait(c, m, abs, clock);
 }
@@ -372,7 +201,7 @@ GS_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
 			return REAL(pthread_cond_clockwait)(c, m, clock, abs);
 		if (!clock_ok(clock))
 			return EINVAL;
-		return pcond_wait(c, m, g, abs, clock, true);
+		return gs_pcond_wait(c, m, g, abs, clock, true);
 	}
 	if (!clock_ok(clock))
 		return EINVAL;
@@ -423,52 +252,12 @@ GS_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 	return rw_special(l) ? REAL(pthread_rwlock_destroy)(l) : 0;
 }
 
-/* Process-shared rwlocks (glibc's). glibc's writer is a tid (__cur_writer),
- * shared by the Gs of an M; the G that holds the write lock is recorded in
- * __pad3, which glibc never uses, to tell a G's own relock (EDEADLK) from a
- * sibling's lock (a wait). */
-static int *prw_tag(pthread_rwlock_t *l)
-{
-	return (int *)&l->__data.__pad3;
-}
-
-static bool prw_mine(pthread_rwlock_t *l, struct g *g)
-{
-	return l->__data.__cur_writer == gs_g_tid(g) && *prw_tag(l) == g->id;
-}
-
-static int prw_lock(pthread_rwlock_t *l, struct g *g, bool write, struct gs_when w, bool try)
-{
-	struct gs_backoff bo = { 0 };
-	uint64_t deadline = 0;
-	bool have_deadline = false;
-	if (!try && prw_mine(l, g))
-		return EDEADLK;
-	for (;;) {
-		int r = write ? REAL(pthread_rwlock_trywrlock)(l) : REAL(pthread_rwlock_tryrdlock)(l);
-		if (r != EBUSY) {
-			if (!r && write)
-				*prw_tag(l) = g->id;
-			return r;
-		}
-		if (try)
-			return EBUSY;
-		if (!have_deadline) {
-			if ((r = gs_when_deadline(w, &deadline)))
-				return r;
-			have_deadline = true;
-		}
-		if (gs_nap(&bo, deadline, 0) == ETIMEDOUT)
-			return ETIMEDOUT;
-	}
-}
-
 #define RW_HOOK(name, write, try)						\
 	GS_EXPORT int name(pthread_rwlock_t *l)					\
 	{									\
 		if (rw_special(l)) {						\
 			struct g *g = gs_self();				\
-			return g ? prw_lock(l, g, write, GS_FOREVER, try) : REAL(name)(l); \
+			return g ? gs_prwlock_lock(l, g, write, GS_FOREVER, try) : REAL(name)(l); \
 		}								\
 		return (write ? gs_rwlock_wrlock : gs_rwlock_rdlock)((struct gs_rwlock *)l, \
 								     GS_FOREVER, try); \
@@ -483,7 +272,7 @@ GS_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct times
 	struct gs_when w = { abs, CLOCK_REALTIME };
 	if (rw_special(l)) {
 		struct g *g = gs_self();
-		return g ? prw_lock(l, g, false, w, false) : REAL(pthread_rwlock_timedrdlock)(l, abs);
+		return g ? gs_prwlock_lock(l, g, false, w, false) : REAL(pthread_rwlock_timedrdlock)(l, abs);
 	}
 	return gs_rwlock_rdlock((struct gs_rwlock *)l, w, false);
 }
@@ -493,7 +282,7 @@ GS_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct times
 	struct gs_when w = { abs, CLOCK_REALTIME };
 	if (rw_special(l)) {
 		struct g *g = gs_self();
-		return g ? prw_lock(l, g, true, w, false) : REAL(pthread_rwlock_timedwrlock)(l, abs);
+		return g ? gs_prwlock_lock(l, g, true, w, false) : REAL(pthread_rwlock_timedwrlock)(l, abs);
 	}
 	return gs_rwlock_wrlock((struct gs_rwlock *)l, w, false);
 }
@@ -507,7 +296,7 @@ GS_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock, c
 	if (!clock_ok(clock))
 		return EINVAL;
 	if (rw_special(l))
-		return prw_lock(l, g, false, w, false);
+		return gs_prwlock_lock(l, g, false, w, false);
 	return gs_rwlock_rdlock((struct gs_rwlock *)l, w, false);
 }
 
@@ -520,18 +309,14 @@ GS_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock, c
 	if (!clock_ok(clock))
 		return EINVAL;
 	if (rw_special(l))
-		return prw_lock(l, g, true, w, false);
+		return gs_prwlock_lock(l, g, true, w, false);
 	return gs_rwlock_wrlock((struct gs_rwlock *)l, w, false);
 }
 
 GS_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
-	if (rw_special(l)) {
-		struct g *g = gs_self();
-		if (g && prw_mine(l, g))
-			*prw_tag(l) = 0;
-		return REAL(pthread_rwlock_unlock)(l);
-	}
+	if (rw_special(l))
+		return gs_prwlock_unlock(l);
 	int r = gs_rwlock_unlock((struct gs_rwlock *)l);
 	gs_preempt_point();
 	return r;
@@ -640,39 +425,6 @@ static int sem_result(int r)
 	return -1;
 }
 
-/* A G's wait on glibc's semaphore; an error number, or 0. The caller has
- * checked abs->tv_nsec, as glibc does before anything else. */
-static int psem_wait(sem_t *s, struct gs_when w)
-{
-	struct gs_backoff bo = { 0 };
-	uint64_t deadline = 0;
-	bool have_deadline = false;
-	int saved = errno, r;
-	testcancel();
-	for (;;) {
-		if (REAL(sem_trywait)(s) == 0) {
-			r = 0;
-			break;
-		}
-		if (errno != EAGAIN) {
-			r = errno;
-			break;
-		}
-		if (!have_deadline) {
-			if ((r = gs_when_deadline(w, &deadline)))
-				break;
-			have_deadline = true;
-		}
-		if ((r = gs_nap(&bo, deadline, GS_INTR_NORESTART))) {
-			if (r == EINTR)
-				testcancel();
-			break;
-		}
-	}
-	errno = saved;
-	return r;
-}
-
 GS_EXPORT int sem_init(sem_t *s, int pshared, unsigned value)
 {
 	if (pshared)
@@ -696,7 +448,7 @@ GS_EXPORT int sem_wait(sem_t *s)
 	if (!sem_ours(s)) {
 		if (!gs_self())
 			return REAL(sem_wait)(s);
-		return sem_result(psem_wait(s, GS_FOREVER));
+		return sem_result(gs_psem_wait(s, GS_FOREVER));
 	}
 	testcancel();
 	int r = gs_sem_wait((struct gs_sem *)s, GS_FOREVER, false);
@@ -720,7 +472,7 @@ static int sem_timed(sem_t *s, clockid_t clock, const struct timespec *abs)
 		return sem_result(EINVAL);
 	struct gs_when w = { abs, clock };
 	if (!sem_ours(s))
-		return sem_result(psem_wait(s, w));
+		return sem_result(gs_psem_wait(s, w));
 	testcancel();
 	int r = gs_sem_wait((struct gs_sem *)s, w, false);
 	if (r == EINTR)

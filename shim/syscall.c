@@ -36,7 +36,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
-#include "real.h"
+#include "shim.h"
 
 GS_HIDDEN int gs_waitid_ru(idtype_t idtype, id_t id, siginfo_t *info, int options,
 			   struct rusage *ru);	/* wait.c */

@@ -5,9 +5,8 @@
 #include <errno.h>
 #include <time.h>
 #include <unistd.h>
-#include "real.h"
+#include "shim.h"
 
-GS_HIDDEN void gs_testcancel(struct g *g);
 
 /* CLOCK_THREAD_CPUTIME_ID in a G and the clocks of pthread_getcpuclockid
  * read the G's own CPU time (sched/cpuclock.c); the rest is glibc's. CPU

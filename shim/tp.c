@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "real.h"
+#include "shim.h"
 
 GS_EXPORT pid_t fork(void)
 {

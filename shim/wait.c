@@ -33,7 +33,6 @@
 #include <unistd.h>
 #include "io.h"
 
-GS_HIDDEN void gs_testcancel(struct g *g);
 
 #define WAIT_SELECT (WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL)
 
@@ -51,7 +50,7 @@ struct wait_job {
  * with the same selection takes one over instead of starting another helper,
  * so a program whose waitpid a timer signal interrupts again and again holds
  * one helper per selection, not one per interruption. */
-static gs_lock_t slock;
+static gs_lock_t slock = GS_LOCK_INIT(WAITSPARE);
 static struct wait_job *spares;
 
 static void run_wait(struct gs_offload *j)

@@ -1,4 +1,4 @@
-/* shim/real.c: the table of real functions: dlsym(RTLD_NEXT) behind REAL(). */
+/* sched/real.c: the libc call table: dlsym(RTLD_NEXT) behind REAL(). */
 #include <dlfcn.h>
 #include "real.h"
 
