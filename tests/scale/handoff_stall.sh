@@ -65,6 +65,7 @@ exit $rc
 
 declare -A result=([fgets]=go [syscall]=1 [getaddrinfo]=EAI_NONAME [repeat]=10/10)
 status=0
+skipped=0
 
 # run KIND LABEL [ENV...]: one run of handoff_stall KIND under env ENV...; checks its line.
 run() {
