@@ -130,7 +130,8 @@ static void jthread_case()
 		std::jthread j([&](std::stop_token st) {
 			while (!st.stop_requested()) { std::this_thread::sleep_for(1ms); loops++; }
 		});
-		std::this_thread::sleep_for(20ms);
+		while (loops.load() == 0)	// it has looped (a fixed 20 ms was not always enough natively under load)
+			std::this_thread::sleep_for(1ms);
 		j.request_stop();
 	}
 	std::printf("jthread loop stopped: %d\n", loops.load() > 0);
