@@ -107,6 +107,9 @@ $(ASAN_BUILD)/unit/%: tests/unit/%.c $(ASAN_SCHED_OBJ) $(HDRS) | deps
 	$(CC) -O1 -g $(SAN_FLAGS) -D_GNU_SOURCE -Isched -Ishim -Iarch/$(ARCH) $(shell pkg-config --cflags check 2>/dev/null) \
 		-o $@ $< $(ASAN_SCHED_OBJ) $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -lunwind -ldl -lpthread
 
+# Kept: they are only named as a pattern rule's prerequisites (else make deletes them).
+.SECONDARY: $(ASAN_SCHED_OBJ) $(UBSAN_LIB_OBJ)
+
 check-asan: $(ASAN_BUILD)/libgoshim.so $(ASAN_UNIT_BIN)
 	@scripts/check-asan.sh
 
