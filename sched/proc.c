@@ -127,7 +127,14 @@ static void ready_move(struct g *g)
 {
 	struct m *cm = gs_curm;
 	if (cm && cm->curg == g) {
-		gs_globq_put(g);	/* yield, preemption: behind everything, as in Go */
+		/* Yield, preemption: behind everything, as in Go. With more
+		 * runnable than this M alone runs, an idle M with a P comes to
+		 * share (Go keeps one spinning); a lone yielder wakes nobody. */
+		bool more = gs_runq_len(&cm->runq) ||
+			    atomic_load_explicit(&gq_len, memory_order_relaxed);
+		gs_globq_put(g);
+		if (more)
+			gs_wakep(cm);
 		return;
 	}
 	if (cm) {
@@ -497,6 +504,8 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 		while (atomic_load_explicit(&g->on_cpu, memory_order_acquire))
 			gs_arch_relax();
 		atomic_store_explicit(&g->on_cpu, 1, memory_order_relaxed);
+		if (g->m != m && g->m)
+			m->nmoves++;
 		g->m = m;
 		if (unlikely(!g->tid))
 			g->tid = m->tid;
@@ -511,6 +520,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 	apply_sigmask(m, g);
 	gs_cpuclock_at_switch(m, g);
 	m->curg = g;
+	m->nruns++;
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
 	gs_ctx_switch(from, &g->ctx);
@@ -526,12 +536,30 @@ static void check_stack(struct g *g)
 		gs_throw(OVERFLOW_FMT, g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
 }
 
-/* Gives m to another G; returns when cur runs again. Runs on cur's stack. */
+struct find_args {
+	struct m *m;
+	bool prefer_new;
+};
+
+static void *find_nowait_on(void *arg)
+{
+	struct find_args *a = arg;
+	return find_nowait(a->m, a->prefer_new);
+}
+
+/* Gives m to another G; returns when cur runs again. Runs on cur's stack;
+ * the search for the next G (timers, the network poll, stealing: a few KiB
+ * deep) on m's g0 stack, idle while a G runs, below its saved frame: a
+ * parked G's stack holds only the frames down to the switch, so an idle G
+ * costs the pages of its own frames (sched/tls.c, README). */
 void gs_schedule(struct m *m, struct g *cur, bool prefer_new)
 {
 	check_stack(cur);
 	m->in_sched = 1;
-	struct g *next = find_nowait(m, prefer_new);
+	struct find_args fa = { m, prefer_new };
+	char *g0sp = gs_ctx_sp(&m->g0);
+	struct g *next = likely(g0sp) ? gs_ctx_call_on(g0sp - 256, find_nowait_on, &fa) :
+					find_nowait(m, prefer_new);
 	if (next == cur) {
 		atomic_store_explicit(&cur->status, G_RUNNING, memory_order_relaxed);
 		m->in_sched = 0;

@@ -16,6 +16,7 @@
  * syscall), under goshim (GOSHIM_TEST_PRELOADED=1), where A is a green thread with no
  * task of its own, until the runtime's dump lists A's G waiting on fd N. */
 #define _GNU_SOURCE
+// compat-skip-runner: qemu-aarch64-static: under qemu-user /proc/TID/syscall shows the host's system calls (x86-64 numbers), which this test reads to know a thread is blocked
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

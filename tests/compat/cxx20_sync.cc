@@ -130,7 +130,10 @@ static void jthread_case()
 		std::jthread j([&](std::stop_token st) {
 			while (!st.stop_requested()) { std::this_thread::sleep_for(1ms); loops++; }
 		});
-		while (loops.load() == 0)	// it has looped (a fixed 20 ms was not always enough natively under load)
+		std::this_thread::sleep_for(20ms);
+		/* A loaded machine may not have run the thread yet (natively
+		 * too: loops was 0): give it up to 5 s to go round once. */
+		for (int i = 0; i < 5000 && loops.load() == 0; i++)
 			std::this_thread::sleep_for(1ms);
 		j.request_stop();
 	}
