@@ -1,6 +1,7 @@
 # goshim: build libgoshim.so, run its tests, demos and benchmarks.
-# Targets: all (the library and the command), test, demo, bench, soak, unit, compat, cross,
-# check-aarch64, lockrank, install, uninstall, deb, clean. Every goal that compiles runs scripts/deps.sh first.
+# Targets: all (the library and the command), test, demo, bench, soak, unit, compat, check-asan,
+# cross, check-aarch64, lockrank, install, uninstall, deb, clean. Every goal that compiles runs
+# scripts/deps.sh first.
 HOST_ARCH := $(shell uname -m)
 ARCH    ?= $(HOST_ARCH)
 CC      ?= cc
@@ -38,7 +39,7 @@ all: $(LIB) $(BUILD)/goshim
 # follows the goals: build (compiler, libunwind) < test < demo < bench.
 # NODEPS=1 skips the check (packaging, where Build-Depends already did it).
 DEPS_SH  ?= scripts/deps.sh
-DEPS_SET := $(or $(if $(CROSS_BUILD),$(ARCH)),$(if $(filter check-aarch64 cross,$(MAKECMDGOALS)),aarch64),$(if $(filter bench soak,$(MAKECMDGOALS)),bench),$(if $(filter demo,$(MAKECMDGOALS)),demo),$(if $(filter test unit compat,$(MAKECMDGOALS)),test),build)
+DEPS_SET := $(or $(if $(CROSS_BUILD),$(ARCH)),$(if $(filter check-aarch64 cross,$(MAKECMDGOALS)),aarch64),$(if $(filter bench soak,$(MAKECMDGOALS)),bench),$(if $(filter demo,$(MAKECMDGOALS)),demo),$(if $(filter test unit compat check-asan,$(MAKECMDGOALS)),test),build)
 deps:
 ifneq ($(NODEPS),1)
 	@$(DEPS_SH) $(DEPS_SET)
@@ -88,6 +89,49 @@ $(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS) | deps
 		-o $@ $< $(SCHED_OBJ) $(CHECK_LIBS) -lunwind -ldl -lpthread
 
 unit: $(UNIT_BIN)
+
+# Sanitizer build (make check-asan, scripts/check-asan.sh), in build/asan/: the runtime
+# (sched/, arch/, shim/real.c) and the unit tests linked with it under
+# -fsanitize=address,undefined; the preloaded library under -fsanitize=undefined only
+# (ASan's interceptors and its per-thread state around green threads that switch stacks
+# crash the preloaded programs: the switch would need ASan's fiber annotations). Any
+# report is fatal (-fno-sanitize-recover=all).
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+UBSAN_FLAGS := -fsanitize=undefined -fno-sanitize-recover=all
+ASAN_BUILD := $(BUILD)/asan
+UBSAN_LIB_OBJ := $(patsubst %,$(ASAN_BUILD)/ubsan-obj/%.o,$(SCHED_SRC) $(SHIM_SRC) $(ARCH_SRC))
+ASAN_SCHED_OBJ := $(patsubst %,$(ASAN_BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC) shim/real.c)
+ASAN_UNIT_BIN := $(patsubst tests/unit/%.c,$(ASAN_BUILD)/unit/%,$(UNIT_SRC))
+
+$(ASAN_BUILD)/obj/%.c.o: %.c $(HDRS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(ASAN_BUILD)/ubsan-obj/%.c.o: %.c $(HDRS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) $(UBSAN_FLAGS) -c $< -o $@
+
+$(ASAN_BUILD)/obj/%.S.o: %.S $(HDRS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(ASAN_BUILD)/ubsan-obj/%.S.o: %.S $(HDRS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(ASAN_BUILD)/libgoshim.so: $(UBSAN_LIB_OBJ)
+	$(CC) $(UBSAN_FLAGS) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+
+$(ASAN_BUILD)/unit/%: tests/unit/%.c $(ASAN_SCHED_OBJ) $(HDRS) | deps
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN_FLAGS) -D_GNU_SOURCE -Isched -Ishim -Iarch/$(ARCH) $(shell pkg-config --cflags check 2>/dev/null) \
+		-o $@ $< $(ASAN_SCHED_OBJ) $(shell pkg-config --libs check 2>/dev/null || echo -lcheck) -lunwind -ldl -lpthread
+
+# Kept: they are only named as a pattern rule's prerequisites (else make deletes them).
+.SECONDARY: $(ASAN_SCHED_OBJ) $(UBSAN_LIB_OBJ)
+
+check-asan: $(ASAN_BUILD)/libgoshim.so $(ASAN_UNIT_BIN)
+	@scripts/check-asan.sh
 
 test: all $(UNIT_BIN)
 	@scripts/test.sh
@@ -174,4 +218,4 @@ lockrank: all
 	GOSHIM_LIB=$(CURDIR)/$(BUILD)/lockrank/libgoshim.so scripts/run-compat.sh -q -d tests/compat
 	GOSHIM_LIB=$(CURDIR)/$(BUILD)/lockrank/libgoshim.so scripts/run-compat.sh -q -d tests/compat-io
 
-.PHONY: all deps unit test compat demo bench soak cross check-aarch64 lockrank install uninstall deb clean
+.PHONY: all deps unit check-asan test compat demo bench soak cross check-aarch64 lockrank install uninstall deb clean

@@ -44,6 +44,19 @@
 # A file named by some test's compat-lib is a helper too and is not run as a test.
 # If NAME.sh exists beside NAME.c, each run executes `bash NAME.sh build/.../NAME` instead
 # of the binary; GOSHIM_TEST_PRELOADED=1 tells it the run is preloaded.
+# A test whose native run exits 77 (and whose compat-exit is not 77) is skipped: its
+# preloaded runs are not made, one `skip` line (with the native stdout's last line, which
+# says why) stands for them, and they count as skipped, not passed.
+#
+# The library must really be in the preloaded programs (a library the loader cannot load
+# is ignored with a message, and the program then runs natively and "passes"):
+#   - before any test (without COMPAT_RUNNER), a preloaded /bin/cat of /proc/self/maps
+#     must list the library (the same file, by device and inode); else every test fails
+#     with the loader's reason;
+#   - a preloaded run whose stderr has the loader's "cannot be preloaded" line fails;
+#   - compat.h (included by every C test) checks at start, when GOSHIM_TEST_PRELOADED=1,
+#     that pthread_create resolves into the library named by LD_PRELOAD, and exits 3
+#     with "compat.h: ... not preloaded" on stderr otherwise.
 #
 # Output: one line per run, `ok   NAME procs=P` or `FAIL NAME procs=P: why` followed by at
 # most 20 lines of detail (or `skip NAME: why`); last line `compat: N passed, N failed`,
@@ -82,6 +95,24 @@ if [[ ! -f $LIB ]]; then
     echo "compat: $LIB is missing (build it first, or set GOSHIM_LIB)"
     exit 2
 fi
+# The library is mapped into a preloaded program: the loader says why when it is not.
+# (Under a runner, another architecture's library: the per-run checks only.)
+lib_id=$(stat -L -c '%d %i' "$LIB")
+maps_err=$(mktemp)
+loaded=0
+((${#RUNNER[@]} == 0)) || loaded=1
+((loaded == 1)) || while read -r _ _ _ dev ino path; do
+    [[ -n ${path:-} && -e $path ]] || continue
+    [[ $(stat -L -c '%d %i' "$path") == "$lib_id" ]] && loaded=1
+done < <(LD_PRELOAD="$LIB" /bin/cat /proc/self/maps 2>"$maps_err")
+if ((loaded == 0)); then
+    why=$(grep -m1 . "$maps_err" || true)
+    rm -f "$maps_err"
+    echo "FAIL compat: $LIB is not mapped into a preloaded program: ${why:-the loader printed nothing}"
+    echo "compat: 0 passed, 1 failed"
+    exit 1
+fi
+rm -f "$maps_err"
 if [[ ! -d $DIR ]]; then
     echo "compat: no test directory $DIR" >&2
     exit 2
@@ -283,6 +314,14 @@ for n in "${names[@]}"; do
         report_fail "$n" native "broken test: native run timed out after ${TIMEOUT}s" "$WORK/$n.native.err"
         continue
     fi
+    if [[ $nrc == 77 && $want != 77 ]]; then
+        why=$(tail -n 1 "$WORK/$n.native.out")
+        for p in $PROCS; do
+            echo "skip $n$TAG procs=$p: ${why:-native exit status 77}"
+            skipped=$((skipped + 1))
+        done
+        continue
+    fi
     if [[ $nrc != "$want" ]]; then
         report_fail "$n" native "broken test: native exit status $(status "$nrc"), expected $want" "$WORK/$n.native.err"
         continue
@@ -304,7 +343,11 @@ for n in "${names[@]}"; do
             diff -u --label native --label "procs=$p" "$WORK/$n.native.out" "$WORK/$n.p$p.out" \
                 >>"$det" || true
         fi
-        if [[ -f $WORK/$n.p$p.hang ]]; then
+        if grep -q "cannot be preloaded" "$WORK/$n.p$p.err"; then
+            report_fail "$n" "$p" "the library was not loaded: $(grep -m1 "cannot be preloaded" "$WORK/$n.p$p.err")" "$det"
+        elif grep -q "^compat.h: .* not preloaded" "$WORK/$n.p$p.err"; then
+            report_fail "$n" "$p" "$(grep -m1 "^compat.h: .* not preloaded" "$WORK/$n.p$p.err")" "$det"
+        elif [[ -f $WORK/$n.p$p.hang ]]; then
             report_fail "$n" "$p" "timeout (hang) after ${TIMEOUT}s" "$det"
         elif [[ $prc != "$nrc" ]]; then
             report_fail "$n" "$p" "exit status $(status "$prc"), native $(status "$nrc")" "$det"

@@ -10,9 +10,15 @@
 #      a thread pointer per green thread, started ones staying on their OS thread);
 #   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result);
 #   4. the tool tests tests/tools/*.sh (build, command, man page; each asserts its own result).
-# Counts: a unit binary contributes its Checks (failures = Failures + Errors, or 1 if it
-# died without a summary); a compat run counts per test per procs value; a scale script
-# counts as one, and so does a tool script. Ends with exactly one line `N passed, N failed`; exit 1 on any failure.
+# Counts: a unit binary contributes its Checks (failures = Failures + Errors; 1 failure if
+# it printed no Check summary, whatever its exit status: a binary that exits 0 without one
+# has not shown that it ran its checks); a compat run counts per test per procs value; a
+# scale script counts as one, and so does a tool script.
+# Skips: a scale or tool script that exits 77 (automake's convention) was skipped, in
+# whole or in part (its SKIP line says what and why); the runner's `compat: K skipped`
+# line counts too. A skip is counted apart, never as passed.
+# Ends with exactly one line `N passed, N failed` (`N passed, N failed, K skipped` when
+# K > 0); exit 1 on any failure.
 # Environment: GOSHIM_LIB (as for run-compat.sh), TEST_SKIP_SCALE=1 skips step 3,
 # UNIT_TIMEOUT (default 300 s) and SCALE_TIMEOUT (default 900 s) bound each binary/script,
 # UNIT_DIR (default build/unit) is where the unit-test binaries are, COMPAT_PKG_PROCS
@@ -26,6 +32,7 @@ LIB=${GOSHIM_LIB:-$ROOT/build/libgoshim.so}
 export GOSHIM_LIB=$LIB
 passed=0
 failed=0
+skipped=0
 
 # 1. Unit tests.
 shopt -s nullglob
@@ -47,8 +54,6 @@ for bin in "${UNIT_DIR:-build/unit}"/*; do
         fi
         passed=$((passed + checks - fails - errs))
         failed=$((failed + bad))
-    elif ((rc == 0)); then
-        passed=$((passed + 1))
     else
         echo "FAIL $bin: exit status $rc and no Check summary"
         failed=$((failed + 1))
@@ -98,6 +103,8 @@ for run in plain:tests/compat plain:tests/compat-io pkg:tests/compat pkg:tests/c
     [[ $variant == pkg ]] && procs=${COMPAT_PKG_PROCS:-1 4}
     "${mode[@]}" scripts/run-compat.sh -d "$dir" -p "$procs" -b "$variant" | tee "$log" || rc=${PIPESTATUS[0]}
     line=$(grep -E '^compat: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
+    skips=$(sed -n -E 's/^compat: ([0-9]+) skipped$/\1/p' "$log" | tail -n 1)
+    skipped=$((skipped + ${skips:-0}))
     progs=$(grep -E '^(ok  |FAIL) ' "$log" | sed -E 's/^(ok  |FAIL) ([^ ]+) .*/\2/' | sort -u | wc -l)
     rm -f "$log"
     compat_counts+=("$dir $variant$label: $progs programs")
@@ -117,6 +124,9 @@ run_script() {
     timeout -k 10 "${SCALE_TIMEOUT:-900}" bash "$2" || rc=$?
     if ((rc == 0)); then
         passed=$((passed + 1))
+    elif ((rc == 77)); then
+        echo "SKIP $2: exit status 77 (skipped, see its SKIP line)"
+        skipped=$((skipped + 1))
     else
         echo "FAIL $2: exit status $rc"
         failed=$((failed + 1))
@@ -136,5 +146,5 @@ for s in tests/tools/*.sh; do
 done
 
 printf 'compat programs: %s\n' "$(IFS=';'; echo "${compat_counts[*]}" | sed 's/;/, /g')"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed$( ((skipped == 0)) || echo ", $skipped skipped")"
 ((failed == 0))

@@ -11,9 +11,10 @@
  * none of its bytes reach the new connection's peer.
  *
  * B must close N only once A is blocked in its call (else A's call would legitimately
- * use the new file). Natively that is read from /proc/self/task/TID/syscall; under
- * goshim (GOSHIM_TEST_PRELOADED=1), where A is a green thread with no task of its own,
- * B waits for A's "about to call" flag and then 20 ms, which is ample for A to park. */
+ * use the new file): wait_blocked() (tests/compat/testenv.h) waits for it, natively
+ * until the kernel shows A sleeping in read/sendto on N (/proc/self/task/TID/stat and
+ * syscall), under goshim (GOSHIM_TEST_PRELOADED=1), where A is a green thread with no
+ * task of its own, until the runtime's dump lists A's G waiting on fd N. */
 #define _GNU_SOURCE
 // compat-skip-runner: qemu-aarch64-static: under qemu-user /proc/TID/syscall shows the host's system calls (x86-64 numbers), which this test reads to know a thread is blocked
 #include <arpa/inet.h>
@@ -28,7 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include "../raw_syscall.h"
+#include "../compat/testenv.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -46,7 +47,6 @@ static void nap_us(long us)
 		;
 }
 
-static int preloaded;
 static int listener;
 static struct sockaddr_in laddr;
 
@@ -66,7 +66,7 @@ struct a_state {
 static void *a_main(void *arg)
 {
 	struct a_state *a = arg;
-	atomic_store(&a->tid, (int)raw_gettid());
+	atomic_store(&a->tid, (int)gettid());
 	atomic_store(&a->ready, 1);
 	if (a->is_write)
 		a->ret = send(a->fd, a->wbuf, sizeof a->wbuf, 0);
@@ -76,32 +76,12 @@ static void *a_main(void *arg)
 	return NULL;
 }
 
-/* Returns once A is blocked in its call (see the header comment). */
-static void wait_blocked(struct a_state *a)
+/* Returns once A is blocked in its call on its fd (see the header comment). */
+static void a_wait_blocked(struct a_state *a)
 {
 	while (!atomic_load(&a->ready))
 		nap_us(100);
-	if (preloaded) {
-		nap_us(20000);
-		return;
-	}
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", atomic_load(&a->tid));
-	long want_nr = a->is_write ? SYS_sendto : SYS_read;
-	for (int i = 0; i < 20000; i++) {
-		FILE *f = fopen(path, "r");
-		long nr = -1;
-		unsigned long arg0 = ~0UL;
-		CHECK(f != NULL);
-		int n = fscanf(f, "%ld %lx", &nr, &arg0);
-		fclose(f);
-		if (n == 2 && nr == want_nr && arg0 == (unsigned long)a->fd) {
-			nap_us(200);	/* Past the syscall entry, into the wait. */
-			return;
-		}
-		nap_us(100);
-	}
-	FAIL("thread A never blocked in its call on fd %d", a->fd);
+	wait_blocked(atomic_load(&a->tid), a->is_write ? SYS_sendto : SYS_read, a->fd);
 }
 
 static int tcp_connect(void)
@@ -127,7 +107,7 @@ static void *b_read_main(void *arg)
 	struct b_state *b = arg;
 	int n = b->a->fd;
 
-	wait_blocked(b->a);
+	a_wait_blocked(b->a);
 	CHECK(close(n) == 0);
 	if (b->tcp) {
 		int s = tcp_connect();
@@ -201,7 +181,7 @@ static void *b_write_main(void *arg)
 	struct b_state *b = arg;
 	int n = b->a->fd;
 
-	wait_blocked(b->a);
+	a_wait_blocked(b->a);
 	CHECK(close(n) == 0);
 	int s = tcp_connect();
 	if (s != n)
@@ -272,11 +252,8 @@ static void write_round(int i)
 
 int main(void)
 {
-	const char *p = getenv("GOSHIM_TEST_PRELOADED");
-
 	/* Line-buffered: after a hang the output shows how far the test got. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	preloaded = p && strcmp(p, "1") == 0;
 	CHECK(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
 
 	socklen_t len = sizeof laddr;
@@ -299,7 +276,7 @@ int main(void)
 	CHECK(pipe(wp) == 0);
 	w.fd = wp[0];
 	CHECK(pthread_create(&w.t, NULL, a_main, &w) == 0);
-	wait_blocked(&w);
+	a_wait_blocked(&w);
 	CHECK(write(wp[1], "warm", 4) == 4);
 	CHECK(pthread_join(w.t, NULL) == 0 && w.ret == 4);
 	CHECK(close(wp[0]) == 0 && close(wp[1]) == 0);

@@ -17,8 +17,8 @@ set -euo pipefail
 bin=$1
 py=/usr/bin/python3
 if [ ! -x "$py" ]; then
-	echo "py_asyncio_select: SKIP: no $py"	# the same line natively and preloaded
-	exit 0
+	echo "py_asyncio_select: SKIP: no $py"
+	exit 77	# run-compat.sh: a native exit 77 is a skip
 fi
 
 script='

@@ -27,6 +27,7 @@ static const char *names[NCALLS] = { "read", "recv", "accept", "poll", "readv", 
 				     "epoll_wait", "accept4" };
 
 static sem_t started;
+static pid_t blocker_tid;
 static char trace[64];
 static int pipefd[2], sp[2], lfd, epfd;
 static struct sockaddr_un addr;
@@ -48,6 +49,7 @@ static void *blocker(void *arg)
 	fd_set rs;
 
 	pthread_cleanup_push(cleanup, "[cleanup]");
+	blocker_tid = gettid();
 	CHECK_SYS(sem_post(&started));
 	switch (c) {
 	case READ: read(pipefd[0], buf, sizeof(buf)); break;
@@ -208,7 +210,7 @@ int main(void)
 		CHECK_RC(pthread_create(&t, NULL, blocker, (void *)i), 0);
 		while (sem_wait(&started) != 0)
 			CHECK(errno == EINTR);
-		usleep(20000); /* let it block; correct either way */
+		wait_blocked(blocker_tid, -1, -1); /* blocked in its call */
 		CHECK_RC(pthread_cancel(t), 0);
 		CHECK_RC(pthread_join(t, &r), 0);
 		printf("%s: cancelled %d, cleanups: %s\n", names[i], r == PTHREAD_CANCELED, trace);

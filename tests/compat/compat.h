@@ -7,6 +7,8 @@
  * one: the machine is shared and noisy. stdout is made line buffered, so that a test
  * that hangs and is killed still shows how far it got (and a fork copies no pending
  * output); the runner sees the same bytes either way.
+ * testenv.h (included) checks at start that a preloaded run has the library, and
+ * gives wait_blocked(): wait until another thread is blocked in its call.
  */
 #ifndef GOSHIM_COMPAT_H
 #define GOSHIM_COMPAT_H
@@ -21,6 +23,7 @@
 #include <sys/auxv.h>
 #include <string.h>
 #include <time.h>
+#include "testenv.h"	/* the preload check, wait_blocked() */
 
 __attribute__((constructor)) static void compat_line_buffered(void)
 {

@@ -15,6 +15,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ static sem_t fired, answer, hsem;
 static int fire_count, go_count, timedout;
 static int tpipe[2], hpipe[2], wpipe[2];
 static atomic_int notify_not_main;
+static pid_t reader_tid;
 static pthread_t main_thread;
 
 static void notify(union sigval v)
@@ -144,6 +146,7 @@ static void *self_reader(void *arg)
 	sigemptyset(&s);
 	sigaddset(&s, SIGUSR1);
 	CHECK_RC(pthread_sigmask(SIG_UNBLOCK, &s, NULL), 0);
+	reader_tid = gettid();
 	CHECK_SYS(sem_post(&fired));
 	return (void *)(long)(read_byte(wpipe[0]) == 'u');
 }
@@ -194,7 +197,7 @@ static void handlers(int restart)
 	CHECK_RC(pthread_sigmask(SIG_BLOCK, &s, NULL), 0);
 	CHECK_RC(pthread_create(&t, NULL, self_reader, NULL), 0);
 	sem_wait_intr(&fired);
-	usleep(10000); /* let it block; correct either way */
+	wait_blocked(reader_tid, SYS_read, wpipe[0]); /* blocked in read() */
 	CHECK_SYS(kill(getpid(), SIGUSR1));
 	CHECK_RC(pthread_join(t, &r), 0);
 	sem_wait_intr(&hsem);

@@ -13,14 +13,21 @@
 
 static char path[] = "/tmp/goshim-flock-XXXXXX";
 
-/* A child takes the lock with how (0 flock, 1 fcntl, 2 lockf), says so, keeps it 80 ms. */
+/* A child takes the lock with how (0 flock, 1 fcntl, 2 lockf), says so, holds it until
+ * main has made its non-blocking attempt (release()), then 80 ms more while main waits
+ * for it. (Holding it a fixed 80 ms from the start let a slow main make its
+ * non-blocking attempt after the release, on a loaded machine.) */
+static int go[2];
+
 static pid_t holder(int how)
 {
 	int p[2];
 	CHECK_SYS(pipe(p));
+	CHECK_SYS(pipe(go));
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
+		char g;
 		int fd = open(path, O_RDWR);
 		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 		int r = how == 0 ? flock(fd, LOCK_EX) : how == 1 ? fcntl(fd, F_SETLK, &fl) : lockf(fd, F_TLOCK, 0);
@@ -28,14 +35,25 @@ static pid_t holder(int how)
 			_exit(2);
 		if (write(p[1], "x", 1) != 1)
 			_exit(3);
+		close(go[1]);
+		if (read(go[0], &g, 1) != 1)
+			_exit(4);
 		usleep(80000);
 		_exit(0);
 	}
 	close(p[1]);
+	close(go[0]);
 	char c;
 	CHECK_EQ(read(p[0], &c, 1), 1);
 	close(p[0]);
 	return pid;
+}
+
+/* Main has tried without waiting: the holder lets go 80 ms from now. */
+static void release(void)
+{
+	CHECK_EQ(write(go[1], "g", 1), 1);
+	close(go[1]);
 }
 
 static void reap(pid_t pid)
@@ -71,6 +89,7 @@ int main(void)
 
 	pid_t pid = holder(0);
 	CHECK_ERRNO(flock(fd, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+	release();
 	m = ticker_mark();
 	CHECK_SYS(flock(fd, LOCK_EX));
 	ticker_report("flock held by another process", m);
@@ -82,6 +101,7 @@ int main(void)
 	errno = 0;
 	int r = fcntl(fd, F_SETLK, &fl);
 	printf("F_SETLK on a held lock: %d %s\n", r, errname(errno));
+	release();
 	m = ticker_mark();
 	CHECK_SYS(fcntl(fd, F_SETLKW, &fl));
 	ticker_report("fcntl F_SETLKW held by another process", m);
@@ -93,6 +113,7 @@ int main(void)
 	errno = 0;
 	r = lockf(fd, F_TLOCK, 0);
 	printf("F_TLOCK on a held lock: %d %s\n", r, errname(errno));
+	release();
 	m = ticker_mark();
 	CHECK_SYS(lockf(fd, F_LOCK, 0));
 	ticker_report("lockf F_LOCK held by another process", m);

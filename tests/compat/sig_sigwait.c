@@ -12,6 +12,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAIN_SENDS 20
@@ -108,6 +109,7 @@ static void *timedwaiter(void *arg)
 
 struct sfdarg {
 	int fd;
+	pid_t tid;
 	struct signalfd_siginfo ssi[2];
 	int polled;
 };
@@ -119,6 +121,7 @@ static void *sfdreader(void *arg)
 	ssize_t r;
 
 	/* First a plain blocking read, then poll until readable and read again. */
+	a->tid = gettid();
 	CHECK_SYS(sem_post(&ready));
 	r = read(a->fd, &a->ssi[0], sizeof(a->ssi[0]));
 	CHECK_EQ(r, sizeof(a->ssi[0]));
@@ -237,11 +240,11 @@ int main(void)
 	}
 	CHECK_RC(pthread_create(&t, NULL, sfdreader, &sa), 0);
 	sem_wait_intr(&ready);
-	usleep(10000); /* let it block in read; correct either way */
+	wait_blocked(sa.tid, SYS_read, sa.fd); /* blocked in read() */
 	v.sival_int = 7;
 	CHECK_SYS(sigqueue(getpid(), SIGUSR1, v));
 	sem_wait_intr(&ready);
-	usleep(10000); /* let it block in poll */
+	wait_blocked(sa.tid, -1, -1); /* blocked in poll() */
 	v.sival_int = 8;
 	CHECK_SYS(sigqueue(getpid(), SIGUSR1, v));
 	CHECK_RC(pthread_join(t, NULL), 0);

@@ -17,6 +17,7 @@ static sem_t started, never;
 static char trace[256];
 static pthread_key_t key;
 static atomic_int dtor_calls;
+static pid_t started_tid;	/* gettid() of the thread that posted started last */
 
 static void note(const char *s)
 {
@@ -52,6 +53,7 @@ static void *in_cond(void *arg)
 	pthread_mutex_lock(&mu);
 	pthread_cleanup_push(say, "[outer]");
 	pthread_cleanup_push(unlock_mu, NULL);
+	started_tid = gettid();
 	CHECK_SYS(sem_post(&started));
 	for (;;)
 		pthread_cond_wait(&cv, &mu);
@@ -67,6 +69,7 @@ static void *in_call(void *arg)
 
 	CHECK_RC(pthread_setspecific(key, (void *)1), 0);
 	pthread_cleanup_push(say, "[c]");
+	started_tid = gettid();
 	CHECK_SYS(sem_post(&started));
 	switch (which) {
 	case 0: sleep(100); break;
@@ -106,6 +109,7 @@ static void *disabled(void *arg)
 static void *on_mutex(void *arg)
 {
 	(void)arg;
+	started_tid = gettid();
 	CHECK_SYS(sem_post(&started));
 	pthread_mutex_lock(&mu); /* not a cancellation point */
 	note("[got mutex]");
@@ -119,7 +123,7 @@ static void cancel_and_join(pthread_t t)
 {
 	void *r;
 
-	usleep(20000); /* let it block; correct either way */
+	wait_blocked(started_tid, -1, -1); /* blocked in its call */
 	CHECK_RC(pthread_cancel(t), 0);
 	CHECK_RC(pthread_join(t, &r), 0);
 	CHECK(r == PTHREAD_CANCELED);
@@ -181,7 +185,7 @@ int main(void)
 	pthread_mutex_lock(&mu);
 	CHECK_RC(pthread_create(&t, NULL, on_mutex, NULL), 0);
 	wait_started();
-	usleep(20000);
+	wait_blocked(started_tid, -1, -1); /* blocked in the lock */
 	CHECK_RC(pthread_cancel(t), 0);
 	usleep(20000);
 	pthread_mutex_unlock(&mu);

@@ -32,7 +32,8 @@ static void cleanup(void *arg)
 
 static void *caller(void *arg)
 {
-	(void)arg;
+	if (arg)
+		*(_Atomic pid_t *)arg = gettid();
 	pthread_cleanup_push(cleanup, NULL);
 	CHECK_RC(pthread_once(&once, init), 0);
 	pthread_cleanup_pop(0);
@@ -43,13 +44,16 @@ int main(void)
 {
 	pthread_t a, b;
 	void *r;
+	static _Atomic pid_t b_tid;
 
 	CHECK_SYS(sem_init(&in_init, 0, 0));
 	CHECK_RC(pthread_create(&a, NULL, caller, NULL), 0);
 	while (sem_wait(&in_init) != 0)
 		CHECK(errno == EINTR);
-	CHECK_RC(pthread_create(&b, NULL, caller, NULL), 0);
-	usleep(20000); /* lets b reach the wait in pthread_once; either way it runs init */
+	CHECK_RC(pthread_create(&b, NULL, caller, (void *)&b_tid), 0);
+	while (!atomic_load(&b_tid))
+		sched_yield();
+	wait_blocked(atomic_load(&b_tid), -1, -1); /* b waits in pthread_once */
 	CHECK_RC(pthread_cancel(a), 0);
 	CHECK_RC(pthread_join(a, &r), 0);
 	CHECK(r == PTHREAD_CANCELED);
