@@ -91,7 +91,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(SCHED_OBJ) $(HDRS) | deps
 unit: $(UNIT_BIN)
 
 # Sanitizer build (make check-asan, scripts/check-asan.sh), in build/asan/: the runtime
-# (sched/, arch/, shim/real.c) and the unit tests linked with it under
+# (sched/, arch/) and the unit tests linked with it under
 # -fsanitize=address,undefined; the preloaded library under -fsanitize=undefined only
 # (ASan's interceptors and its per-thread state around green threads that switch stacks
 # crash the preloaded programs: the switch would need ASan's fiber annotations). Any
@@ -100,7 +100,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 UBSAN_FLAGS := -fsanitize=undefined -fno-sanitize-recover=all
 ASAN_BUILD := $(BUILD)/asan
 UBSAN_LIB_OBJ := $(patsubst %,$(ASAN_BUILD)/ubsan-obj/%.o,$(SCHED_SRC) $(SHIM_SRC) $(ARCH_SRC))
-ASAN_SCHED_OBJ := $(patsubst %,$(ASAN_BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC) shim/real.c)
+ASAN_SCHED_OBJ := $(patsubst %,$(ASAN_BUILD)/obj/%.o,$(SCHED_SRC) $(ARCH_SRC))
 ASAN_UNIT_BIN := $(patsubst tests/unit/%.c,$(ASAN_BUILD)/unit/%,$(UNIT_SRC))
 
 $(ASAN_BUILD)/obj/%.c.o: %.c $(HDRS) | deps

@@ -79,7 +79,7 @@ void gs_fd_fork_reset(struct gs_fd *d)
 
 /* ---- facts ---- */
 
-static int cached_nonblock(int fd)
+int gs_fd_cached_nonblock(int fd)
 {
 	struct gs_fd *d = gs_fd_get(fd);
 	if (!d || d->nb_epoch != atomic_load_explicit(&epoch, memory_order_relaxed))
@@ -97,7 +97,7 @@ void gs_fd_set_nonblock(int fd, int nb)
 }
 
 /* ns, 0 none, -1 unknown */
-static int64_t cached_timeo(int fd, int mode)
+int64_t gs_fd_cached_timeo(int fd, int mode)
 {
 	struct gs_fd *d = gs_fd_get(fd);
 	if (!d || d->timeo_epoch != atomic_load_explicit(&epoch, memory_order_relaxed))
@@ -105,7 +105,7 @@ static int64_t cached_timeo(int fd, int mode)
 	return d->timeo[dir(mode)];
 }
 
-static void set_timeo(int fd, int mode, int64_t ns)
+void gs_fd_set_timeo(int fd, int mode, int64_t ns)
 {
 	struct gs_fd *d = gs_fd_get(fd);
 	if (!d)
@@ -146,6 +146,12 @@ void gs_fd_set_kind(int fd, int kind)
 		d->kind = kind;
 }
 
+int gs_fd_cached_kind(int fd)
+{
+	struct gs_fd *d = gs_fd_get(fd);
+	return d ? d->kind : GS_FD_UNKNOWN;
+}
+
 int gs_fd_kind(int fd)
 {
 	struct gs_fd *d = gs_fd_get(fd);
@@ -175,7 +181,7 @@ int gs_fd_kind(int fd)
 
 bool gs_fd_user_nonblock(int fd)
 {
-	int nb = cached_nonblock(fd);
+	int nb = gs_fd_cached_nonblock(fd);
 	if (nb < 0) {
 		int saved = errno;
 		int fl = REAL(fcntl)(fd, F_GETFL);
@@ -188,7 +194,7 @@ bool gs_fd_user_nonblock(int fd)
 
 uint64_t gs_fd_timeout(int fd, int mode)
 {
-	int64_t t = cached_timeo(fd, mode);
+	int64_t t = gs_fd_cached_timeo(fd, mode);
 	if (t < 0) {
 		struct timeval tv;
 		socklen_t len = sizeof tv;
@@ -197,7 +203,7 @@ uint64_t gs_fd_timeout(int fd, int mode)
 		if (getsockopt(fd, SOL_SOCKET, mode == NP_READ ? SO_RCVTIMEO : SO_SNDTIMEO, &tv, &len) == 0)
 			t = (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 		errno = saved;
-		set_timeo(fd, mode, t);
+		gs_fd_set_timeo(fd, mode, t);
 	}
 	return t ? gs_nanotime() + (uint64_t)t : 0;
 }

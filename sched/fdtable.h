@@ -55,6 +55,12 @@ GS_HIDDEN void gs_fd_set_kind(int fd, int kind);
 /* The program's own O_NONBLOCK on fd's open file. */
 GS_HIDDEN bool gs_fd_user_nonblock(int fd);
 GS_HIDDEN void gs_fd_set_nonblock(int fd, int nb);
+/* The cached facts themselves (tests/unit/test_fdtable): O_NONBLOCK 0/1 and
+ * a timeout in ns (0 none), -1 for not known since the last invalidation. */
+GS_HIDDEN int gs_fd_cached_nonblock(int fd);
+GS_HIDDEN int gs_fd_cached_kind(int fd);	/* GS_FD_UNKNOWN: not looked at */
+GS_HIDDEN int64_t gs_fd_cached_timeo(int fd, int mode);
+GS_HIDDEN void gs_fd_set_timeo(int fd, int mode, int64_t ns);
 /* The deadline SO_RCVTIMEO (NP_READ) or SO_SNDTIMEO (NP_WRITE) gives a call
  * starting now; 0 none. */
 GS_HIDDEN uint64_t gs_fd_timeout(int fd, int mode);

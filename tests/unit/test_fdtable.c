@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "fdtable.h"
 #include "netpoll.h"
 
 #define MS 1000000ull
@@ -34,29 +35,29 @@ START_TEST(close_bumps_gen)
 	ck_assert_int_eq(pipe(p), 0);
 	int fd = p[0];
 	struct gs_np_snap a = gs_np_snap(fd, NP_READ);
-	gs_np_set_nonblock(fd, 1);
-	gs_np_set_kind(fd, GS_FD_FIFO);
-	gs_np_set_timeo(fd, NP_READ, 5 * MS);
-	gs_np_set_timeo(fd, NP_WRITE, 7 * MS);
-	ck_assert_int_eq(gs_np_cached_nonblock(fd), 1);
-	ck_assert_int_eq(gs_np_kind(fd), GS_FD_FIFO);
-	ck_assert_int_eq(gs_np_cached_timeo(fd, NP_READ), 5 * MS);
-	ck_assert_int_eq(gs_np_cached_timeo(fd, NP_WRITE), 7 * MS);
+	gs_fd_set_nonblock(fd, 1);
+	gs_fd_set_kind(fd, GS_FD_FIFO);
+	gs_fd_set_timeo(fd, NP_READ, 5 * MS);
+	gs_fd_set_timeo(fd, NP_WRITE, 7 * MS);
+	ck_assert_int_eq(gs_fd_cached_nonblock(fd), 1);
+	ck_assert_int_eq(gs_fd_cached_kind(fd), GS_FD_FIFO);
+	ck_assert_int_eq(gs_fd_cached_timeo(fd, NP_READ), 5 * MS);
+	ck_assert_int_eq(gs_fd_cached_timeo(fd, NP_WRITE), 7 * MS);
 	ck_assert_uint_eq(gs_np_snap(fd, NP_READ).gen, a.gen);
 	gs_np_close(fd);
 	struct gs_np_snap b = gs_np_snap(fd, NP_READ);
 	ck_assert_uint_eq(b.gen, a.gen + 1);
-	ck_assert_int_eq(gs_np_cached_nonblock(fd), -1);
-	ck_assert_int_eq(gs_np_kind(fd), GS_FD_UNKNOWN);
-	ck_assert_int_eq(gs_np_cached_timeo(fd, NP_READ), -1);
-	ck_assert_int_eq(gs_np_cached_timeo(fd, NP_WRITE), -1);
+	ck_assert_int_eq(gs_fd_cached_nonblock(fd), -1);
+	ck_assert_int_eq(gs_fd_cached_kind(fd), GS_FD_UNKNOWN);
+	ck_assert_int_eq(gs_fd_cached_timeo(fd, NP_READ), -1);
+	ck_assert_int_eq(gs_fd_cached_timeo(fd, NP_WRITE), -1);
 	/* Another number is untouched. */
-	gs_np_set_nonblock(p[1], 0);
+	gs_fd_set_nonblock(p[1], 0);
 	struct gs_np_snap w = gs_np_snap(p[1], NP_WRITE);
 	gs_np_close(fd);
 	ck_assert_uint_eq(gs_np_snap(fd, NP_READ).gen, a.gen + 2);
 	ck_assert_uint_eq(gs_np_snap(p[1], NP_WRITE).gen, w.gen);
-	ck_assert_int_eq(gs_np_cached_nonblock(p[1]), 0);
+	ck_assert_int_eq(gs_fd_cached_nonblock(p[1]), 0);
 	close(p[0]);
 	close(p[1]);
 }
@@ -88,7 +89,7 @@ START_TEST(event_needs_gen)
 	ck_assert_uint_eq(gs_np_snap(fd, NP_WRITE).count, w1.count + 2);
 	/* Out of range: no descriptor, a zero snapshot, no crash. */
 	ck_assert_uint_eq(gs_np_snap(-1, NP_READ).gen, 0);
-	ck_assert_int_eq(gs_np_cached_nonblock(-1), -1);
+	ck_assert_int_eq(gs_fd_cached_nonblock(-1), -1);
 	gs_np_close(-1);
 }
 END_TEST
@@ -97,15 +98,15 @@ END_TEST
  * flags and timeouts of every number, but not the generations. */
 START_TEST(invalidate_all)
 {
-	gs_np_set_nonblock(41, 1);
-	gs_np_set_timeo(41, NP_READ, 3 * MS);
+	gs_fd_set_nonblock(41, 1);
+	gs_fd_set_timeo(41, NP_READ, 3 * MS);
 	uint32_t gen = gs_np_snap(41, NP_READ).gen;
-	gs_np_invalidate_all();
-	ck_assert_int_eq(gs_np_cached_nonblock(41), -1);
-	ck_assert_int_eq(gs_np_cached_timeo(41, NP_READ), -1);
+	gs_fd_invalidate_all();
+	ck_assert_int_eq(gs_fd_cached_nonblock(41), -1);
+	ck_assert_int_eq(gs_fd_cached_timeo(41, NP_READ), -1);
 	ck_assert_uint_eq(gs_np_snap(41, NP_READ).gen, gen);
-	gs_np_set_nonblock(41, 0);
-	ck_assert_int_eq(gs_np_cached_nonblock(41), 0);
+	gs_fd_set_nonblock(41, 0);
+	ck_assert_int_eq(gs_fd_cached_nonblock(41), 0);
 }
 END_TEST
 
