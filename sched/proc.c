@@ -531,7 +531,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 		atomic_store_explicit(&g->on_cpu, 1, memory_order_relaxed);
 		g->m = m;
 		if (unlikely(!g->tid))
-			g->tid = m->tid;
+			g->tid = g == gs_maing ? m->tid : gs_tid_of(g);
 	} else if (unlikely(!g->m)) {
 		g->m = m;	/* first run: pinned from now on */
 		m->npinned++;

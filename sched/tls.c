@@ -122,7 +122,7 @@ static void pinned_init(void)
 	Dl_info di;
 	if (dladdr((void *)gs_tls_init, &di))
 		self_base = di.dli_fbase;
-	dl_iterate_phdr(scan, tp);
+	REAL(dl_iterate_phdr)(scan, tp);
 	add_found((size_t)(tp - (char *)__errno_location()), sizeof(int), NULL, 0);
 	add_found((size_t)(tp - (char *)__h_errno_location()), sizeof(int), NULL, 0);
 	qsort(found, (size_t)nfound, sizeof found[0], cmp_off);
@@ -418,7 +418,7 @@ static int note_static(struct dl_phdr_info *info, size_t size, void *tp)
 static const char *find_tcache(void)
 {
 	struct libc_tls lt = { 0 };
-	dl_iterate_phdr(find_libc_tls, &lt);
+	REAL(dl_iterate_phdr)(find_libc_tls, &lt);
 	if (!lt.lo)
 		return "libc's TLS block not found";
 	char *tp = gs_arch_tp();
@@ -499,7 +499,7 @@ static const char *tp_verify(void)
 	memcpy(hdr_tmpl, tp + HDR_LO, sizeof hdr_tmpl);
 	/* __resp (libc TLS): in the main thread it points at the global _res. */
 	struct libc_tls lt = { 0 };
-	dl_iterate_phdr(find_libc_tls, &lt);
+	REAL(dl_iterate_phdr)(find_libc_tls, &lt);
 	if (!lt.lo)
 		return "libc's TLS block not found";
 	n = 0;
@@ -533,7 +533,7 @@ static const char *tp_verify(void)
 	deallocate_tls(b, true);
 	if (!ok)
 		return "a block from _dl_allocate_tls is not as expected";
-	dl_iterate_phdr(note_static, tp);
+	REAL(dl_iterate_phdr)(note_static, tp);
 	return NULL;
 #endif
 }
@@ -761,7 +761,7 @@ void gs_tls_after_dlopen(void)
 	struct gs_realtp r;
 	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
 	gs_lock(&dlopen_lock);
-	dl_iterate_phdr(init_new_static, gs_arch_tp_now());
+	REAL(dl_iterate_phdr)(init_new_static, gs_arch_tp_now());
 	gs_unlock(&dlopen_lock);
 	gs_tls_real_end(&r);
 }
