@@ -596,6 +596,19 @@ GS_HIDDEN int gs_futex_wake(_Atomic uint32_t *addr, int n);
 GS_HIDDEN int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline,
 				 int interruptible, const char *why, uint32_t bits);
 GS_HIDDEN int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits);
+/* Set once any G has had SCHED_FIFO or SCHED_RR: from then on a wake of one
+ * picks the waiter of highest priority (futex.c); before, and for
+ * SCHED_OTHER waiters, the order stays FIFO at no cost. */
+extern _Atomic int gs_rt_used GS_HIDDEN;
+/* gs_futex_wake(addr, 1) for a word that counts events (a condition variable's
+ * sequence, just advanced): a waiter that began after the advance is not ranked. */
+GS_HIDDEN int gs_futex_wake_changed(_Atomic uint32_t *addr);
+static inline void gs_sched_note(int policy)
+{
+	if ((policy == 1 /* SCHED_FIFO */ || policy == 2 /* SCHED_RR */) &&
+	    !atomic_load_explicit(&gs_rt_used, memory_order_relaxed))
+		atomic_store(&gs_rt_used, 1);
+}
 GS_HIDDEN void gs_futex_fork_child(void);
 GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts);
 

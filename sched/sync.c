@@ -333,7 +333,10 @@ int gs_cond_wake(struct gs_cond *c, bool all)
 	if (atomic_load(&c->waiters) == 0)
 		return 0;
 	atomic_fetch_add(&c->seq, 1);
-	gs_futex_wake(&c->seq, all ? INT_MAX : 1);
+	if (all)
+		gs_futex_wake(&c->seq, INT_MAX);
+	else
+		gs_futex_wake_changed(&c->seq);
 	return 0;
 }
 
