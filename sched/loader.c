@@ -143,11 +143,17 @@ static void parent(void)
 	gs_stack_fork_parent();
 }
 
+/* Also when the runtime has not started or an outside thread forks, where
+ * gs_fork_child does nothing. */
+static void child(void)
+{
+	gs_stack_fork_child();
+}
+
 /* Registered before the program can register its own, so that its prepare
  * handler runs after theirs (glibc runs them in reverse order) and holds the
- * stack pool only across glibc's own part of the fork. The child's side is
- * gs_stack_fork_child, from gs_fork_child. */
+ * stack pool only across glibc's own part of the fork. */
 __attribute__((constructor)) static void loader_init(void)
 {
-	pthread_atfork(prepare, parent, NULL);
+	pthread_atfork(prepare, parent, child);
 }
