@@ -27,7 +27,8 @@
  * Gs that have not started yet carry no such state and are spread and stolen
  * freely (runq.c).
  *
- * Sections: config, structures, scheduler (proc.c), run queues (runq.c),
+ * Sections: config, structures, scheduler (proc.c; Ms in m.c, Gs in g.c,
+ * start-up in start.c), run queues (runq.c),
  * timers (timer.c), stacks (stack.c), TLS (tls.c), green futex (futex.c),
  * synchronisation objects (sync.c), internal locks (lock.c), util.
  *
@@ -55,7 +56,7 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* ---- config (proc.c reads the environment once) ---- */
+/* ---- config (start.c reads the environment once) ---- */
 
 struct gs_config {
 	int procs;		/* GOSHIM_PROCS: number of Ps */
@@ -75,7 +76,7 @@ typedef struct { _Atomic uint32_t v; } gs_lock_t;	/* lock.c */
 
 #define GS_G_MAGIC 0x676f7368696d4721ULL	/* "goshimG!": our pthread_t vs glibc's */
 /* A G that was joined or reaped keeps this marker while its memory is ours
- * (a pooled stack's kept top page, or the cache of heap Gs in proc.c), as
+ * (a pooled stack's kept top page, or the cache of heap Gs in g.c), as
  * glibc's stack cache keeps a reaped thread's descriptor readable: join and
  * detach of it return ESRCH as glibc's do, and it is never handed to glibc. */
 #define GS_G_REAPED 0x676f7368696d4778ULL	/* "goshimGx" */
@@ -400,7 +401,7 @@ GS_HIDDEN bool gs_overflow_check(void *addr);	/* in a SIGSEGV handler */
 extern gs_lock_t gs_allg_lock GS_HIDDEN;
 extern struct g *gs_allg GS_HIDDEN;		/* every live G (gs_allg_lock) */
 
-/* ---- M life cycle and the monitor (proc.c, sysmon.c) ---- */
+/* ---- M life cycle and the monitor (m.c, sysmon.c) ---- */
 
 struct gs_stats {
 	_Atomic uint64_t preempts, handoffs;

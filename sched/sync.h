@@ -107,7 +107,7 @@ GS_HIDDEN int gs_mutex_unlock(struct gs_mutex *m);
 GS_HIDDEN int gs_mutex_consistent(struct gs_mutex *m);
 GS_HIDDEN int gs_mutex_destroy(struct gs_mutex *m);
 /* Releases the robust mutexes g still holds, each to be taken next with
- * EOWNERDEAD, as the kernel does for an OS thread's robust list. proc.c calls
+ * EOWNERDEAD, as the kernel does for an OS thread's robust list. g.c calls
  * it when g exits: after its TSD destructors, before a joiner can see it gone.
  * It does not park. */
 GS_HIDDEN void gs_robust_exit(struct g *g);
