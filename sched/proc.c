@@ -128,6 +128,13 @@ static void ready_move(struct g *g)
 	struct m *cm = gs_curm;
 	if (cm && cm->curg == g) {
 		gs_globq_put(g);	/* yield, preemption: behind everything, as in Go */
+		/* Its M runs the queue next, if it still has a P: sysmon may have
+		 * handed that away while the G ran long without a preemption
+		 * point (inside dl_iterate_phdr, say). Then an M with a P must,
+		 * or the G waits with every M asleep (proc_fork_loader stalled
+		 * 1 run in 25 at GOSHIM_PROCS=4, move=1, until gdb woke it). */
+		if (!atomic_load(&cm->has_p))
+			gs_wakep(cm);
 		return;
 	}
 	if (cm) {
