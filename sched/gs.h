@@ -184,6 +184,7 @@ struct g {
 					 * current call goes on with (netpoll.c); 0 none.
 					 * (Here: it fills the hole before handler_sp.) */
 	void *handler_sp;		/* frame of the program handler it runs, if any */
+	int loader_depth;		/* loader.c's gated calls it is inside (own G only) */
 	int nopreempt;			/* inside dlopen, dlclose or dl_iterate_phdr (loader.c):
 					 * their callbacks run under ld.so's recursive locks,
 					 * which another G of its M would pass (own G only) */

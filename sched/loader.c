@@ -51,9 +51,15 @@
 static _Atomic uint32_t gate;
 static struct m *_Atomic fork_m;	/* the forking G's M once the gate is shut */
 static void *_Atomic fork_tp;		/* the forking caller's thread pointer */
-/* Gated calls this thread (green or not) is inside: a nested call passes. Per
- * G, since each G's TLS is its own (tls.c), and per outside thread. */
+/* Gated calls the caller is inside: a nested call passes. g->loader_depth for
+ * a G (the runtime's own TLS is per OS thread in pinned mode), this for an
+ * outside thread or a caller off its G (fork handlers on the M's identity). */
 static GS_TLS int depth;
+
+static int *depth_of(struct g *g)
+{
+	return g ? &g->loader_depth : &depth;
+}
 
 /* The caller is the fork that shut the gate (its M runs the fork handlers on
  * the M's real thread pointer), or one of its handlers. */
@@ -69,7 +75,7 @@ void gs_loader_enter(void)
 	struct g *g = gs_self();
 	if (g)
 		g->nopreempt++;
-	if (depth++ > 0 || is_forker()) {
+	if ((*depth_of(g))++ > 0 || is_forker()) {
 		atomic_fetch_add(&gate, 1);
 		return;
 	}
@@ -89,7 +95,7 @@ void gs_loader_leave(void)
 	struct g *g = gs_self();
 	if (g && g->nopreempt > 0)
 		g->nopreempt--;
-	depth--;
+	(*depth_of(g))--;
 	uint32_t v = atomic_fetch_sub(&gate, 1);
 	if (v & FORKING)
 		gs_futex_wake(&gate, INT_MAX);	/* the fork waits for the count */
@@ -111,7 +117,7 @@ void gs_fork_begin(void)
 			break;
 		}
 	}
-	uint32_t mine = (uint32_t)depth;
+	uint32_t mine = (uint32_t)*depth_of(gs_self());
 	while (((v = atomic_load(&gate)) & INSIDE) != mine)
 		gs_futex_wait(&gate, v, 0, GS_INTR_SIGNAL, "fork (loader busy)");
 	/* From here the caller does not park until the fork is done. */
@@ -126,7 +132,7 @@ void gs_fork_end(pid_t pid)
 	atomic_store(&fork_m, NULL);
 	atomic_store(&fork_tp, NULL);
 	if (pid == 0) {
-		atomic_store(&gate, (uint32_t)depth);
+		atomic_store(&gate, (uint32_t)*depth_of(gs_self()));
 		return;
 	}
 	atomic_fetch_and(&gate, ~FORKING);
