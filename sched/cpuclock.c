@@ -38,25 +38,32 @@ void gs_cpuclock_switch(struct m *m, struct g *next)
 	uint64_t now = thread_ns(m->tid, true);
 	struct g *cur = m->curg;
 	if (cur && m->cpu_mark_valid && now > m->cpu_mark)
-		cur->cpu_ns += now - m->cpu_mark;
-	m->cpu_mark = now;
+		__atomic_store_n(&cur->cpu_ns, cur->cpu_ns + (now - m->cpu_mark), __ATOMIC_RELEASE);
+	__atomic_store_n(&m->cpu_mark, now, __ATOMIC_RELEASE);
 	m->cpu_mark_valid = 1;
 }
 
-/* g's CPU time in ns; -1 if it has exited. Any thread. */
+/* g's CPU time in ns; -1 if it has exited. Any thread. A G running on
+ * another M may switch out while it is read (its span then moves into
+ * cpu_ns and the M's mark starts anew): read again when cpu_ns changed. */
 static int64_t g_cpu_ns(struct g *g, struct g *self)
 {
-	if (atomic_load(&g->status) == G_DEAD)
-		return -1;
-	uint64_t t = g->cpu_ns;
-	struct m *m = g->m;
-	if (m && m->curg == g && m->cpu_mark_valid &&
-	    atomic_load_explicit(&g->status, memory_order_relaxed) == G_RUNNING) {
-		uint64_t now = thread_ns(m->tid, g == self), mark = m->cpu_mark;
-		if (now > mark)
-			t += now - mark;
+	for (;;) {
+		if (atomic_load(&g->status) == G_DEAD)
+			return -1;
+		uint64_t t = __atomic_load_n(&g->cpu_ns, __ATOMIC_ACQUIRE);
+		struct m *m = g->m;
+		uint64_t add = 0;
+		if (m && m->curg == g && m->cpu_mark_valid &&
+		    atomic_load_explicit(&g->status, memory_order_relaxed) == G_RUNNING) {
+			uint64_t mark = __atomic_load_n(&m->cpu_mark, __ATOMIC_ACQUIRE);
+			uint64_t now = thread_ns(m->tid, g == self);
+			if (now > mark)
+				add = now - mark;
+		}
+		if (__atomic_load_n(&g->cpu_ns, __ATOMIC_ACQUIRE) == t)
+			return (int64_t)(t + add);
 	}
-	return (int64_t)t;
 }
 
 /* Turns the accounting on (once) and starts the calling G's span now. */

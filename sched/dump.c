@@ -1,8 +1,8 @@
 /* sched/dump.c: a dump of every green thread, on a signal the user names
  * (GOSHIM_DUMP_SIGNAL) and on a fatal runtime error: id, state, what it waits
  * on, its OS thread, committed stack, and a symbolised backtrace (libunwind).
- * A parked G's backtrace starts from its saved registers: the resume address
- * sits at the saved stack pointer (arch/x86_64/switch.S). For a G running on
+ * A parked G's backtrace starts from its saved registers (arch.h says where
+ * the resume address is: at the saved stack pointer on x86-64, lr on aarch64). For a G running on
  * another OS thread: if that thread is in a system call (its
  * /proc/self/task/TID/syscall), the call's number; otherwise the preemption
  * signal, with a cookie of its own, interrupts it, and its handler
@@ -167,17 +167,9 @@ static void parked_frames(struct out *o, struct g *g)
 {
 	unw_context_t uc;
 	memset(&uc, 0, sizeof uc);
-	uint64_t *sp = g->ctx.rsp;
-	if (!sp)
+	if (!GS_ARCH_CTX_SP(&g->ctx))
 		return;
-	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)sp[0];
-	uc.uc_mcontext.gregs[REG_RSP] = (greg_t)(sp + 1);
-	uc.uc_mcontext.gregs[REG_RBP] = (greg_t)g->ctx.rbp;
-	uc.uc_mcontext.gregs[REG_RBX] = (greg_t)g->ctx.rbx;
-	uc.uc_mcontext.gregs[REG_R12] = (greg_t)g->ctx.r12;
-	uc.uc_mcontext.gregs[REG_R13] = (greg_t)g->ctx.r13;
-	uc.uc_mcontext.gregs[REG_R14] = (greg_t)g->ctx.r14;
-	uc.uc_mcontext.gregs[REG_R15] = (greg_t)g->ctx.r15;
+	GS_ARCH_UNW_FROM_CTX(&uc, &g->ctx);	/* arch.h */
 	unw_cursor_t c;
 	if (unw_init_local(&c, &uc) == 0)
 		frames(o, &c);
@@ -194,14 +186,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-_Static_assert(sizeof(gregset_t) <= sizeof(((struct m *)0)->bt_regs), "bt_regs holds a gregset_t");
 
 /* In the preemption signal's handler on m, for a dump on another thread. */
 void gs_dump_hold(struct m *m, void *uc)
 {
 	if (atomic_load(&m->bt_state) != BT_ASKED)
 		return;		/* the dump gave up */
-	memcpy(m->bt_regs, ((ucontext_t *)uc)->uc_mcontext.gregs, sizeof(gregset_t));
+	GS_ARCH_BT_SAVE(m->bt_regs, uc);	/* arch.h */
 	m->bt_g = m->in_sched ? NULL : m->curg;
 	int asked = BT_ASKED;
 	if (!atomic_compare_exchange_strong(&m->bt_state, &asked, BT_HELD))
@@ -248,7 +239,7 @@ static void running_frames(struct out *o, struct g *g)
 		unw_context_t uc;
 		unw_cursor_t c;
 		memset(&uc, 0, sizeof uc);
-		memcpy(uc.uc_mcontext.gregs, m->bt_regs, sizeof(gregset_t));
+		GS_ARCH_BT_LOAD(&uc, m->bt_regs);
 		if (unw_init_local2(&c, &uc, UNW_INIT_SIGNAL_FRAME) == 0)
 			frames(o, &c);
 	}
@@ -418,12 +409,17 @@ static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 	const char *why[NWHY];
 	int nwhy[NWHY], nw = 0, nstate[G_DEAD + 1] = { 0 }, n = 0;
 	size_t committed = 0, reserved = 0;
+	enum { NBYM = 64 };	/* Gs by the M they last ran on: the load per M, one pass */
+	int bym[NBYM + 1] = { 0 };
 	if (!lock_allg(o))
 		return;
 	for (struct g *g = gs_allg; g; g = g->allnext) {
 		if (g == skip)
 			continue;
 		n++;
+		struct m *gm = __atomic_load_n(&g->m, __ATOMIC_RELAXED);
+		if (gm)
+			bym[gm->id < NBYM ? gm->id : NBYM]++;
 		int s = atomic_load(&g->status);
 		if (s >= 0 && s <= G_DEAD)
 			nstate[s]++;
@@ -459,6 +455,12 @@ static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 			put_str(o, why[i]);
 			put(o, ": %d", nwhy[i]);
 		}
+		put(o, "}, \"by_os_thread\": {");
+		for (int i = 0, k = 0; i < NBYM; i++)
+			if (bym[i])
+				put(o, "%s\"M%d\": %d", k++ ? ", " : "", i, bym[i]);
+		if (bym[NBYM])
+			put(o, "%s\"other\": %d", n > bym[NBYM] ? ", " : "", bym[NBYM]);
 		put(o, "}, \"stack_committed\": %zu, \"stack_reserved\": %zu}\n", committed, reserved);
 		return;
 	}
@@ -473,6 +475,13 @@ static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 		put(o, " %s=%d", why[i], nwhy[i]);
 	put(o, "%s; stacks: %zu KiB committed of %zu KiB reserved\n", nw ? "" : " nothing",
 	    committed / 1024, reserved / 1024);
+	put(o, "goshim: by the OS thread they last ran on:");
+	for (int i = 0; i < NBYM; i++)
+		if (bym[i])
+			put(o, " M%d:%d", i, bym[i]);
+	if (bym[NBYM])
+		put(o, " other:%d", bym[NBYM]);
+	put(o, "\n");
 }
 
 static char *to_mem(struct out *o, size_t *len)

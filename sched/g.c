@@ -125,8 +125,9 @@ struct g *gs_new_g(void)
 
 /* A G and its stack: the struct (with its saved TLS) at the top of the stack,
  * in the page every G touches anyway, when it fits well there; the context
- * starts below it (in tp mode below the G's TLS block, which gs_tls_init_g
- * puts just under the struct). One allocation fewer per thread, and 600-odd
+ * starts below it. In tp mode gs_tls_g_spot says where: in the header of the
+ * G's TLS block or below the block, which gs_tls_init_g puts at the top of
+ * the stack (sched/tls.c). One allocation fewer per thread, and 600-odd
  * bytes. */
 static struct g *new_g_stack(size_t size, size_t guard, int *err)
 {
@@ -136,7 +137,7 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 		return NULL;
 	struct g *g;
 	if (g_size() <= 1024) {
-		g = (struct g *)(s.stack_hi - g_size());
+		g = (struct g *)gs_tls_g_spot(s.stack_lo, s.stack_hi, g_size());
 		memset(g, 0, g_size());
 		g->in_stack = 1;
 	} else if (!(g = alloc_heap_g())) {
@@ -150,6 +151,7 @@ static struct g *new_g_stack(size_t size, size_t guard, int *err)
 	g->maplen = s.maplen;
 	g->guard = s.guard;
 	g->stack_kind = s.stack_kind;
+	g->stack_dirty = s.stack_dirty;
 	return init_g(g);
 }
 

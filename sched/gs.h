@@ -63,10 +63,11 @@ struct gs_config {
 	int maxthreads;		/* GOSHIM_MAXTHREADS: cap on Ms */
 	size_t stack;		/* GOSHIM_STACK: default stack size in bytes */
 	int schedtrace;		/* GOSHIM_DEBUG=schedtrace=MS: 0 off */
+	int scheddetail;	/* GOSHIM_DEBUG=scheddetail=1: a line per M too */
 	int asyncpreemptoff;	/* GOSHIM_DEBUG=asyncpreemptoff=1 */
 	int noguardmarkers;	/* GOSHIM_DEBUG=guardmarkers=0: guard pages as on old kernels */
 	int pinned;		/* GOSHIM_DEBUG=pinned=1: no thread pointer per G (tls.c) */
-	int move;		/* GOSHIM_DEBUG=move=1: started Gs move between Ms (proc.c) */
+	int move;		/* GOSHIM_DEBUG=move=0|1; -1 unset (moving where tp mode is) */
 };
 extern struct gs_config gs_cfg GS_HIDDEN;
 
@@ -152,6 +153,7 @@ struct g {
 	int stack_kind;			/* STACK_* of stack.c */
 	int in_stack;			/* the struct lives at the top of its own stack */
 	int tp_in_stack;		/* tp mode: its block lies just below the struct (tls.c) */
+	int stack_dirty;		/* its stack came from the pool with old bytes (stack.c) */
 	char *ctx_top;			/* where its frames start; NULL: below the struct */
 
 	/* Why it waits, for the dump and for interruption. */
@@ -256,6 +258,9 @@ struct m {
 	struct gs_timers timers;
 	_Atomic int sleeping;		/* 1 while idle in futex wait (kernel futex word) */
 	uint32_t schedtick;		/* entries into the scheduler (read by sysmon) */
+	uint64_t nruns;			/* Gs switched to (owner writes; schedtrace reads) */
+	uint64_t nmoves;		/* of those, Gs that last ran on another M */
+	uint64_t sd_runs, sd_moves;	/* sysmon: both at the last scheddetail line */
 	_Atomic int state;		/* M_FREE, M_LIVE */
 	_Atomic int has_p;		/* holds a P (see the glossary) */
 	int npinned;			/* live Gs started on it (owner only) */
@@ -274,7 +279,7 @@ struct m {
 	 * G that was running then (NULL: the scheduler). */
 	_Atomic int bt_state;
 	struct g *bt_g;
-	unsigned long long bt_regs[32];
+	unsigned long long bt_regs[GS_ARCH_BT_WORDS];
 	/* CPU-time accounting, once on (cpuclock.c): this thread's CPU time
 	 * when curg started running. Written by this M only. */
 	uint64_t cpu_mark;
@@ -561,6 +566,7 @@ extern const char *gs_tls_why GS_HIDDEN;	/* why pinned */
 GS_HIDDEN void gs_tls_init(void);
 GS_HIDDEN int gs_tls_init_g(struct g *g);	/* 0 or -EAGAIN */
 GS_HIDDEN void *gs_tls_block_new(void);
+GS_HIDDEN char *gs_tls_g_spot(char *lo, char *hi, size_t gsize);
 GS_HIDDEN void gs_tls_block_free(void *b);
 GS_HIDDEN void gs_tls_trim(bool idle);	/* from sysmon */
 /* tp mode: points the thread pointer of m at tp (a G's or m->tp). */
@@ -634,6 +640,7 @@ GS_HIDDEN int gs_thread_running(pid_t tid, long *nr);
 struct gs_sched_stat {
 	int procs, threads, idleprocs, runqueue, gs;
 	unsigned long long preempts, handoffs;
+	unsigned long long moves;	/* Gs resumed on another M than their last */
 };
 GS_HIDDEN void gs_sched_stat(struct gs_sched_stat *st, char *rq, size_t rqn, const char *sep);
 /* Those and the green threads by state and wait reason, and their stacks, as

@@ -70,7 +70,7 @@ static _Noreturn void retire(struct m *m)
 {
 	if (m->tls_owner) {
 		m->tls_owner = NULL;
-		((void **)m->tp)[1] = m->own_dtv;
+		GS_ARCH_TCB_DTV(m->tp) = m->own_dtv;
 	}
 	free(m->timers.v);
 	m->timers.v = NULL;

@@ -292,20 +292,13 @@ static void forget(struct np_desc *d);
  * fd is closed meanwhile is moved to its ghost. movefd: a single wait whose
  * call goes on with the ghost (*movefd becomes its number, the G holds it);
  * NULL: the items go on waiting on their ghosts, released before returning. */
-static int wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr, int *movefd)
+/* w and held: n entries each from the caller, held zeroed (the waiters live
+ * in the caller's frame: an idle G's deepest frames are the park path's, and
+ * the single-fd wait of read and write keeps one, not eight). */
+__attribute__((noinline)) static int wait_many(struct gs_np_item *it, int n, uint64_t deadline,
+						int intr, int *movefd, struct np_waiter *w, int *held)
 {
 	struct g *g = gs_self();
-	struct np_waiter stackw[8];
-	int stackh[8] = { 0 };
-	struct np_waiter *w = n <= 8 ? stackw : calloc((size_t)n, sizeof *w);
-	int *held = n <= 8 ? stackh : calloc((size_t)n, sizeof *held);	/* ghosts + 1 */
-	if (!w || !held) {
-		if (w != stackw)
-			free(w);
-		if (held != stackh)
-			free(held);
-		return -ENOMEM;
-	}
 	int r = 0;
 	bool unwatched = false;
 	for (int i = 0; i < n; i++) {
@@ -427,22 +420,30 @@ out:
 	for (int i = 0; i < n; i++)
 		if (held[i])
 			ghost_put(held[i] - 1);
-	if (w != stackw)
-		free(w);
-	if (held != stackh)
-		free(held);
 	return r;
 }
 
 int gs_np_wait_many(struct gs_np_item *it, int n, uint64_t deadline, int intr)
 {
-	return wait_many(it, n, deadline, intr, NULL);
+	if (n <= 8) {
+		struct np_waiter w[8];
+		int held[8] = { 0 };	/* ghosts + 1 */
+		return wait_many(it, n, deadline, intr, NULL, w, held);
+	}
+	struct np_waiter *w = calloc((size_t)n, sizeof *w);
+	int *held = calloc((size_t)n, sizeof *held);
+	int r = w && held ? wait_many(it, n, deadline, intr, NULL, w, held) : -ENOMEM;
+	free(w);
+	free(held);
+	return r;
 }
 
 int gs_np_wait(int *fd, int mode, struct gs_np_snap snap, uint64_t deadline, int intr)
 {
 	struct gs_np_item it = { *fd, mode, snap, false };
-	return wait_many(&it, 1, deadline, intr, fd);
+	struct np_waiter w;
+	int held = 0;
+	return wait_many(&it, 1, deadline, intr, fd, &w, &held);
 }
 
 void gs_np_close(int fd)

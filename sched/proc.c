@@ -127,13 +127,17 @@ static void ready_move(struct g *g)
 {
 	struct m *cm = gs_curm;
 	if (cm && cm->curg == g) {
-		gs_globq_put(g);	/* yield, preemption: behind everything, as in Go */
-		/* Its M runs the queue next, if it still has a P: sysmon may have
-		 * handed that away while the G ran long without a preemption
-		 * point (inside dl_iterate_phdr, say). Then an M with a P must,
-		 * or the G waits with every M asleep (proc_fork_loader stalled
-		 * 1 run in 25 at GOSHIM_PROCS=4, move=1, until gdb woke it). */
-		if (!atomic_load(&cm->has_p))
+		/* Yield, preemption: behind everything, as in Go. With more
+		 * runnable than this M alone runs, an idle M with a P comes to
+		 * share (Go keeps one spinning); a lone yielder wakes nobody,
+		 * unless its M lost its P to a hand-off while the G ran long
+		 * without a preemption point (inside dl_iterate_phdr, say):
+		 * then an M with a P must run it, or it waits with every M
+		 * asleep (proc_fork_loader stalled 1 run in 25 at PROCS=4). */
+		bool more = gs_runq_len(&cm->runq) ||
+			    atomic_load_explicit(&gq_len, memory_order_relaxed);
+		gs_globq_put(g);
+		if (more || !atomic_load(&cm->has_p))
 			gs_wakep(cm);
 		return;
 	}
@@ -504,6 +508,8 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 		while (atomic_load_explicit(&g->on_cpu, memory_order_acquire))
 			gs_arch_relax();
 		atomic_store_explicit(&g->on_cpu, 1, memory_order_relaxed);
+		if (g->m != m && g->m)
+			m->nmoves++;
 		g->m = m;
 		if (unlikely(!g->tid))
 			g->tid = g == gs_maing ? m->tid : gs_tid_of(g);
@@ -518,6 +524,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 	apply_sigmask(m, g);
 	gs_cpuclock_at_switch(m, g);
 	m->curg = g;
+	m->nruns++;
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
 	gs_ctx_switch(from, &g->ctx);
@@ -533,12 +540,30 @@ static void check_stack(struct g *g)
 		gs_throw(OVERFLOW_FMT, g->id, (size_t)(g->stack_hi - g->stack_lo) / 1024);
 }
 
-/* Gives m to another G; returns when cur runs again. Runs on cur's stack. */
+struct find_args {
+	struct m *m;
+	bool prefer_new;
+};
+
+static void *find_nowait_on(void *arg)
+{
+	struct find_args *a = arg;
+	return find_nowait(a->m, a->prefer_new);
+}
+
+/* Gives m to another G; returns when cur runs again. Runs on cur's stack;
+ * the search for the next G (timers, the network poll, stealing: a few KiB
+ * deep) on m's g0 stack, idle while a G runs, below its saved frame: a
+ * parked G's stack holds only the frames down to the switch, so an idle G
+ * costs the pages of its own frames (sched/tls.c, README). */
 void gs_schedule(struct m *m, struct g *cur, bool prefer_new)
 {
 	check_stack(cur);
 	m->in_sched = 1;
-	struct g *next = find_nowait(m, prefer_new);
+	struct find_args fa = { m, prefer_new };
+	char *g0sp = gs_ctx_sp(&m->g0);
+	struct g *next = likely(g0sp) ? gs_ctx_call_on(g0sp - 256, find_nowait_on, &fa) :
+					find_nowait(m, prefer_new);
 	if (next == cur) {
 		atomic_store_explicit(&cur->status, G_RUNNING, memory_order_relaxed);
 		m->in_sched = 0;

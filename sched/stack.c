@@ -47,12 +47,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "gs.h"
 #include "real.h"
 
-#define PAGE 4096UL
+/* The page size, asked of the kernel at start (arm64 kernels run with 4, 16
+ * or 64 KiB pages); every size below is a multiple of 64 KiB. */
+static size_t page_size = 4096;
+#define PAGE page_size
 #define PACK_GAP (64 * 1024UL)
 #define PACK_SLOTS 256
 #define MARK_GAP GS_STACK_MARK_GAP
@@ -64,7 +68,7 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-struct freestack {			/* in the top page of a free dirty stack */
+struct freestack {			/* in a free dirty stack, where its G's frames began */
 	struct freestack *next;
 	void *map;
 	size_t maplen, guard;
@@ -79,7 +83,7 @@ struct pool {				/* free stacks of one size and kind */
 	size_t size;			/* usable bytes */
 	size_t guard;
 	int kind;
-	struct freestack *dirty;	/* pages kept, the node in the top one */
+	struct freestack *dirty;	/* pages kept, the node in one of them */
 	int ndirty;
 	struct cleanstack *clean;	/* every page given back; an array, malloc'ed */
 	size_t nclean, capclean;
@@ -102,6 +106,9 @@ static size_t round_page(size_t n)
 
 void gs_stack_init(void)
 {
+	unsigned long ps = getauxval(AT_PAGESZ);
+	if (ps >= 4096 && !(ps & (ps - 1)))
+		page_size = ps;
 	long maxmap = 65530;
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
 	if (f) {
@@ -252,6 +259,7 @@ int gs_stack_alloc(struct g *g, size_t size, size_t guard)
 			live_guarded++;
 		gs_unlock(&stack_lock);
 		set_stack(g, c.map, c.maplen, c.guard, size, kind);
+		g->stack_dirty = fs != NULL;
 		return 0;
 	}
 	if (kind == STACK_GUARDED && markers) {
@@ -381,7 +389,13 @@ void gs_stack_free(struct g *g)
 	size_t size = (size_t)(g->stack_hi - g->stack_lo), guard = g->guard;
 	int kind = g->stack_kind;
 	size_t asked = kind == STACK_GUARDED ? guard - MARK_GAP : guard;	/* the pool's key */
-	struct freestack *fs = (struct freestack *)(g->stack_hi - PAGE);	/* in the kept page */
+	/* The node goes where g's first frames were (a page every G touches;
+	 * in tp mode's spare layout the top page is one no G touches, sched/
+	 * tls.c), or in the top page for a g that does not live in the stack. */
+	char *top = g->stack_hi - PAGE;
+	if (g->in_stack)
+		top = (g->ctx_top ? g->ctx_top : (char *)g) - 64;
+	struct freestack *fs = (struct freestack *)top;
 	fs->map = g->map;
 	fs->maplen = g->maplen;
 	fs->guard = guard;

@@ -55,8 +55,8 @@ static void parse_env_size(const char *name, size_t *out)
 	*out = (size_t)(v * mul);
 }
 
-/* GOSHIM_DEBUG=key=value,...: schedtrace=MS, asyncpreemptoff=0|1,
- * guardmarkers=0|1, pinned=0|1, move=0|1. */
+/* GOSHIM_DEBUG=key=value,...: schedtrace=MS, scheddetail=0|1,
+ * asyncpreemptoff=0|1, guardmarkers=0|1, pinned=0|1, move=0|1. */
 static void parse_debug(void)
 {
 	const char *s = getenv("GOSHIM_DEBUG");
@@ -77,6 +77,8 @@ static void parse_debug(void)
 		}
 		if (!strcmp(kv, "schedtrace") && v >= 0 && v <= 3600000) {
 			gs_cfg.schedtrace = (int)v;
+		} else if (!strcmp(kv, "scheddetail") && (v == 0 || v == 1)) {
+			gs_cfg.scheddetail = (int)v;
 		} else if (!strcmp(kv, "asyncpreemptoff") && (v == 0 || v == 1)) {
 			gs_cfg.asyncpreemptoff = (int)v;
 		} else if (!strcmp(kv, "guardmarkers") && (v == 0 || v == 1)) {
@@ -86,8 +88,8 @@ static void parse_debug(void)
 		} else if (!strcmp(kv, "move") && (v == 0 || v == 1)) {
 			gs_cfg.move = (int)v;
 		} else {
-			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, asyncpreemptoff=0|1, "
-				  "guardmarkers=0|1, pinned=0|1 or move=0|1, separated by commas", s);
+			gs_printf("GOSHIM_DEBUG=%s: expected schedtrace=MILLISECONDS, scheddetail=0|1, "
+				  "asyncpreemptoff=0|1, guardmarkers=0|1, pinned=0|1 or move=0|1, separated by commas", s);
 			_exit(2);
 		}
 	}
@@ -114,6 +116,7 @@ void gs_init(void)
 		procs = CPU_COUNT(&set);
 	parse_env_int("GOSHIM_PROCS", 1, 1024, &procs);
 	gs_cfg.procs = (int)procs;
+	gs_cfg.move = -1;	/* unset: moving where the thread pointer allows it */
 	long maxthreads = 10000;
 	if (maxthreads < procs)
 		maxthreads = procs;
@@ -124,7 +127,9 @@ void gs_init(void)
 
 	gs_stack_init();
 	gs_tls_init();
-	gs_move = gs_tls_tp && gs_cfg.move;
+	/* Started Gs move wherever a G has its own thread pointer, unless
+	 * GOSHIM_DEBUG=move=0 keeps them on their first OS thread (tp mode). */
+	gs_move = gs_tls_tp && gs_cfg.move != 0;
 	gs_dump_init();
 	read_comm(gs_main_name);
 

@@ -85,9 +85,11 @@ void gs_sched_stat(struct gs_sched_stat *st, char *rq, size_t rqn, const char *s
 {
 	int nm = atomic_load(&gs_nm), idle = 0, ps = 0;
 	size_t k = 0;
+	unsigned long long moves = 0;
 	rq[0] = 0;
 	for (int i = 0; i < nm; i++) {
 		struct m *m = &gs_allm[i];
+		moves += __atomic_load_n(&m->nmoves, __ATOMIC_RELAXED);
 		if (atomic_load(&m->state) != M_LIVE || !atomic_load(&m->has_p))
 			continue;
 		ps++;
@@ -103,6 +105,7 @@ void gs_sched_stat(struct gs_sched_stat *st, char *rq, size_t rqn, const char *s
 	st->gs = atomic_load(&gs_stats.live_gs);
 	st->preempts = atomic_load(&gs_stats.preempts);
 	st->handoffs = atomic_load(&gs_stats.handoffs);
+	st->moves = moves;
 }
 
 static void schedtrace(uint64_t elapsed)
@@ -111,9 +114,38 @@ static void schedtrace(uint64_t elapsed)
 	char rq[320];
 	gs_sched_stat(&st, rq, sizeof rq, " ");
 	gs_printf("SCHED %llums: procs=%d threads=%d idleprocs=%d runqueue=%d gs=%d preempts=%llu "
-		  "handoffs=%llu mode=%s [%s]", (unsigned long long)(elapsed / 1000000), st.procs,
-		  st.threads, st.idleprocs, st.runqueue, st.gs, st.preempts, st.handoffs,
-		  gs_move ? "moving" : gs_tls_tp ? "tp" : "pinned", rq);
+		  "handoffs=%llu moves=%llu mode=%s [%s]", (unsigned long long)(elapsed / 1000000),
+		  st.procs, st.threads, st.idleprocs, st.runqueue, st.gs, st.preempts, st.handoffs,
+		  st.moves, gs_move ? "moving" : gs_tls_tp ? "tp" : "pinned", rq);
+	if (!gs_cfg.scheddetail)
+		return;
+	/* Go's scheddetail: a line per M. runs: Gs it switched to since the
+	 * last line (its share of the load), moves: of those, Gs that came
+	 * from another M. */
+	int nm = atomic_load(&gs_nm);
+	static int ngs[64];	/* live Gs by the M they last ran on (the first 64 Ms) */
+	memset(ngs, 0, sizeof ngs);
+	gs_lock(&gs_allg_lock);
+	for (struct g *g = gs_allg; g; g = g->allnext) {
+		struct m *gm = __atomic_load_n(&g->m, __ATOMIC_RELAXED);
+		if (gm && gm->id < 64)
+			ngs[gm->id]++;
+	}
+	gs_unlock(&gs_allg_lock);
+	for (int i = 0; i < nm; i++) {
+		struct m *m = &gs_allm[i];
+		if (atomic_load(&m->state) != M_LIVE)
+			continue;
+		uint64_t runs = __atomic_load_n(&m->nruns, __ATOMIC_RELAXED);
+		uint64_t moves = __atomic_load_n(&m->nmoves, __ATOMIC_RELAXED);
+		struct g *cur = __atomic_load_n(&m->curg, __ATOMIC_RELAXED);
+		gs_printf("  M%d: p=%d curg=%d gs=%d runs=%llu moves=%llu runqsize=%u sleeping=%d",
+			  m->id, atomic_load(&m->has_p), cur ? cur->id : -1, i < 64 ? ngs[i] : -1,
+			  (unsigned long long)(runs - m->sd_runs), (unsigned long long)(moves - m->sd_moves),
+			  gs_runq_len(&m->runq), atomic_load(&m->sleeping));
+		m->sd_runs = runs;
+		m->sd_moves = moves;
+	}
 }
 
 static void *sysmon(void *arg)

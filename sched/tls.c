@@ -46,15 +46,20 @@ extern void *__res_state(void);	/* <resolv.h> renames p_type */
 
 #define MAXSEG 32
 struct seg {
-	size_t off;		/* distance below the thread pointer */
+	ptrdiff_t off;		/* start, from the thread pointer (negative: below it) */
 	size_t len;
 	size_t save;		/* offset in g->tls */
 };
 static struct seg segs[MAXSEG];
-static int nseg;
+static _Atomic int nseg;	/* grows after a dlopen (pinned_after_dlopen): read once per switch */
+/* Room in every G's saved bytes for modules that a dlopen puts in the static
+ * block later (arch.h: glibc on aarch64 gives dlopen'ed modules whose TLS is
+ * reached through TLS descriptors a place in its optional static TLS, 512
+ * bytes by default); room_used of it taken, from room_at on. */
+#define ROOM GS_ARCH_TLS_DLOPEN_ROOM
+static size_t room_at, room_used;
 size_t gs_tls_size;
 static unsigned char *init_image;	/* a new G's TLS bytes */
-static size_t static_size;		/* whole static TLS block, for "is static" */
 static bool info_ok;			/* static_size is glibc's */
 
 typedef union {
@@ -62,7 +67,17 @@ typedef union {
 	struct { void *val; void *to_free; } pointer;
 } dtv_t;			/* glibc's dtv_t (x86_64, aarch64) */
 #define DTV_UNALLOCATED ((void *)-1l)
-#define TCB_DTV(tp) (((void **)(tp))[1])	/* tcbhead_t.dtv */
+#define TCB_DTV(tp) GS_ARCH_TCB_DTV(tp)	/* tcbhead_t.dtv (arch.h) */
+
+/* Whether p lies in the static TLS block of the thread whose pointer is tp:
+ * below tp in variant II (x86-64), above it in variant I (aarch64; arch.h). */
+static size_t static_size;		/* whole static TLS block, for "is static" */
+static bool in_static(const char *tp, const void *p)
+{
+	if (GS_ARCH_TLS_ABOVE)
+		return (const char *)p >= tp && (const char *)p < tp + static_size;
+	return (const char *)p < tp && (const char *)p >= tp - static_size;
+}
 
 /* tp mode (below). */
 int gs_tls_tp;
@@ -70,12 +85,16 @@ const char *gs_tls_why = "";
 static void *(*allocate_tls)(void *);
 static void (*deallocate_tls)(void *, bool);
 static void (*ctype_init)(void);
-static size_t tid_off, rseq_cpu_off, robust_off, robust_prev_off, spec_off, spec_val;
+static size_t tid_off, rseq_cpu_off, robust_off, robust_prev_off;
 static ptrdiff_t curm_off, tcache_off, resp_slot;	/* TLS words, from the thread pointer */
 static size_t res_off;			/* struct pthread's res, 0 until probed */
 static size_t stackblock_off;		/* and its stackblock, stackblock_size */
+static size_t hot_off;			/* struct pthread's words a G writes: below this */
+#define TCB_ROOM_LO 0x80		/* tcbhead_t's unused tail (the spare layout, below) */
+#define TCB_ROOM_HI 0x2c0
+static bool tcb_room;			/* [TCB_ROOM_LO, TCB_ROOM_HI) of a header is free */
 
-struct pending { size_t off, len; const void *img; size_t filesz; };
+struct pending { ptrdiff_t off; size_t len; const void *img; size_t filesz; };
 static struct pending found[MAXSEG];
 static int nfound;
 static void *self_base;
@@ -84,7 +103,7 @@ static size_t static_align = 64;	/* of the thread pointer */
 static bool block_in_stack(struct g *g);
 static _Atomic unsigned long freed_blocks;	/* since the last malloc_trim */
 
-static int add_found(size_t off, size_t len, const void *img, size_t filesz)
+static int add_found(ptrdiff_t off, size_t len, const void *img, size_t filesz)
 {
 	if (nfound == MAXSEG)
 		return -1;
@@ -102,18 +121,30 @@ static int scan(struct dl_phdr_info *info, size_t size, void *tp)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_TLS || ph->p_memsz == 0)
 			continue;
-		size_t off = (size_t)((char *)tp - (char *)info->dlpi_tls_data);
-		if (off > static_size)
+		if (!in_static(tp, info->dlpi_tls_data))
 			continue;	/* not in the static block */
-		add_found(off, ph->p_memsz, (void *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
+		add_found((char *)info->dlpi_tls_data - (char *)tp, ph->p_memsz, (void *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
 	}
+	return 0;
+}
+
+typedef struct { unsigned long mod, off; } tls_index;
+static void *(*tls_get_addr)(tls_index *);
+#define MAXSTATIC 64
+static size_t mod_done[MAXSTATIC];	/* TLS modules looked at */
+static int nmod_done;
+
+static int note_mod(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if (info->dlpi_tls_modid && nmod_done < MAXSTATIC)
+		mod_done[nmod_done++] = info->dlpi_tls_modid;
 	return 0;
 }
 
 static int cmp_off(const void *a, const void *b)
 {
 	const struct pending *x = a, *y = b;
-	return x->off < y->off ? 1 : x->off > y->off ? -1 : 0;	/* lowest address first */
+	return x->off < y->off ? -1 : x->off > y->off ? 1 : 0;	/* lowest address first */
 }
 
 static void pinned_init(void)
@@ -123,23 +154,23 @@ static void pinned_init(void)
 	if (dladdr((void *)gs_tls_init, &di))
 		self_base = di.dli_fbase;
 	REAL(dl_iterate_phdr)(scan, tp);
-	add_found((size_t)(tp - (char *)__errno_location()), sizeof(int), NULL, 0);
-	add_found((size_t)(tp - (char *)__h_errno_location()), sizeof(int), NULL, 0);
+	add_found((char *)__errno_location() - tp, sizeof(int), NULL, 0);
+	add_found((char *)__h_errno_location() - tp, sizeof(int), NULL, 0);
 	qsort(found, (size_t)nfound, sizeof found[0], cmp_off);
 
-	/* Merge into segments by address (start = -off relative to the thread
+	/* Merge into segments by address (start = off relative to the thread
 	 * pointer); build the initial image alongside. */
 	size_t total = 0;
 	for (int i = 0; i < nfound; i++)
 		total += found[i].len;
-	init_image = calloc(1, total ? total : 1);
+	init_image = calloc(1, total + ROOM ? total + ROOM : 1);
 	if (!init_image)
 		gs_throw("out of memory at start-up");
 	for (int i = 0; i < nfound; i++) {
 		struct pending *f = &found[i];
-		ptrdiff_t fstart = -(ptrdiff_t)f->off, fend = fstart + (ptrdiff_t)f->len;
+		ptrdiff_t fstart = f->off, fend = fstart + (ptrdiff_t)f->len;
 		struct seg *last = nseg ? &segs[nseg - 1] : NULL;
-		ptrdiff_t lstart = last ? -(ptrdiff_t)last->off : 0;
+		ptrdiff_t lstart = last ? last->off : 0;
 		if (last && fstart <= lstart + (ptrdiff_t)last->len) {
 			if (fend > lstart + (ptrdiff_t)last->len)
 				last->len = (size_t)(fend - lstart);
@@ -152,6 +183,12 @@ static void pinned_init(void)
 		gs_tls_size = last->save + last->len;
 		if (f->img && f->filesz)
 			memcpy(init_image + last->save + (size_t)(fstart - lstart), f->img, f->filesz);
+	}
+	room_at = gs_tls_size;
+	gs_tls_size += ROOM;
+	if (ROOM) {
+		tls_get_addr = dlsym(RTLD_DEFAULT, "__tls_get_addr");
+		dl_iterate_phdr(note_mod, NULL);
 	}
 }
 
@@ -169,8 +206,8 @@ void gs_tls_init(void)
 		static_align = align;
 	if (gs_cfg.pinned)
 		gs_tls_why = "GOSHIM_DEBUG=pinned=1";
-	else if (!(getauxval(AT_HWCAP2) & 2))
-		gs_tls_why = "no FSGSBASE";
+	else if ((gs_tls_why = gs_arch_tp_mode_why()))
+		;
 	else if (!(gs_tls_why = tp_verify()))
 		gs_tls_tp = 1;
 	if (!gs_tls_tp)
@@ -190,8 +227,7 @@ int gs_tls_init_g(struct g *g)
 
 static bool is_static(struct m *m, void *p)
 {
-	char *tp = m->tp;
-	return (char *)p < tp && (char *)p >= tp - static_size;
+	return in_static(m->tp, p);
 }
 
 static void *dtv_alloc(size_t n)
@@ -274,16 +310,17 @@ void gs_tls_switch(struct m *m, struct g *to)
 	if (from == to)
 		return;
 	char *tp = m->tp;
+	int n = atomic_load_explicit(&nseg, memory_order_acquire);
 	if (from) {
-		for (int i = 0; i < nseg; i++)
-			memcpy(from->tls + segs[i].save, tp - segs[i].off, segs[i].len);
+		for (int i = 0; i < n; i++)
+			memcpy(from->tls + segs[i].save, tp + segs[i].off, segs[i].len);
 		if (from->dtv)
 			from->dtv = TCB_DTV(tp);
 		else
 			dtv_unshare(m, from);
 	}
-	for (int i = 0; i < nseg; i++)
-		memcpy(tp - segs[i].off, to->tls + segs[i].save, segs[i].len);
+	for (int i = 0; i < n; i++)
+		memcpy(tp + segs[i].off, to->tls + segs[i].save, segs[i].len);
 	if (!to->dtv && unlikely(!m->dtv_share))
 		to->dtv = dtv_clone(m);
 	TCB_DTV(tp) = to->dtv ? to->dtv : m->own_dtv;
@@ -325,8 +362,8 @@ void gs_tls_release(struct m *m, struct g *g)
  * Where the CPU lets user space set the thread pointer (x86-64 FSGSBASE:
  * AT_HWCAP2 bit 1), each G has its own static TLS block and glibc thread
  * header ("block"), and a switch points %fs at it (wrfsbase). The block lies
- * at the top of the G's stack, as glibc puts a real thread's, where the G's
- * struct already is (block_in_stack); glibc's own _dl_allocate_tls gives it
+ * at the top of the G's stack, as glibc puts a real thread's, and holds the
+ * G's struct (block_in_stack, the layouts below); glibc's own _dl_allocate_tls gives it
  * a DTV (malloc'ed: glibc may realloc it; cut to the modules there are,
  * dtv_fit) and its TLS images. A G on a stack
  * the program gave gets a block from _dl_allocate_tls's malloc. Every per-thread byte
@@ -344,11 +381,16 @@ void gs_tls_release(struct m *m, struct g *g)
  *                     setjmp, atexit), feature_1; gscope 0; multiple_threads
  *                     1 (else glibc's locks take their single-thread path)
  *   tid               the running M's tid, written at every switch-in
- *   rseq cpu_id       -2: sched_getcpu falls back to the vDSO
- *   robust_head       an empty list; specific[0] its first block
+ *   robust_head       an empty list
  *   res               the resolver state __resp points to (libc TLS), as in
  *                     a real thread; its offset is found by a real thread
  *                     made once at the first pthread_create (gs_tls_probe)
+ * Left zero: specific[] (pthread_key_* are the shim's, per G in g->tsd; glibc
+ * reads specific[] only when a real thread exits) and the rseq area (the
+ * kernel updates only the OS thread's own; sched_getcpu is the shim's, which
+ * asks getcpu: glibc's would read CPU 0 here; -2 in cpu_id once a program or
+ * library that reads the area itself is loaded: rseq_cpu). Both lie in the
+ * struct's upper part, which an idle G then never writes (the layouts below).
  * The offsets of tid, robust_head and specific[0] are found at start-up in
  * the live main thread (a unique match each, below its rseq area, whose offset
  * glibc exports as __rseq_offset); if anything fails to verify the runtime
@@ -375,14 +417,9 @@ static unsigned char hdr_tmpl[HDR_HI - HDR_LO];
 /* Static TLS ranges (distance below the thread pointer) already initialised in
  * every block: those of the modules loaded at start, then each one
  * gs_tls_after_dlopen has done. */
-#define MAXSTATIC 64
 static size_t static_done[MAXSTATIC];
 static int nstatic_done;
 static gs_lock_t dlopen_lock;
-static size_t mod_done[MAXSTATIC];	/* TLS modules looked at */
-static int nmod_done;
-typedef struct { unsigned long mod, off; } tls_index;
-static void *(*tls_get_addr)(tls_index *);
 
 struct libc_tls { const char *lo; size_t len; };
 
@@ -410,6 +447,84 @@ static int note_static(struct dl_phdr_info *info, size_t size, void *tp)
 	if (off <= static_size && nstatic_done < MAXSTATIC)
 		static_done[nstatic_done++] = off;
 	return 0;
+}
+
+/* rseq's cpu_id in a G's block. The kernel updates only the OS thread's own
+ * rseq area, so a G's says nothing; glibc's sched_getcpu, which reads it, is
+ * replaced by the shim's. A program or library that reads the area itself
+ * (it imports glibc's __rseq_offset: none on a stock Debian 12) must see
+ * "registration failed" (-2) there, as it then falls back to sched_getcpu
+ * and does no restartable sequence the kernel would not restart: then every
+ * block gets -2, which costs a G its stack's top page (the spare layout).
+ * Looked for at start-up and after each dlopen. */
+static _Atomic bool rseq_cpu;
+
+/* Whether the object has a dynamic symbol __rseq_offset: undefined (it imports
+ * it) or defined by a copy relocation (an executable that reads it). */
+static bool imports_rseq(const struct dl_phdr_info *info)
+{
+	const ElfW(Dyn) *dyn = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	if (!dyn)
+		return false;
+	const ElfW(Sym) *sym = NULL;
+	const char *str = NULL;
+	const uint32_t *hash = NULL, *gnu = NULL;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		/* ld.so relocates these in place (x86-64); not in a vDSO. */
+		uintptr_t v = dyn->d_un.d_ptr;
+		if (v < info->dlpi_addr)
+			v += info->dlpi_addr;
+		if (dyn->d_tag == DT_SYMTAB)
+			sym = (const ElfW(Sym) *)v;
+		else if (dyn->d_tag == DT_STRTAB)
+			str = (const char *)v;
+		else if (dyn->d_tag == DT_HASH)
+			hash = (const uint32_t *)v;
+		else if (dyn->d_tag == DT_GNU_HASH)
+			gnu = (const uint32_t *)v;
+	}
+	if (!sym || !str || (!hash && !gnu))
+		return false;
+	size_t n = 0;
+	if (hash) {
+		n = hash[1];	/* nchain: the number of symbols */
+	} else {
+		/* The highest symbol a bucket starts, then its chain's end. */
+		uint32_t nb = gnu[0], off = gnu[1], bloom = gnu[2];
+		const uint32_t *bucket = gnu + 4 + bloom * (sizeof(ElfW(Addr)) / 4);
+		const uint32_t *chain = bucket + nb;
+		uint32_t last = 0;
+		for (uint32_t i = 0; i < nb; i++)
+			if (bucket[i] > last)
+				last = bucket[i];
+		if (last >= off)
+			while (!(chain[last - off] & 1))
+				last++;
+		n = last ? last + 1 : off;
+	}
+	for (size_t i = 1; i < n; i++)
+		if (sym[i].st_name && strcmp(str + sym[i].st_name, "__rseq_offset") == 0)
+			return true;
+	return false;
+}
+
+/* arg: the load address of ld.so, which defines __rseq_offset. */
+static int find_rseq_user(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if ((void *)info->dlpi_addr == arg || (info->dlpi_name && strstr(info->dlpi_name, "linux-vdso")))
+		return 0;
+	return imports_rseq(info);
+}
+
+static bool rseq_user_loaded(void)
+{
+	Dl_info di;
+	if (!dladdr((void *)allocate_tls, &di))	/* in ld.so */
+		return true;
+	return dl_iterate_phdr(find_rseq_user, di.dli_fbase) != 0;
 }
 
 /* malloc's per-thread cache pointer in libc's TLS block of the calling thread:
@@ -454,6 +569,7 @@ static const char *find_tcache(void)
 static const char *tp_verify(void)
 {
 #ifndef __x86_64__
+	(void)note_static, (void)find_tcache;
 	return "a thread pointer per G is x86-64 only so far";
 #else
 	allocate_tls = dlvsym(RTLD_DEFAULT, "_dl_allocate_tls", "GLIBC_PRIVATE");
@@ -487,15 +603,27 @@ static const char *tp_verify(void)
 		if (*(char **)(tp + o) == tp + o)
 			robust_off = o, n++;
 	int ns = 0;
+	size_t spec_val = 0;	/* where specific[0] points */
 	for (size_t o = HDR_HI; o + 8 <= end && n == 1; o += 8) {
 		char *v = *(char **)(tp + o);
 		if (v == tp + robust_off)
 			robust_prev_off = o;
 		else if (v > tp + HDR_HI && v < tp + end)
-			spec_off = o, spec_val = (size_t)(v - tp), ns++;
+			spec_val = (size_t)(v - tp), ns++;
 	}
 	if (n != 1 || ns != 1)
 		return "struct pthread's robust list or specific block not found";
+	/* The words a G writes end where the thread-specific blocks begin. */
+	hot_off = spec_val;
+	if (hot_off < tid_off + 4 || hot_off < robust_off + 24 || hot_off < robust_prev_off + 8 ||
+	    hot_off > end || hot_off % 8)
+		return "struct pthread's fields are not in the expected order";
+	/* The header's unused tail: zero in this live thread, below every
+	 * field found above. */
+	tcb_room = hot_off >= TCB_ROOM_HI && tid_off >= TCB_ROOM_HI && robust_off >= TCB_ROOM_HI &&
+		   (!robust_prev_off || robust_prev_off >= TCB_ROOM_HI);
+	for (size_t o = TCB_ROOM_LO; o < TCB_ROOM_HI && tcb_room; o += 8)
+		tcb_room = *(uint64_t *)(tp + o) == 0;
 	memcpy(hdr_tmpl, tp + HDR_LO, sizeof hdr_tmpl);
 	/* __resp (libc TLS): in the main thread it points at the global _res. */
 	struct libc_tls lt = { 0 };
@@ -534,11 +662,13 @@ static const char *tp_verify(void)
 	if (!ok)
 		return "a block from _dl_allocate_tls is not as expected";
 	REAL(dl_iterate_phdr)(note_static, tp);
+	atomic_store(&rseq_cpu, rseq_user_loaded());
 	return NULL;
 #endif
 }
 
 static void init_hdr(char *b);
+
 
 /* glibc gives a new DTV room for DTV_SURPLUS (14) more modules than there
  * are (16 bytes each: 336 of malloc per G); a G keeps a copy sized to the
@@ -584,33 +714,116 @@ static void init_hdr(char *b)
 	memcpy(b + HDR_LO, hdr_tmpl, sizeof hdr_tmpl);
 	*(int *)(b + 0x18) = 1;			/* multiple_threads: locks on */
 	*(int *)(b + 0x1c) = 0;			/* gscope_flag */
-	*(int32_t *)(b + rseq_cpu_off) = -2;	/* RSEQ_CPU_ID_REGISTRATION_FAILED */
+	if (atomic_load_explicit(&rseq_cpu, memory_order_relaxed))
+		*(int32_t *)(b + rseq_cpu_off) = -2;	/* RSEQ_CPU_ID_REGISTRATION_FAILED */
 	*(void **)(b + robust_off) = b + robust_off;
 	if (robust_prev_off)
 		*(void **)(b + robust_prev_off) = b + robust_off;
-	*(void **)(b + spec_off) = b + spec_val;
 }
 
-/* g's block at the top of its stack, just below the struct g (as glibc puts
- * a thread's at the top of its stack): the struct pthread above the thread
- * pointer, the static TLS below it, and g's frames start below the block.
- * glibc's _dl_allocate_tls given the place only allocates the DTV and copies
- * the TLS images (of modules dlopen'ed into static TLS too); the struct is
- * cleared here, as a pooled stack is dirty. A fresh stack's block costs the
- * pages its used span [tp - used TLS, tp + rseq cpu_id] lies in, which it
- * shares with g (top page) and g's first frames; the static TLS surplus
- * glibc keeps for modules dlopen'ed later lies below the used TLS, and is
- * touched only if such a module comes. false: the caller mallocs a block. */
+/* Where a G's block lies in its stack. A block spans, from the thread
+ * pointer tp: the static TLS below it (static_size - tcb_size bytes: the TLS
+ * of the modules there are, just below tp, then glibc's surplus for modules
+ * dlopen'ed later, touched only when such a module comes) and the struct
+ * pthread above it (tcb_size). Of the struct, a G writes only the words below
+ * hot_off (its header, list, tid, robust list, cleanup, cancellation word and
+ * flags); the rest (the thread-specific data blocks, which pthread_key_* in the
+ * shim keep elsewhere; the stack bounds, the resolver state, the signal mask,
+ * strerror's buffers, dlopen's error catcher, the rseq area, which the shim's
+ * sched_getcpu does not read) stays zero until the G uses what it is for.
+ *
+ * Spare layout, for stacks of SPARE_MIN and more: that cold upper part lies
+ * in the stack's top page, which nothing else uses and so is never touched;
+ * the hot words end at the next page boundary down (tp is aligned to
+ * static_align below that: up to 63 bytes more), and from there go the used
+ * TLS, the surplus, then g's frames. The struct g lies in the block's header
+ * where glibc has room (tcb_room): x86-64's tcbhead_t ends with 576 bytes
+ * glibc no longer uses and keeps only for the struct's size
+ * (__glibc_unused2, the former rtld_savespace_sse, and __padding:
+ * TCB_ROOM_LO .. TCB_ROOM_HI), verified zero in the live main thread at
+ * start-up; a struct g that does not fit goes between the surplus and the
+ * frames instead (576 bytes deeper). An idle G then touches the pages its
+ * frames touch in pinned mode (where g, 576 bytes, lies above them) once
+ * they start 2.1 KB lower (hot words 0x310, static TLS 0x740 with glibc
+ * 2.36), the top page aside: `scripts/memconn.sh preload 10000`, whose
+ * threads keep a 4 KiB buffer on the stack, measures two pages a thread, as
+ * in pinned mode (tests/scale/idle_pages.sh; README).
+ * Compact layout, for smaller stacks (whose frames the top page would cost
+ * more): g at the top, the block just below it, the frames below the block. */
+#define SPARE_MIN (64 * 1024)
+
+static bool spare_layout(char *lo, char *hi)
+{
+	return (size_t)(hi - lo) >= SPARE_MIN;
+}
+
+/* Spare layout: the thread pointer of the block in the stack ending at hi. */
+static char *spare_tp(char *hi)
+{
+	uintptr_t top = ((uintptr_t)hi & ~(uintptr_t)4095) - 4096;
+	return (char *)((top - hot_off) & ~(uintptr_t)(static_align - 1));
+}
+
+static char *block_lo(char *tp)
+{
+	return (char *)(((uintptr_t)tp - (static_size - tcb_size)) & ~(uintptr_t)63);
+}
+
+/* Where a G of gsize bytes goes at the top of the stack [lo, hi): in its
+ * block's header or just below its block in the spare layout, else at the
+ * top. */
+char *gs_tls_g_spot(char *lo, char *hi, size_t gsize)
+{
+	if (!gs_tls_tp || !tcb_size || !spare_layout(lo, hi))
+		return hi - gsize;
+	if (tcb_room && gsize <= TCB_ROOM_HI - TCB_ROOM_LO)
+		return spare_tp(hi) + TCB_ROOM_LO;
+	return (char *)(((uintptr_t)block_lo(spare_tp(hi)) - gsize) & ~(uintptr_t)63);
+}
+
+/* Zeroes the words of [p, p + n) that are not zero, reading the others: a
+ * page never written stays untouched (a read maps the shared zero page, no
+ * memory), while a pooled stack's old bytes are cleared. */
+static void zero_dirty(char *p, size_t n)
+{
+	for (volatile uint64_t *w = (uint64_t *)p, *e = w + n / 8; w < e; w++)
+		if (*w)
+			*w = 0;
+}
+
+/* g's block in its stack (layouts above). glibc's _dl_allocate_tls given the
+ * place only allocates the DTV and copies the TLS images (of modules dlopen'ed
+ * into static TLS too); the struct is cleared here, as a pooled stack is
+ * dirty. false: the caller mallocs a block. */
 static bool block_in_stack(struct g *g)
 {
 	if (!tcb_size)
 		return false;
-	uintptr_t a = static_align - 1;
-	char *tp = (char *)(((uintptr_t)g - tcb_size) & ~a);
-	char *lo = (char *)(((uintptr_t)tp - (static_size - tcb_size)) & ~(uintptr_t)63);
+	char *tp, *lo;
+	bool in_hdr = false;
+	if (spare_layout(g->stack_lo, g->stack_hi)) {
+		tp = spare_tp(g->stack_hi);
+		lo = block_lo(tp);
+		if ((char *)g == tp + TCB_ROOM_LO)
+			in_hdr = true;
+		else if ((char *)g + sizeof *g > lo)
+			return false;	/* g was not placed for it (gs_tls_g_spot) */
+		else
+			lo = (char *)g;
+	} else {
+		tp = (char *)(((uintptr_t)g - tcb_size) & ~(uintptr_t)(static_align - 1));
+		lo = block_lo(tp);
+	}
 	if (lo - g->stack_lo < 8192)
 		return false;	/* a small stack: leave it to the frames */
-	memset(tp, 0, tcb_size);
+	if (in_hdr) {
+		memset(tp, 0, TCB_ROOM_LO);
+		memset(tp + TCB_ROOM_HI, 0, hot_off - TCB_ROOM_HI);
+	} else {
+		memset(tp, 0, hot_off);
+	}
+	if (g->stack_dirty)
+		zero_dirty(tp + hot_off, tcb_size - hot_off);
 	if (!allocate_tls(tp))
 		return false;
 	dtv_fit(tp);
@@ -664,9 +877,11 @@ void gs_tls_g_start(struct g *g)
 	char *tp = gs_arch_tp_now();
 	if (res_off)
 		*(void **)(tp + resp_slot) = tp + res_off;
-	/* glibc bounds its alloca use by a quarter of the stack it reads
-	 * here (__libc_alloca_cutoff): 0 would allow 256 KiB. */
-	if (stackblock_off && g->stack_lo) {
+	/* glibc bounds its alloca use by the smaller of 64 KiB and a quarter of
+	 * the stack it reads here, 256 KiB if that is 0 (glibc 2.36
+	 * nptl/alloca_cutoff.c): only a stack under 256 KiB needs it (and
+	 * then the block's cold part is touched, README). */
+	if (stackblock_off && g->stack_lo && (size_t)(g->stack_hi - g->stack_lo) / 4 < 65536) {
 		*(void **)(tp + stackblock_off) = g->stack_lo;
 		*(size_t *)(tp + stackblock_off + 8) = (size_t)(g->stack_hi - g->stack_lo);
 	}
@@ -754,14 +969,71 @@ static int init_new_static(struct dl_phdr_info *info, size_t size, void *tp)
 	return 0;
 }
 
+/* Pinned mode, after a dlopen: a module glibc placed in the static block gets
+ * a segment of its own in the room every G's saved bytes keep for it, every
+ * G's copy its initial image (each real thread's, the Ms', glibc initialised).
+ * The segment is published last: a switch on another M uses the old count or
+ * the new one for both halves. A module past the room stays per OS thread
+ * (README, Limits). */
+static int pinned_new_static(struct dl_phdr_info *info, size_t size, void *tp)
+{
+	if (!info->dlpi_tls_modid)
+		return 0;
+	for (int i = 0; i < nmod_done; i++)
+		if (mod_done[i] == info->dlpi_tls_modid)
+			return 0;
+	const ElfW(Phdr) *ph = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS)
+			ph = &info->dlpi_phdr[i];
+	if (!ph || nmod_done == MAXSTATIC)
+		return 0;
+	mod_done[nmod_done++] = info->dlpi_tls_modid;
+	tls_index ti = { info->dlpi_tls_modid, 0 };
+	char *a = tls_get_addr(&ti);
+	int n = atomic_load_explicit(&nseg, memory_order_relaxed);
+	if (!in_static(tp, a) || ph->p_memsz == 0)
+		return 0;	/* dynamic: each G's DTV gets its own block */
+	if (room_used + ph->p_memsz > ROOM || n == MAXSEG)
+		return 0;
+	size_t save = room_at + room_used;
+	room_used += ph->p_memsz;
+	const void *img = (const void *)(info->dlpi_addr + ph->p_vaddr);
+	memcpy(init_image + save, img, ph->p_filesz);
+	gs_lock(&gs_allg_lock);
+	for (struct g *g = gs_allg; g; g = g->allnext) {
+		memcpy(g->tls + save, img, ph->p_filesz);
+		memset(g->tls + save + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+	}
+	segs[n] = (struct seg){ a - (char *)tp, ph->p_memsz, save };
+	atomic_store_explicit(&nseg, n + 1, memory_order_release);
+	gs_unlock(&gs_allg_lock);
+	return 0;
+}
+
 void gs_tls_after_dlopen(void)
 {
-	if (!gs_tls_tp)
+	if (!gs_tls_tp) {
+		if (ROOM && tls_get_addr) {
+			gs_lock(&dlopen_lock);
+			dl_iterate_phdr(pinned_new_static, gs_arch_tp_now());
+			gs_unlock(&dlopen_lock);
+		}
 		return;
+	}
 	struct gs_realtp r;
 	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
 	gs_lock(&dlopen_lock);
 	REAL(dl_iterate_phdr)(init_new_static, gs_arch_tp_now());
+	if (!atomic_load(&rseq_cpu) && rseq_user_loaded()) {
+		/* A reader of the rseq area came: -2 in every G's block. */
+		atomic_store(&rseq_cpu, true);
+		gs_lock(&gs_allg_lock);
+		for (struct g *g = gs_allg; g; g = g->allnext)
+			if (g->tp && g != gs_maing)
+				*(int32_t *)((char *)g->tp + rseq_cpu_off) = -2;
+		gs_unlock(&gs_allg_lock);
+	}
 	gs_unlock(&dlopen_lock);
 	gs_tls_real_end(&r);
 }

@@ -32,13 +32,13 @@ trap 'rm -rf "$tmp"' EXIT
 status=0
 
 # ---- build -------------------------------------------------------------------
-for p in switch spawn tlsopt; do
+for p in switch spawn tlsopt pthread_switch; do
 	"$cc" "${cflags[@]}" -o "$bin/$p" "bench/$p.c" -ldl
 done
 have_go=0
 if command -v go >/dev/null 2>&1; then
 	have_go=1
-	for p in switch spawn; do
+	for p in switch spawn chan_switch; do
 		GOCACHE=$root/build/gocache GOPATH=$root/build/gopath \
 			go build -o "$bin/go_$p" "bench/go/$p.go"
 	done
@@ -88,6 +88,56 @@ if ((have_go)); then
 		}
 	done
 fi
+
+# The switch as a program measures it (bench/pthread_switch.c): no pinning, the
+# default GOSHIM_PROCS, LD_PRELOAD only, 20 runs each, taken in turns with Go's
+# channel hand-off at default GOMAXPROCS (bench/go/chan_switch.go), preloaded in
+# the default mode and in each mode named; the median and the worst run of each.
+# (Natively 3 runs: each takes seconds.)
+SWITCH_RUNS=${SWITCH_RUNS:-20}
+: >"$tmp/ps_native.all"
+for ((r = 0; r < 3; r++)); do
+	if run ps_native "$bin/pthread_switch"; then
+		awk '$1 == "pthread_switch_ns" { print $2 }' "$tmp/ps_native.out" >>"$tmp/ps_native.all"
+	fi
+done
+ps_modes=(default move=1 move=0 pinned=1)
+for m in "${ps_modes[@]}" go; do : >"$tmp/ps_$m.all"; done
+for ((r = 0; r < SWITCH_RUNS; r++)); do
+	if [[ -f $lib ]]; then
+		for m in "${ps_modes[@]}"; do
+			dbg=()
+			[[ $m != default ]] && dbg=(GOSHIM_DEBUG=$m)
+			if run "ps_$m" env LD_PRELOAD="$lib" "${dbg[@]}" "$bin/pthread_switch"; then
+				awk '$1 == "pthread_switch_ns" { print $2 }' "$tmp/ps_$m.out" >>"$tmp/ps_$m.all"
+			fi
+		done
+	fi
+	if ((have_go)) && run ps_go "$bin/go_chan_switch"; then
+		awk '$1 == "chan_switch_ns" { print $2 }' "$tmp/ps_go.out" >>"$tmp/ps_go.all"
+	fi
+done
+# stats FILE: "runs median worst" of the figures in FILE, or nothing.
+stats() {
+	sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR) printf "%d %.1f %.1f", NR, (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[NR] }'
+}
+{
+	echo "run,runs,median_ns,worst_ns"
+	for m in native "${ps_modes[@]}" go; do
+		read -r k med worst <<<"$(stats "$tmp/ps_$m.all")"
+		echo "$m,${k:-0},$med,$worst"
+	done
+} >"$res/pthread_switch.csv"
+printf '\npthread_switch (no pinning, default GOSHIM_PROCS / GOMAXPROCS), ns per switch:\n'
+printf '%-28s %5s %10s %10s\n' run runs median worst
+for m in native "${ps_modes[@]}" go; do
+	read -r k med worst <<<"$(stats "$tmp/ps_$m.all")"
+	label="preloaded, $m"
+	[[ $m == default ]] && label="preloaded (default mode)"
+	[[ $m == native ]] && label="native"
+	[[ $m == go ]] && label="Go channel"
+	printf '%-28s %5s %10s %10s\n' "$label" "${k:-0}" "${med:--}" "${worst:--}"
+done
 
 # get FILE KEY: the value of `KEY value` in $tmp/FILE.out, or nothing.
 get() {

@@ -19,6 +19,15 @@
 #   NAME     run only these tests (NAME or NAME.c)
 # Environment: GOSHIM_LIB overrides the library (default $PWD/build/libgoshim.so, with
 #   $PWD the repository root); COMPAT_TIMEOUT overrides the per-run timeout (default 60 s).
+#   CC and CXX the compilers. COMPAT_BUILD the build directory binaries go under (default
+#   build). COMPAT_RUNNER a command that runs each test binary, native and preloaded
+#   alike (another architecture's, e.g. "qemu-aarch64-static -L /usr/aarch64-linux-gnu";
+#   the preload and GOSHIM_* reach the program through its environment), with
+#   COMPAT_RUNNER_NAME naming it in verdicts (default: its first word). Under a runner a
+#   test whose native run fails is reported as a skip with the runner's reason (the
+#   last line of its stderr), never as passed, and so is a test that names the runner
+#   in a `compat-skip-runner` line (below). A NAME.sh test gets the runner in
+#   $COMPAT_RUNNER (empty without one) to run its program with.
 #
 # Directives read from a test's source, one per line anywhere in the file:
 #   // compat-cflags: FLAGS     extra compiler flags
@@ -27,14 +36,18 @@
 #   // compat-dlopen: other.c   build it the same way, not linked (the test dlopens it)
 #   // compat-exit: N           the exit status the test is expected to have natively (default 0)
 #   // compat-helper            this file is not a test (e.g. only a compat-lib source)
-#   // compat-skip-move: WHY    a known failure in the moving mode: not run when
-#                               GOSHIM_DEBUG has move=1 (one `skip` line instead)
+#   // compat-skip-move: WHY    a known failure in the moving mode: not run in it
+#                               (the default with FSGSBASE unless GOSHIM_DEBUG has
+#                               move=0 or pinned=1; one `skip` line instead)
+#   // compat-skip-runner: R: WHY  what the runner named R (e.g. qemu-aarch64-static)
+#                               cannot do for this test: not run under it (`skip`)
 # A file named by some test's compat-lib is a helper too and is not run as a test.
 # If NAME.sh exists beside NAME.c, each run executes `bash NAME.sh build/.../NAME` instead
 # of the binary; GOSHIM_TEST_PRELOADED=1 tells it the run is preloaded.
 #
 # Output: one line per run, `ok   NAME procs=P` or `FAIL NAME procs=P: why` followed by at
-# most 20 lines of detail; last line `compat: N passed, N failed`.
+# most 20 lines of detail (or `skip NAME: why`); last line `compat: N passed, N failed`,
+# then `compat: K skipped` when some were.
 # Exit: 0 all passed, 1 some failed, 2 the library is missing.
 set -euo pipefail
 
@@ -61,6 +74,9 @@ LIB=${GOSHIM_LIB:-$ROOT/build/libgoshim.so}
 TIMEOUT=${COMPAT_TIMEOUT:-60}
 CC=${CC:-cc}
 CXX=${CXX:-g++}
+read -r -a RUNNER <<<"${COMPAT_RUNNER:-}"
+RUNNER_NAME=${COMPAT_RUNNER_NAME:-$(basename "${RUNNER[0]:-}")}
+export COMPAT_RUNNER=${COMPAT_RUNNER:-}
 
 if [[ ! -f $LIB ]]; then
     echo "compat: $LIB is missing (build it first, or set GOSHIM_LIB)"
@@ -87,7 +103,7 @@ case $VARIANT in
     *) echo "compat: -b takes plain or pkg, not $VARIANT" >&2; exit 2 ;;
 esac
 
-OUT=$ROOT/build/$(basename "$DIR")${TAG:+-pkg}
+OUT=$ROOT/${COMPAT_BUILD:-build}/$(basename "$DIR")${TAG:+-pkg}
 mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/goshim-compat.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -191,7 +207,7 @@ build() {
 run() {
     local n=$1 tag=$2 rc=0
     shift 2
-    local cmd=("$OUT/$n")
+    local cmd=("${RUNNER[@]}" "$OUT/$n")
     [[ -f $DIR/$n.sh ]] && cmd=(bash "$DIR/$n.sh" "$OUT/$n")
     # timeout runs unpreloaded; env (and then the test) gets the preload.
     # (timeout re-raises a signal that killed the test; the braces keep bash's
@@ -206,14 +222,42 @@ run() {
     fi
 }
 
+# The moving mode: FSGSBASE (AT_HWCAP2 bit 1) and neither move=0 nor pinned=1.
+moving=0
+hw=$(LD_SHOW_AUXV=1 /bin/true | awk '/AT_HWCAP2/ {print $2}')
+if ((${#RUNNER[@]} == 0 && (${hw:-0} & 2))) && [[ ,${GOSHIM_DEBUG:-}, != *,move=0,* && ,${GOSHIM_DEBUG:-}, != *,pinned=1,* ]]; then
+    moving=1
+fi
 skipped=0
+# skip NAME WHY: one skip line, counted apart.
+skip() {
+    echo "skip $1$TAG: $2"
+    skipped=$((skipped + 1))
+}
+
+# runner_skip NAME: the reason this test names for not running under the runner.
+runner_skip() {
+    ((${#RUNNER[@]} > 0)) || return 0
+    sed -n "s|^[[:space:]]*//[[:space:]]*compat-skip-runner:[[:space:]]*$RUNNER_NAME:[[:space:]]*||p" "$(src "$1")" |
+        head -n 1 | sed 's/[[:space:]]*$//'
+}
+
 for n in "${names[@]}"; do
-    # A known failure of the experimental moving mode (GOSHIM_DEBUG=move=1), named with
-    # its reason in the test and in README Limits: reported, not run, not counted.
+    # A known failure of the moving mode (the default with FSGSBASE, unless GOSHIM_DEBUG
+    # has move=0 or pinned=1), named with its reason in the test and in README Limits:
+    # reported, not run, not counted.
     why=$(directive "$(src "$n")" skip-move)
-    if [[ -n $why && ,${GOSHIM_DEBUG:-}, == *,move=1,* ]]; then
+    if [[ -n $why ]] && ((moving)); then
         echo "skip $n$TAG (moving mode): $why"
         skipped=$((skipped + 1))
+        continue
+    fi
+    why=$(runner_skip "$n")
+    if ((${#RUNNER[@]} > 0)) && [[ -z $why && -f $DIR/$n.sh ]] && ! grep -q COMPAT_RUNNER "$DIR/$n.sh"; then
+        why="$n.sh runs the program itself, not through the runner (without binfmt_misc the host cannot exec it)"
+    fi
+    if [[ -n $why ]]; then
+        skip "$n" "$RUNNER_NAME: $why"
         continue
     fi
     if ! build "$n"; then
@@ -225,6 +269,16 @@ for n in "${names[@]}"; do
 
     run "$n" native GOSHIM_TEST_PRELOADED=0
     nrc=$(cat "$WORK/$n.native.rc")
+    if ((${#RUNNER[@]} > 0)) && [[ -f $WORK/$n.native.hang || $nrc != "$want" ]]; then
+        # The program fails under the runner without the library: the runner's limit.
+        last=$(grep -av "^timeout: sending signal" "$WORK/$n.native.err" | grep -av '^[[:space:]]*$' | tail -n 1 | cut -c1-160 || true)
+        if [[ -f $WORK/$n.native.hang ]]; then
+            skip "$n" "$RUNNER_NAME: the native run timed out after ${TIMEOUT}s${last:+ ($last)}"
+        else
+            skip "$n" "$RUNNER_NAME: the native run exits $(status "$nrc"), expected $want${last:+ ($last)}"
+        fi
+        continue
+    fi
     if [[ -f $WORK/$n.native.hang ]]; then
         report_fail "$n" native "broken test: native run timed out after ${TIMEOUT}s" "$WORK/$n.native.err"
         continue

@@ -4,9 +4,10 @@
 #   1b. scripts/abi-check.py, the ABI list (counts as one);
 #   2. scripts/run-compat.sh over tests/compat (and tests/compat-io when it has tests)
 #      with GOSHIM_PROCS "1 4", each built twice: plain and as packages (-b pkg), in
-#      the default mode (a thread pointer per green thread where the CPU allows it);
-#      then tests/compat again in the pinned mode (GOSHIM_DEBUG=pinned=1) and with
-#      started green threads moving (GOSHIM_DEBUG=move=1);
+#      the default mode (where the CPU allows it a thread pointer per green thread,
+#      started green threads moving between OS threads); then tests/compat again in
+#      the pinned mode (GOSHIM_DEBUG=pinned=1) and in tp mode (GOSHIM_DEBUG=move=0:
+#      a thread pointer per green thread, started ones staying on their OS thread);
 #   3. the scale tests tests/scale/*.sh (preloaded; each asserts its own result);
 #   4. the tool tests tests/tools/*.sh (build, command, man page; each asserts its own result).
 # Counts: a unit binary contributes its Checks (failures = Failures + Errors, or 1 if it
@@ -74,14 +75,19 @@ fi
 # 2. Compat tests.
 # Each directory twice: as built here (-O2 -g), and as Debian builds packages
 # (dpkg-buildflags, -D_FORTIFY_SOURCE=2, -D_FILE_OFFSET_BITS=64: run-compat.sh -b pkg).
-# Then tests/compat in the two other modes (plain build): pinned, and moving.
+# Then tests/compat in the two other modes (plain build): pinned, and tp (a thread
+# pointer per green thread, started ones staying put: GOSHIM_DEBUG=move=0).
 compat_counts=()
 for run in plain:tests/compat plain:tests/compat-io pkg:tests/compat pkg:tests/compat-io \
-           plain:pinned:tests/compat plain:move:tests/compat; do
+           plain:pinned:tests/compat plain:tp:tests/compat; do
     variant=${run%%:*} dir=${run##*:} mode=() label=""
     if [[ $run == *:*:* ]]; then
         m=${run#*:}; m=${m%%:*}
-        mode=(env GOSHIM_DEBUG=$m=1) label=", $m"
+        case $m in
+        pinned) mode=(env GOSHIM_DEBUG=pinned=1) ;;
+        tp) mode=(env GOSHIM_DEBUG=move=0) ;;
+        esac
+        label=", $m"
     fi
     srcs=("$dir"/*.c)
     ((${#srcs[@]} > 0)) || continue

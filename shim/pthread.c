@@ -337,7 +337,7 @@ GS_EXPORT int sched_setparam(pid_t pid, const struct sched_param *param)
 GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	ensure_init();
-	size_t stacksize = 0, guard = 4096;
+	size_t stacksize = 0, guard = (size_t)getpagesize();	/* glibc's default */
 	void *ustack = NULL;
 	int detach = 0;
 	struct gs_sched sched;

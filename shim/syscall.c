@@ -233,14 +233,18 @@ GS_EXPORT long syscall(long nr, ...)
 		return accept4(I(0), P(1), P(2), I(3));
 	case SYS_connect:
 		return connect(I(0), P(1), (socklen_t)a[2]);
+#ifdef SYS_poll	/* not on aarch64: its libc uses the newer call */
 	case SYS_poll:
 		return poll(P(0), a[1], I(2));
+#endif
 	case SYS_ppoll:
 		if (a[3] && !SIGSET_OK(4))
 			break;
 		return ppoll(P(0), a[1], P(2), P(3));
+#ifdef SYS_select	/* not on aarch64: its libc uses the newer call */
 	case SYS_select:
 		return select(I(0), P(1), P(2), P(3), P(4));
+#endif
 	case SYS_pselect6: {
 		/* The sixth argument is { const sigset_t *set; size_t size; }. */
 		const unsigned long *sm = P(5);
@@ -248,8 +252,10 @@ GS_EXPORT long syscall(long nr, ...)
 			break;
 		return pselect(I(0), P(1), P(2), P(3), P(4), sm ? (const sigset_t *)sm[0] : NULL);
 	}
+#ifdef SYS_epoll_wait	/* not on aarch64: its libc uses the newer call */
 	case SYS_epoll_wait:
 		return epoll_wait(I(0), P(1), I(2), I(3));
+#endif
 	case SYS_epoll_pwait:
 		if (a[4] && !SIGSET_OK(5))
 			break;
@@ -258,8 +264,10 @@ GS_EXPORT long syscall(long nr, ...)
 		return nanosleep(P(0), P(1));
 	case SYS_clock_nanosleep:
 		return err_to_errno(clock_nanosleep((clockid_t)a[0], I(1), P(2), P(3)));
+#ifdef SYS_pause	/* not on aarch64: its libc uses the newer call */
 	case SYS_pause:
 		return pause();
+#endif
 	case SYS_rt_sigsuspend:
 		if (!SIGSET_OK(1))
 			break;
@@ -292,18 +300,24 @@ GS_EXPORT long syscall(long nr, ...)
 		return fcntl(I(0), I(1), a[2]);
 	case SYS_close:
 		return close(I(0));
+#ifdef SYS_open	/* not on aarch64: its libc uses the newer call */
 	case SYS_open:
 		return open(P(0), I(1), (mode_t)a[2]);
+#endif
 	case SYS_openat:
 		return openat(I(0), P(1), I(2), (mode_t)a[3]);
 	case SYS_dup:
 		return dup(I(0));
+#ifdef SYS_dup2	/* not on aarch64: its libc uses the newer call */
 	case SYS_dup2:
 		return dup2(I(0), I(1));
+#endif
 	case SYS_dup3:
 		return dup3(I(0), I(1), I(2));
+#ifdef SYS_pipe	/* not on aarch64: its libc uses the newer call */
 	case SYS_pipe:
 		return pipe(P(0));
+#endif
 	case SYS_pipe2:
 		return pipe2(P(0), I(1));
 	case SYS_socket:

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,13 +90,17 @@ GS_EXPORT void *dlopen(const char *file, int mode)
 {
 	gs_loader_enter();
 	void *h = REAL(dlopen)(file, mode);
-	if (gs_tls_tp) {
-		if (!h && file && !strchr(file, '/') &&
-		    (h = open_caller_paths(file, mode, __builtin_return_address(0))) == NULL)
-			REAL(dlopen)(file, mode);	/* its error for dlerror */
+	if (!gs_tls_tp) {
 		if (h)
-			gs_tls_after_dlopen();
+			gs_tls_after_dlopen();	/* pinned: a module in static TLS (aarch64) */
+		gs_loader_leave();
+		return h;
 	}
+	if (!h && file && !strchr(file, '/') &&
+	    (h = open_caller_paths(file, mode, __builtin_return_address(0))) == NULL)
+		REAL(dlopen)(file, mode);	/* its error for dlerror */
+	if (h)
+		gs_tls_after_dlopen();
 	gs_loader_leave();
 	return h;
 }
@@ -127,4 +132,19 @@ GS_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), 
 	int r = REAL(dl_iterate_phdr)(cb, arg);
 	gs_loader_leave();
 	return r;
+}
+
+/* sched_getcpu: glibc's reads the cpu_id of the rseq area in the struct
+ * pthread the thread pointer points at. The kernel updates only the OS
+ * thread's own; a G's block leaves that word untouched (zero: CPU 0), so that
+ * the block's upper part, which an idle G never writes, stays on a page of
+ * its own that is never touched (sched/tls.c). In tp mode this asks the
+ * kernel (getcpu, through the vDSO), as glibc does when rseq is not
+ * registered: the same answer, as exact as glibc's. */
+GS_EXPORT int sched_getcpu(void)
+{
+	if (!gs_tls_tp)
+		return REAL(sched_getcpu)();
+	unsigned cpu;
+	return getcpu(&cpu, NULL) == 0 ? (int)cpu : -1;
 }

@@ -67,4 +67,32 @@ gs_ctx_boot:
 	.cfi_endproc
 	.size	gs_ctx_boot, .-gs_ctx_boot
 
+/* void *gs_ctx_call_on(void *sp, void *(*fn)(void *), void *arg): fn(arg) on
+ * the stack below sp (aligned down to 16), then back on the caller's. */
+	.globl	gs_ctx_call_on
+	.hidden	gs_ctx_call_on
+	.type	gs_ctx_call_on, %function
+	.p2align 4
+gs_ctx_call_on:
+	.cfi_startproc
+	stp	x29, x30, [sp, #-16]!
+	.cfi_def_cfa_offset 16
+	.cfi_offset x29, -16
+	.cfi_offset x30, -8
+	mov	x29, sp
+	.cfi_def_cfa_register x29
+	and	x0, x0, #0xfffffffffffffff0
+	mov	sp, x0
+	mov	x0, x2
+	blr	x1
+	mov	sp, x29
+	.cfi_def_cfa_register sp
+	ldp	x29, x30, [sp], #16
+	.cfi_def_cfa_offset 0
+	.cfi_restore x29
+	.cfi_restore x30
+	ret
+	.cfi_endproc
+	.size	gs_ctx_call_on, .-gs_ctx_call_on
+
 	.section .note.GNU-stack,"",%progbits

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/auxv.h>
 #include <ucontext.h>
 
 struct gs_ctx {
@@ -39,6 +41,14 @@ _Static_assert(offsetof(struct gs_ctx, fpucw) == 60, "switch.S offset");
 void gs_ctx_switch(struct gs_ctx *from, struct gs_ctx *to);
 /* First frame of a new context: calls r12(r13); the entry must never return. */
 void gs_ctx_boot(void);
+
+/* Calls fn(arg) on the stack below sp and returns its value (switch.S). */
+void *gs_ctx_call_on(void *sp, void *(*fn)(void *), void *arg);
+/* The stack pointer a suspended context resumes with. */
+static inline void *gs_ctx_sp(const struct gs_ctx *c)
+{
+	return c->rsp;
+}
 
 /* Prepares *c to run fn(arg) on the stack whose highest address is top. */
 static inline void gs_ctx_make(struct gs_ctx *c, void *top, void (*fn)(void *), void *arg)
@@ -96,5 +106,46 @@ static inline uintptr_t gs_arch_uc_sp(const void *uc)
 }
 
 #define gs_arch_relax() __asm__ volatile("pause" ::: "memory")
+
+/* ---- TLS layout (sched/tls.c): variant II of the ELF TLS ABI. The static
+ * TLS blocks lie below the thread pointer, the TCB (tcbhead_t) at it, with
+ * the DTV pointer in its second word. */
+#define GS_ARCH_TLS_ABOVE 0
+#define GS_ARCH_TCB_DTV(tp) (((void **)(tp))[1])
+/* Bytes each G keeps in pinned mode for modules a later dlopen puts in the
+ * static block: none here (glibc does so only for initial-exec TLS on
+ * x86-64: a limit of pinned mode, README). */
+#define GS_ARCH_TLS_DLOPEN_ROOM 0
+
+/* Whether a G may have a thread pointer of its own (tp mode): NULL if so,
+ * else why not. wrfsbase needs FSGSBASE enabled for user space. */
+static inline const char *gs_arch_tp_mode_why(void)
+{
+	return getauxval(AT_HWCAP2) & 2 ? NULL : "no FSGSBASE";
+}
+
+/* ---- Unwinding (sched/dump.c). ucontext-like U (libunwind's unw_context_t,
+ * a ucontext_t here) from a parked G's saved context C: the resume address
+ * sits at the saved stack pointer (switch.S). */
+#define GS_ARCH_CTX_SP(c) ((c)->rsp)
+#define GS_ARCH_UNW_FROM_CTX(u, c) do {						\
+	const uint64_t *sp_ = (const uint64_t *)(c)->rsp;			\
+	(u)->uc_mcontext.gregs[REG_RIP] = (greg_t)sp_[0];			\
+	(u)->uc_mcontext.gregs[REG_RSP] = (greg_t)(sp_ + 1);			\
+	(u)->uc_mcontext.gregs[REG_RBP] = (greg_t)(c)->rbp;			\
+	(u)->uc_mcontext.gregs[REG_RBX] = (greg_t)(c)->rbx;			\
+	(u)->uc_mcontext.gregs[REG_R12] = (greg_t)(c)->r12;			\
+	(u)->uc_mcontext.gregs[REG_R13] = (greg_t)(c)->r13;			\
+	(u)->uc_mcontext.gregs[REG_R14] = (greg_t)(c)->r14;			\
+	(u)->uc_mcontext.gregs[REG_R15] = (greg_t)(c)->r15;			\
+} while (0)
+
+/* The interrupted registers of a signal handler's ucontext UC, kept in
+ * GS_ARCH_BT_WORDS words R while a dump reads that thread's stack, and put
+ * back into the unwinder's context U. */
+#define GS_ARCH_BT_WORDS 32
+_Static_assert(sizeof(gregset_t) <= GS_ARCH_BT_WORDS * 8, "a gregset_t fits");
+#define GS_ARCH_BT_SAVE(r, uc) memcpy((r), ((const ucontext_t *)(uc))->uc_mcontext.gregs, sizeof(gregset_t))
+#define GS_ARCH_BT_LOAD(u, r) memcpy((u)->uc_mcontext.gregs, (r), sizeof(gregset_t))
 
 #endif

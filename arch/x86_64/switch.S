@@ -58,4 +58,32 @@ gs_ctx_boot:
 	.cfi_endproc
 	.size	gs_ctx_boot, .-gs_ctx_boot
 
+/* void *gs_ctx_call_on(void *sp, void *(*fn)(void *), void *arg): fn(arg) on
+ * the stack below sp (aligned down to 16), then back on the caller's; its
+ * value. For the scheduler's search run by a parking G (sched/proc.c): on its
+ * M's g0 stack, not the G's. The frame pointer keeps the caller's frame for
+ * unwinders. */
+	.globl	gs_ctx_call_on
+	.hidden	gs_ctx_call_on
+	.type	gs_ctx_call_on, @function
+	.p2align 4
+gs_ctx_call_on:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_def_cfa_offset 16
+	.cfi_offset rbp, -16
+	movq	%rsp, %rbp
+	.cfi_def_cfa_register rbp
+	andq	$-16, %rdi
+	movq	%rdi, %rsp
+	movq	%rdx, %rdi
+	call	*%rsi
+	movq	%rbp, %rsp
+	.cfi_def_cfa_register rsp
+	popq	%rbp
+	.cfi_def_cfa_offset 8
+	ret
+	.cfi_endproc
+	.size	gs_ctx_call_on, .-gs_ctx_call_on
+
 	.section .note.GNU-stack,"",@progbits

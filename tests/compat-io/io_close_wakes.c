@@ -29,6 +29,7 @@
  * (io_fd_reuse covers a new file at the number never feeding the waiter.) Results
  * are printed by the main thread, in a fixed order, after a join. */
 #define _GNU_SOURCE
+// compat-skip-runner: qemu-aarch64-static: under qemu-user /proc/TID/syscall shows the host's system calls (x86-64 numbers), which this test reads to know a thread is blocked
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,12 @@
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
+#ifndef SYS_poll
+#define SYS_poll SYS_ppoll		/* aarch64: poll() is ppoll */
+#endif
+#ifndef SYS_epoll_wait
+#define SYS_epoll_wait SYS_epoll_pwait	/* aarch64: epoll_wait() is epoll_pwait */
+#endif
 
 #define FAIL(...) do { fprintf(stderr, "io_close_wakes: FAIL at line %d: ", __LINE__); \
 	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)

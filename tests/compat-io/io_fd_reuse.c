@@ -15,6 +15,7 @@
  * goshim (GOSHIM_TEST_PRELOADED=1), where A is a green thread with no task of its own,
  * B waits for A's "about to call" flag and then 20 ms, which is ample for A to park. */
 #define _GNU_SOURCE
+// compat-skip-runner: qemu-aarch64-static: under qemu-user /proc/TID/syscall shows the host's system calls (x86-64 numbers), which this test reads to know a thread is blocked
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <string.h>
 #include <time.h>
 
@@ -122,5 +123,19 @@ static inline struct timespec ts_ms(long ms)
 			FAIL("only %lld ns elapsed, want >= %ld ms",    \
 			     el_, (long)(ms));                          \
 	} while (0)
+
+/* True when this run is preloaded with started green threads moving between OS
+ * threads: the default where the CPU has FSGSBASE (AT_HWCAP2 bit 1), unless
+ * GOSHIM_DEBUG has move=0 or pinned=1 (scripts/run-compat.sh sets
+ * GOSHIM_TEST_PRELOADED=1 for preloaded runs). */
+static inline int compat_moving(void)
+{
+	const char *pre = getenv("GOSHIM_TEST_PRELOADED"), *dbg = getenv("GOSHIM_DEBUG");
+	if (!pre || atoi(pre) != 1)
+		return 0;
+	if (dbg && (strstr(dbg, "move=0") || strstr(dbg, "pinned=1")))
+		return 0;
+	return (getauxval(AT_HWCAP2) & 2) != 0;
+}
 
 #endif

@@ -131,6 +131,10 @@ static void jthread_case()
 			while (!st.stop_requested()) { std::this_thread::sleep_for(1ms); loops++; }
 		});
 		std::this_thread::sleep_for(20ms);
+		/* A loaded machine may not have run the thread yet (natively
+		 * too: loops was 0): give it up to 5 s to go round once. */
+		for (int i = 0; i < 5000 && loops.load() == 0; i++)
+			std::this_thread::sleep_for(1ms);
 		j.request_stop();
 	}
 	std::printf("jthread loop stopped: %d\n", loops.load() > 0);

@@ -54,9 +54,15 @@ static void *kicker(void *arg)
 
 /* The SIGEV_THREAD notify function runs on a thread of glibc's. */
 static uint32_t tword, tdone;
+static unsigned long tmark;	/* the ticks when main began to wait */
 static void notify(union sigval v)
 {
 	if (v.sival_int == 1) {	/* wake a thread of ours */
+		/* Not before the ticker has gone on (up to 5 s): on a loaded machine
+		 * 30 ms may pass with no tick although nothing is stopped. If the
+		 * wait stopped the ticker's OS thread, it still reports 0 ticks. */
+		for (int i = 0; i < 5000 && ticker_mark() == tmark; i++)
+			usleep(1000);
 		__atomic_store_n(&tword, 1, __ATOMIC_SEQ_CST);
 		futex(&tword, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
 	} else {		/* wait until one of ours wakes us */
@@ -183,8 +189,8 @@ int main(void)
 	printf("signals: handled %d, EINTR as natively\n", handled >= 3);
 
 	/* A thread of glibc's wakes us, and we wake it. */
+	m = tmark = ticker_mark();
 	timer_t tm = start_timer(1);
-	m = ticker_mark();
 	while (__atomic_load_n(&tword, __ATOMIC_SEQ_CST) == 0)
 		futex(&tword, FUTEX_WAIT_PRIVATE, 0, NULL, 0);
 	ticker_report("woken by glibc's timer thread", m);

@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <unistd.h>
 
+/* 64 KiB, or the least the architecture allows (128 KiB on aarch64). */
+#define SMALL (64 * 1024 > PTHREAD_STACK_MIN ? 64 * 1024 : (size_t)PTHREAD_STACK_MIN)
+
 struct seen {
 	size_t stacksize;  /* pthread_getattr_np's stack size */
 	int inside;        /* a local lies inside the reported stack */
@@ -72,7 +75,7 @@ int main(void)
 	pthread_attr_t a;
 	pthread_t t;
 	struct seen s;
-	size_t size, dflt, sizes[] = { 64 * 1024, 256 * 1024, 1024 * 1024, 3 * 1024 * 1024 + 4096 };
+	size_t size, dflt, sizes[] = { SMALL, 256 * 1024, 1024 * 1024, 3 * 1024 * 1024 + 4096 };
 	unsigned i;
 	int ds;
 

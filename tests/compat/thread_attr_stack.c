@@ -4,6 +4,7 @@
  * use it to nearly its full depth.
  */
 #include "compat.h"
+#include <limits.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -43,7 +44,8 @@ static void *body(void *arg)
 
 int main(void)
 {
-	size_t sizes[] = { 64 * 1024, 1024 * 1024 };
+	/* 64 KiB, or the least the architecture allows (128 KiB on aarch64). */
+	size_t sizes[] = { 64 * 1024 > PTHREAD_STACK_MIN ? 64 * 1024 : (size_t)PTHREAD_STACK_MIN, 1024 * 1024 };
 	pthread_attr_t a;
 	struct region r;
 	pthread_t t;

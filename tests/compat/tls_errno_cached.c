@@ -3,9 +3,10 @@
  * on a pipe and checks errno through the pointer gcc kept from before the call.
  * Then 8 threads x 5,000 sched_yield()s, errno checked the same way. Also counts
  * how many times a thread resumed on another OS thread (sched_getcpu is not it:
- * the kernel thread id is, via gettid): preloaded, a started green thread stays
- * on its OS thread (0) unless started green threads move (GOSHIM_DEBUG=move=1,
- * sched/proc.c), where at GOSHIM_PROCS > 1 it must be more than 0.
+ * the kernel thread id is, via gettid): preloaded in tp mode (GOSHIM_DEBUG=move=0)
+ * and the pinned mode a started green thread stays on its OS thread (0); where
+ * started green threads move (the default with FSGSBASE, compat.h's
+ * compat_moving) it must be more than 0 at GOSHIM_PROCS > 1.
  */
 // compat-cflags: -fPIC
 #include "compat.h"
@@ -79,8 +80,8 @@ int main(void)
 	printf("errno mismatches: %d\n", atomic_load(&mismatches));
 	CHECK(atomic_load(&mismatches) == 0);
 	if (getenv("GOSHIM_TEST_PRELOADED") && atoi(getenv("GOSHIM_TEST_PRELOADED")) == 1) {
-		const char *dbg = getenv("GOSHIM_DEBUG"), *procs = getenv("GOSHIM_PROCS");
-		int move = dbg && strstr(dbg, "move=1") && !strstr(dbg, "pinned=1");
+		const char *procs = getenv("GOSHIM_PROCS");
+		int move = compat_moving();
 		fprintf(stderr, "resumed on another OS thread: %d\n", atomic_load(&moved));
 		if (!move)
 			CHECK(atomic_load(&moved) == 0);

@@ -2,8 +2,9 @@
  * (DESIGN.md §2.3): the executable's, a -fPIC library's (general dynamic, linked)
  * and a dlopen'ed library's; each value checked after many parks, through the
  * address taken before parking too. Counts how often a thread resumed on another
- * OS thread (gettid): preloaded 0, unless started green threads move
- * (GOSHIM_DEBUG=move=1), where at GOSHIM_PROCS > 1 it must be more than 0.
+ * OS thread (gettid): preloaded 0 in tp mode (GOSHIM_DEBUG=move=0) and the pinned
+ * mode; where started green threads move (the default with FSGSBASE, compat.h's
+ * compat_moving) it must be more than 0 at GOSHIM_PROCS > 1.
  */
 // compat-lib: tls_lib.c
 // compat-dlopen: tls_dyn.c
@@ -73,8 +74,8 @@ int main(void)
 	printf("threads with a wrong __thread value: %d\n", atomic_load(&bad));
 	CHECK(atomic_load(&bad) == 0);
 	if (getenv("GOSHIM_TEST_PRELOADED") && atoi(getenv("GOSHIM_TEST_PRELOADED")) == 1) {
-		const char *dbg = getenv("GOSHIM_DEBUG"), *procs = getenv("GOSHIM_PROCS");
-		int move = dbg && strstr(dbg, "move=1") && !strstr(dbg, "pinned=1");
+		const char *procs = getenv("GOSHIM_PROCS");
+		int move = compat_moving();
 		fprintf(stderr, "resumed on another OS thread: %d\n", atomic_load(&moved));
 		if (!move)
 			CHECK(atomic_load(&moved) == 0);

@@ -1,12 +1,13 @@
-/* pinned_stall.c: the liveness cost of the thread-identity design (README, Limits),
- * asserted preloaded with GOSHIM_PROCS=1: a thread blocked in a raw read (the syscall instruction)
- * that the shim cannot see stops every other green thread of its OS thread (here all)
- * until it returns; then all of them go on. Natively the counting thread runs during
- * the stall. A process the shim does not run (sh, preload removed) writes the byte.
+/* pinned_stall.c: the liveness cost of keeping started threads on their OS thread
+ * (README, Limits), asserted preloaded with GOSHIM_PROCS=1 in tp mode
+ * (GOSHIM_DEBUG=move=0) and the pinned mode: a thread blocked in a raw read (the
+ * syscall instruction) that the shim cannot see stops every other green thread of
+ * its OS thread (here all) until it returns; then all of them go on. Where started
+ * green threads move (the default with FSGSBASE) the counting thread goes on.
+ * Natively the counting thread runs during the stall. A process the shim does not run (sh, preload removed) writes the byte.
  * Prints "stalled: <counted during the stall> resumed: 1". With the argument
  * "thread" the raw read is made by a second thread while main waits in join.
- * tests/scale/move_stall.sh runs it with started green threads moving
- * (GOSHIM_DEBUG=move=1), where the counting thread must go on. */
+ * tests/scale/pinned_stall.sh and move_stall.sh run it. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@ scale_build schedtrace
 
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
-re='^goshim: SCHED ([0-9]+)ms: procs=([0-9]+) threads=([0-9]+) idleprocs=([0-9]+) runqueue=([0-9]+) gs=([0-9]+) preempts=([0-9]+) handoffs=([0-9]+) mode=(moving|tp|pinned) \[[0-9]+( [0-9]+)*\]$'
+re='^goshim: SCHED ([0-9]+)ms: procs=([0-9]+) threads=([0-9]+) idleprocs=([0-9]+) runqueue=([0-9]+) gs=([0-9]+) preempts=([0-9]+) handoffs=([0-9]+) moves=([0-9]+) mode=(moving|tp|pinned) \[[0-9]+( [0-9]+)*\]$'
 
 for p in 1 2; do
     rc=0
@@ -52,19 +52,20 @@ for p in 1 2; do
     echo "ok   schedtrace procs=$p: $lines lines, e.g. $(grep -m 1 '^goshim: SCHED' "$err")"
 done
 
-# The mode: tp (a thread pointer per green thread) where the CPU has FSGSBASE
-# (AT_HWCAP2 bit 1), moving with move=1 there too, pinned when asked or without.
+# The mode: moving (a thread pointer per green thread, started ones moving) where
+# the CPU has FSGSBASE (AT_HWCAP2 bit 1), by default and with move=1; tp there with
+# move=0; pinned when asked or without FSGSBASE.
 fsgs=0
 hw=$(LD_SHOW_AUXV=1 /bin/true | awk '/AT_HWCAP2/ {print $2}')
 (( ${hw:-0} & 2 )) && fsgs=1
-for m in default pinned move; do
+for m in default pinned=1 move=1 move=0; do
     dbg=schedtrace=100
-    [[ $m != default ]] && dbg=$dbg,$m=1
+    [[ $m != default ]] && dbg=$dbg,$m
     timeout -k 5 60 env LD_PRELOAD="$LIB" GOSHIM_PROCS=2 GOSHIM_DEBUG=$dbg "$OUT/schedtrace" \
         >/dev/null 2>"$err" || true
     w=pinned
-    ((fsgs)) && [[ $m == default ]] && w=tp
-    ((fsgs)) && [[ $m == move ]] && w=moving
+    ((fsgs)) && [[ $m == default || $m == move=1 ]] && w=moving
+    ((fsgs)) && [[ $m == move=0 ]] && w=tp
     if ! grep -q "^goshim: mode: $w" "$err" || ! grep -q "^goshim: SCHED .* mode=$w " "$err"; then
         echo "FAIL schedtrace: $m: want mode $w; got: $(grep -m 1 'mode' "$err")"
         exit 1

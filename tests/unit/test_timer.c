@@ -373,7 +373,7 @@ static Suite *timer_suite(void)
 int main(void)
 {
 	SRunner *sr = srunner_create(timer_suite());
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);	/* CK_VERBOSITY, normal by default */
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
