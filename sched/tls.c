@@ -188,7 +188,7 @@ static void pinned_init(void)
 	gs_tls_size += ROOM;
 	if (ROOM) {
 		tls_get_addr = dlsym(RTLD_DEFAULT, "__tls_get_addr");
-		dl_iterate_phdr(note_mod, NULL);
+		REAL(dl_iterate_phdr)(note_mod, NULL);
 	}
 }
 
@@ -524,7 +524,7 @@ static bool rseq_user_loaded(void)
 	Dl_info di;
 	if (!dladdr((void *)allocate_tls, &di))	/* in ld.so */
 		return true;
-	return dl_iterate_phdr(find_rseq_user, di.dli_fbase) != 0;
+	return REAL(dl_iterate_phdr)(find_rseq_user, di.dli_fbase) != 0;
 }
 
 /* malloc's per-thread cache pointer in libc's TLS block of the calling thread:
@@ -1016,7 +1016,7 @@ void gs_tls_after_dlopen(void)
 	if (!gs_tls_tp) {
 		if (ROOM && tls_get_addr) {
 			gs_lock(&dlopen_lock);
-			dl_iterate_phdr(pinned_new_static, gs_arch_tp_now());
+			REAL(dl_iterate_phdr)(pinned_new_static, gs_arch_tp_now());
 			gs_unlock(&dlopen_lock);
 		}
 		return;
