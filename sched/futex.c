@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include "gs.h"
 
 /* A wake walks its bucket's whole list: a bucket holding many waiters of one
@@ -32,6 +33,7 @@ struct waiter {
 	struct g *g;
 	uint64_t seq;
 	uint32_t bits;			/* FUTEX_WAIT_BITSET's mask; ~0 for a plain wait */
+	uint32_t val;			/* the value it waits to see change */
 	bool queued;			/* bucket lock */
 };
 
@@ -97,7 +99,7 @@ static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *add
 	if (gs_async_cancel_due(g))
 		gs_async_cancel(g);
 	struct bucket *b = bucket_of(addr);
-	struct waiter w = { .addr = addr, .g = g, .bits = bits };
+	struct waiter w = { .addr = addr, .g = g, .bits = bits, .val = val };
 	gs_lock(&b->lock);
 	if (atomic_load(addr) != val) {
 		gs_unlock(&b->lock);
@@ -156,6 +158,56 @@ int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline, 
 	return wait_bits(addr, val, deadline, interruptible, why, bits);
 }
 
+_Atomic int gs_rt_used;
+
+/* A waiter's rank for a wake of one: its SCHED_FIFO/SCHED_RR priority (1-99),
+ * 0 for the other policies. Written by any thread (pthread_setschedparam):
+ * a stale read only orders one wake differently. */
+static int rank(const struct waiter *w)
+{
+	int pol = w->g->sched.policy;
+	return pol == SCHED_FIFO || pol == SCHED_RR ? w->g->sched.prio : 0;
+}
+
+/* The wake of one once the program has used a real-time policy: the waiter of
+ * highest rank, FIFO among equals, as the kernel's futex wakes real-time
+ * waiters (so sem_post, a mutex unlock and pthread_cond_signal reach the
+ * highest-priority waiter). With changed, only waiters whose value differs
+ * from the word's now are ranked (a condition variable's sequence: those that
+ * came after the signal wait on its new value and are not for it); if there
+ * are none, the first. One walk of the bucket under its lock. */
+static inline __attribute__((always_inline)) int wake_ranked(struct bucket *b,
+							     _Atomic uint32_t *addr, uint32_t bits,
+							     bool changed)
+{
+	uint32_t now = atomic_load(addr);
+	struct waiter *best = NULL, *first = NULL;
+	int br = -1;
+	gs_lock(&b->lock);
+	for (struct waiter *w = b->head; w; w = w->next) {
+		if (w->addr != addr || !(w->bits & bits))
+			continue;
+		if (!first)
+			first = w;
+		int r = !changed || w->val != now ? rank(w) : -1;
+		if (r > br)
+			best = w, br = r;
+	}
+	if (!best || br < 0)
+		best = first;
+	struct g *g = NULL;
+	uint64_t seq = 0;
+	if (best) {
+		unlink_w(b, best);
+		g = best->g;
+		seq = best->seq;
+	}
+	gs_unlock(&b->lock);
+	if (g)
+		gs_ready(g, seq);
+	return g ? 1 : 0;
+}
+
 /* Wakes up to n green waiters on addr whose mask meets bits. Inlined into both
  * wakers so that gs_futex_wake keeps one frame (a G may call it on a small stack). */
 static inline __attribute__((always_inline)) int wake_green(_Atomic uint32_t *addr, int n,
@@ -163,6 +215,8 @@ static inline __attribute__((always_inline)) int wake_green(_Atomic uint32_t *ad
 {
 	struct bucket *b = bucket_of(addr);
 	int woken = 0;
+	if (n == 1 && unlikely(atomic_load_explicit(&gs_rt_used, memory_order_relaxed)))
+		return wake_ranked(b, addr, bits, false);
 	for (;;) {
 		struct { struct g *g; uint64_t seq; } batch[64];
 		int k = 0;
@@ -203,6 +257,17 @@ int gs_futex_wake(_Atomic uint32_t *addr, int n)
 int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits)
 {
 	return wake_green(addr, n, bits);
+}
+
+int gs_futex_wake_changed(_Atomic uint32_t *addr)
+{
+	struct bucket *b = bucket_of(addr);
+	if (!atomic_load_explicit(&gs_rt_used, memory_order_relaxed))
+		return gs_futex_wake(addr, 1);
+	int woken = wake_ranked(b, addr, ~0u, true);
+	if (!woken && atomic_load(&b->native) > 0)
+		woken = gs_sys_futex(addr, FUTEX_WAKE_PRIVATE, 1, NULL) > 0;
+	return woken;
 }
 
 /* In a forked child only the forking thread exists: nobody waits. */

@@ -173,7 +173,8 @@ struct g {
 	struct g *allnext, *allprev;	/* allg list (gs_allg_lock) */
 	struct m *m;			/* the M it is pinned to (runs on, when Gs move); NULL until started */
 	_Atomic int on_cpu;		/* move mode: its registers are not saved yet */
-	pid_t tid;			/* move mode: its glibc tid, the first M's */
+	pid_t tid;			/* move mode: its glibc tid: its gettid id (tid.c),
+					 * main's the pid; set at its first run */
 	struct m *_Atomic timer_m;	/* the M whose heap holds its timer entry */
 	struct m *_Atomic wired_m;	/* move mode: the M it stays on from now (a blocked
 					 * signal sent to it waits on that OS thread) */
@@ -230,6 +231,10 @@ struct g {
 					 * current call goes on with (netpoll.c); 0 none.
 					 * (Here: it fills the hole before handler_sp.) */
 	void *handler_sp;		/* frame of the program handler it runs, if any */
+	int loader_depth;		/* loader.c's gated calls it is inside (own G only) */
+	int nopreempt;			/* inside dlopen, dlclose or dl_iterate_phdr (loader.c):
+					 * their callbacks run under ld.so's recursive locks,
+					 * which another G of its M would pass (own G only) */
 
 	/* Cancellation. An asynchronous one ends a green futex wait at once
 	 * and reaches a running G at a safe PC (preempt.c). */
@@ -357,7 +362,10 @@ extern struct g *gs_maing GS_HIDDEN;
  * made ready into the readier's runnext or run queue, stolen by idle Ms, and
  * an M without a P gives away its queue and timers. main's G stays on M0. */
 extern int gs_move GS_HIDDEN;
-/* The tid glibc's structures know g by (mutex owners). */
+/* The tid glibc's structures know g by (mutex owners). In move mode it is
+ * the G's own id (gs_tid_of), unique: glibc's recursive mutexes, ld.so's
+ * loader locks among them, recognise their owner by it, and two Gs that
+ * started on one M run on different Ms at once when they move. */
 static inline pid_t gs_g_tid(struct g *g)
 {
 	return gs_move && g->tid ? g->tid : g->m->tid;
@@ -607,7 +615,20 @@ GS_HIDDEN bool gs_stack_markers(void);	/* guards are kernel guard markers */
 #define GS_STACK_MARK_GAP (64 * 1024UL)	/* guarded below the asked guard (stack.c) */
 GS_HIDDEN void gs_stack_init(void);
 GS_HIDDEN size_t gs_stack_committed(struct g *g);
+GS_HIDDEN void gs_stack_fork_prepare(void);
+GS_HIDDEN void gs_stack_fork_parent(void);
 GS_HIDDEN void gs_stack_fork_child(void);
+
+/* ---- fork against the loader (loader.c) ---- */
+
+/* Around dlopen, dlmopen, dlclose and dl_iterate_phdr (any caller): no fork
+ * happens while a caller is inside, and a caller waits while one is under way. */
+GS_HIDDEN void gs_loader_enter(void);
+GS_HIDDEN void gs_loader_leave(void);
+/* Around the real fork: begin waits until no loader call is inside (parks a
+ * G); end (pid as fork returned it, 0 in the child) opens the gate again. */
+GS_HIDDEN void gs_fork_begin(void);
+GS_HIDDEN void gs_fork_end(pid_t pid);
 
 /* ---- thread identity (tls.c) ---- */
 
@@ -656,6 +677,19 @@ GS_HIDDEN int gs_futex_wake(_Atomic uint32_t *addr, int n);
 GS_HIDDEN int gs_futex_wait_bits(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline,
 				 int interruptible, const char *why, uint32_t bits);
 GS_HIDDEN int gs_futex_wake_green(_Atomic uint32_t *addr, int n, uint32_t bits);
+/* Set once any G has had SCHED_FIFO or SCHED_RR: from then on a wake of one
+ * picks the waiter of highest priority (futex.c); before, and for
+ * SCHED_OTHER waiters, the order stays FIFO at no cost. */
+extern _Atomic int gs_rt_used GS_HIDDEN;
+/* gs_futex_wake(addr, 1) for a word that counts events (a condition variable's
+ * sequence, just advanced): a waiter that began after the advance is not ranked. */
+GS_HIDDEN int gs_futex_wake_changed(_Atomic uint32_t *addr);
+static inline void gs_sched_note(int policy)
+{
+	if ((policy == 1 /* SCHED_FIFO */ || policy == 2 /* SCHED_RR */) &&
+	    !atomic_load_explicit(&gs_rt_used, memory_order_relaxed))
+		atomic_store(&gs_rt_used, 1);
+}
 GS_HIDDEN void gs_futex_fork_child(void);
 GS_HIDDEN int gs_sys_futex(void *addr, int op, uint32_t val, const struct timespec *ts);
 

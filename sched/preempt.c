@@ -9,8 +9,10 @@
  * by returning from the handler when it next runs (on the same M: it is
  * pinned). It does not yield when the PC is in libc, ld.so, goshim, libunwind
  * or the vDSO (they may hold a lock another G of this M would need), while the
- * G runs a handler of the program's (which may have interrupted libc), or off
- * the G's stack.
+ * G runs a handler of the program's (which may have interrupted libc), inside
+ * dlopen, dlclose or dl_iterate_phdr (whose callbacks, constructors and
+ * destructors run under ld.so's recursive locks: glibc takes a G of the same
+ * M for their owner), or off the G's stack.
  *
  * The signal is SIGRTMAX, a real-time one: queued, so a request never merges
  * with a signal the program sends. The program's own action for it is kept
@@ -110,6 +112,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		return;
 	if (g->handler_sp && sp < (uintptr_t)g->handler_sp)
 		return;	/* in a handler of the program's */
+	if (g->nopreempt)
+		return;	/* in a callback run under ld.so's locks (loader.c) */
 	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
 		return;
 	atomic_store(&m->preempt_req, 0);
@@ -136,7 +140,7 @@ void gs_preempt_init(void)
 {
 	if (gs_cfg.asyncpreemptoff)
 		return;
-	dl_iterate_phdr(collect, NULL);
+	REAL(dl_iterate_phdr)(collect, NULL);
 	struct sigaction sa = { .sa_sigaction = on_signal,
 				.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER };
 	sigemptyset(&sa.sa_mask);
@@ -162,7 +166,7 @@ static int send(struct m *m, const char *what)
 void gs_preempt_hook(struct m *m)
 {
 	struct g *g = m->curg;
-	if (!g || m->in_sched || g->handler_sp)
+	if (!g || m->in_sched || g->handler_sp || g->nopreempt)
 		return;
 	/* Off the G's stack: a handler of the runtime's on the alternate
 	 * stack (a dump) that called a hook. */

@@ -129,11 +129,15 @@ static void ready_move(struct g *g)
 	if (cm && cm->curg == g) {
 		/* Yield, preemption: behind everything, as in Go. With more
 		 * runnable than this M alone runs, an idle M with a P comes to
-		 * share (Go keeps one spinning); a lone yielder wakes nobody. */
+		 * share (Go keeps one spinning); a lone yielder wakes nobody,
+		 * unless its M lost its P to a hand-off while the G ran long
+		 * without a preemption point (inside dl_iterate_phdr, say):
+		 * then an M with a P must run it, or it waits with every M
+		 * asleep (proc_fork_loader stalled 1 run in 25 at PROCS=4). */
 		bool more = gs_runq_len(&cm->runq) ||
 			    atomic_load_explicit(&gq_len, memory_order_relaxed);
 		gs_globq_put(g);
-		if (more)
+		if (more || !atomic_load(&cm->has_p))
 			gs_wakep(cm);
 		return;
 	}
@@ -504,7 +508,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 			m->nmoves++;
 		g->m = m;
 		if (unlikely(!g->tid))
-			g->tid = m->tid;
+			g->tid = g == gs_maing ? m->tid : gs_tid_of(g);
 	} else if (unlikely(!g->m)) {
 		g->m = m;	/* first run: pinned from now on */
 		__atomic_store_n(&m->npinned, m->npinned + 1, __ATOMIC_RELAXED);

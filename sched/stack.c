@@ -428,8 +428,22 @@ size_t gs_stack_committed(struct g *g)
 	return n * PAGE;
 }
 
-/* In a forked child only the forking thread exists: the pool lock may have
- * been held by another. */
+/* fork holds the pool across glibc's part of it (loader.c), so that the
+ * child, whose first pthread_create takes a stack from it, never finds it
+ * half edited by an M that does not exist there. */
+void gs_stack_fork_prepare(void)
+{
+	gs_lock(&stack_lock);
+}
+
+void gs_stack_fork_parent(void)
+{
+	gs_unlock(&stack_lock);
+}
+
+/* In a forked child only the forking thread exists: the pool lock is held by
+ * the fork (gs_stack_fork_prepare), or by another M if the process forked
+ * without the shim's fork (a raw clone). */
 void gs_stack_fork_child(void)
 {
 	gs_lock_reset(&stack_lock);

@@ -187,6 +187,7 @@ void gs_init(void)
 	struct sched_param sp;
 	if (REAL(pthread_getschedparam)(REAL(pthread_self)(), &mg->sched.policy, &sp) == 0)
 		mg->sched.prio = sp.sched_priority;
+	gs_sched_note(mg->sched.policy);
 	atomic_store(&mg->status, G_RUNNING);
 	atomic_store(&mg->joinstate, J_JOINABLE);
 	__atomic_store_n(&m0->curg, mg, __ATOMIC_RELAXED);

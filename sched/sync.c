@@ -333,7 +333,10 @@ int gs_cond_wake(struct gs_cond *c, bool all)
 	if (atomic_load(&c->waiters) == 0)
 		return 0;
 	atomic_fetch_add(&c->seq, 1);
-	gs_futex_wake(&c->seq, all ? INT_MAX : 1);
+	if (all)
+		gs_futex_wake(&c->seq, INT_MAX);
+	else
+		gs_futex_wake_changed(&c->seq);
 	return 0;
 }
 
@@ -459,12 +462,15 @@ int gs_barrier_wait(struct gs_barrier *b)
 		gs_futex_wake(&b->seq, INT_MAX);
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}
+	/* A signal handler runs during the wait, which then goes on, as in
+	 * glibc (its futex wait restarts after the handler); cancellation does
+	 * not end it (no cancellation point). Tried once before at 4,
+	 * reverted when tests/scale/barrier_1m (1,000,000 waiters on 16 KiB
+	 * stacks) died of an overflowed signal frame: that was the nesting of
+	 * queued preemption signals and a hook's preemption point yielding
+	 * with the all-G lock held, both since fixed. */
 	while (atomic_load(&b->seq) == seq)
-		/* Not GS_INTR_SIGNAL (a handler would run during the wait, as
-		 * glibc's): with it, 1,000,000 waiters on 16 KiB stacks
-		 * (tests/scale/barrier_1m) died of an overflowed signal frame
-		 * about one run in two, cause not found yet. */
-		gs_futex_wait(&b->seq, seq, 0, 0, "barrier");
+		gs_futex_wait(&b->seq, seq, 0, GS_INTR_SIGNAL, "barrier");
 	return 0;
 }
 

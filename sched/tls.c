@@ -153,7 +153,7 @@ static void pinned_init(void)
 	Dl_info di;
 	if (dladdr((void *)gs_tls_init, &di))
 		self_base = di.dli_fbase;
-	dl_iterate_phdr(scan, tp);
+	REAL(dl_iterate_phdr)(scan, tp);
 	add_found((char *)__errno_location() - tp, sizeof(int), NULL, 0);
 	add_found((char *)__h_errno_location() - tp, sizeof(int), NULL, 0);
 	qsort(found, (size_t)nfound, sizeof found[0], cmp_off);
@@ -188,7 +188,7 @@ static void pinned_init(void)
 	gs_tls_size += ROOM;
 	if (ROOM) {
 		tls_get_addr = dlsym(RTLD_DEFAULT, "__tls_get_addr");
-		dl_iterate_phdr(note_mod, NULL);
+		REAL(dl_iterate_phdr)(note_mod, NULL);
 	}
 }
 
@@ -524,7 +524,7 @@ static bool rseq_user_loaded(void)
 	Dl_info di;
 	if (!dladdr((void *)allocate_tls, &di))	/* in ld.so */
 		return true;
-	return dl_iterate_phdr(find_rseq_user, di.dli_fbase) != 0;
+	return REAL(dl_iterate_phdr)(find_rseq_user, di.dli_fbase) != 0;
 }
 
 /* malloc's per-thread cache pointer in libc's TLS block of the calling thread:
@@ -533,7 +533,7 @@ static bool rseq_user_loaded(void)
 static const char *find_tcache(void)
 {
 	struct libc_tls lt = { 0 };
-	dl_iterate_phdr(find_libc_tls, &lt);
+	REAL(dl_iterate_phdr)(find_libc_tls, &lt);
 	if (!lt.lo)
 		return "libc's TLS block not found";
 	char *tp = gs_arch_tp();
@@ -627,7 +627,7 @@ static const char *tp_verify(void)
 	memcpy(hdr_tmpl, tp + HDR_LO, sizeof hdr_tmpl);
 	/* __resp (libc TLS): in the main thread it points at the global _res. */
 	struct libc_tls lt = { 0 };
-	dl_iterate_phdr(find_libc_tls, &lt);
+	REAL(dl_iterate_phdr)(find_libc_tls, &lt);
 	if (!lt.lo)
 		return "libc's TLS block not found";
 	n = 0;
@@ -661,7 +661,7 @@ static const char *tp_verify(void)
 	deallocate_tls(b, true);
 	if (!ok)
 		return "a block from _dl_allocate_tls is not as expected";
-	dl_iterate_phdr(note_static, tp);
+	REAL(dl_iterate_phdr)(note_static, tp);
 	atomic_store(&rseq_cpu, rseq_user_loaded());
 	return NULL;
 #endif
@@ -1016,7 +1016,7 @@ void gs_tls_after_dlopen(void)
 	if (!gs_tls_tp) {
 		if (ROOM && tls_get_addr) {
 			gs_lock(&dlopen_lock);
-			dl_iterate_phdr(pinned_new_static, gs_arch_tp_now());
+			REAL(dl_iterate_phdr)(pinned_new_static, gs_arch_tp_now());
 			gs_unlock(&dlopen_lock);
 		}
 		return;
@@ -1024,7 +1024,7 @@ void gs_tls_after_dlopen(void)
 	struct gs_realtp r;
 	gs_tls_real_begin(&r);	/* glibc filled the real block's DTV entry */
 	gs_lock(&dlopen_lock);
-	dl_iterate_phdr(init_new_static, gs_arch_tp_now());
+	REAL(dl_iterate_phdr)(init_new_static, gs_arch_tp_now());
 	if (!atomic_load(&rseq_cpu) && rseq_user_loaded()) {
 		/* A reader of the rseq area came: -2 in every G's block. */
 		atomic_store(&rseq_cpu, true);

@@ -235,6 +235,7 @@ GS_EXPORT int pthread_setschedparam(pthread_t t, int policy, const struct sched_
 		return ESRCH;
 	int r = sched_check(&g->sched, policy, param->sched_priority);
 	if (!r) {
+		gs_sched_note(policy);
 		g->sched.policy = policy;
 		g->sched.prio = param->sched_priority;
 	}
@@ -360,6 +361,7 @@ GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 			stacksize = ssz;
 		}
 	}
+	gs_sched_note(sched.policy);
 	int r = gs_spawn((struct g **)t, fn, arg, stacksize, guard, ustack, detach, &sched);
 	return r ? -r : 0;
 }

@@ -11,6 +11,7 @@
  * "self", found through the thread pointer; on a G's block it would signal
  * its own OS thread and wait for it. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
@@ -24,9 +25,13 @@
 GS_EXPORT pid_t fork(void)
 {
 	struct gs_realtp r;
+	gs_fork_begin();	/* no loader call inside from here (sched/loader.c) */
 	gs_tls_real_begin(&r);
 	pid_t pid = REAL(fork)();
 	gs_tls_real_end(&r);
+	int e = errno;
+	gs_fork_end(pid);
+	errno = e;
 	return pid;
 }
 
@@ -83,10 +88,12 @@ static void *open_caller_paths(const char *file, int mode, const void *caller)
 
 GS_EXPORT void *dlopen(const char *file, int mode)
 {
+	gs_loader_enter();
 	void *h = REAL(dlopen)(file, mode);
 	if (!gs_tls_tp) {
 		if (h)
 			gs_tls_after_dlopen();	/* pinned: a module in static TLS (aarch64) */
+		gs_loader_leave();
 		return h;
 	}
 	if (!h && file && !strchr(file, '/') &&
@@ -94,15 +101,37 @@ GS_EXPORT void *dlopen(const char *file, int mode)
 		REAL(dlopen)(file, mode);	/* its error for dlerror */
 	if (h)
 		gs_tls_after_dlopen();
+	gs_loader_leave();
 	return h;
 }
 
 GS_EXPORT void *dlmopen(Lmid_t ns, const char *file, int mode)
 {
+	gs_loader_enter();
 	void *h = REAL(dlmopen)(ns, file, mode);
 	if (h)
 		gs_tls_after_dlopen();
+	gs_loader_leave();
 	return h;
+}
+
+/* dlclose edits the link map under ld.so's locks and runs destructors;
+ * dl_iterate_phdr holds dl_load_write_lock, which glibc's fork does not reset,
+ * across its callbacks: a fork waits for both (sched/loader.c). */
+GS_EXPORT int dlclose(void *h)
+{
+	gs_loader_enter();
+	int r = REAL(dlclose)(h);
+	gs_loader_leave();
+	return r;
+}
+
+GS_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+	gs_loader_enter();
+	int r = REAL(dl_iterate_phdr)(cb, arg);
+	gs_loader_leave();
+	return r;
 }
 
 /* sched_getcpu: glibc's reads the cpu_id of the rseq area in the struct

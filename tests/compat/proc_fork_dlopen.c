@@ -8,7 +8,6 @@
  * parent do not dlopen while main forks: glibc 2.36 itself does not make that safe
  * (natively a child then fails an ld.so assertion or hangs, 1 run in 3 here). */
 // compat-dlopen: proc_fork_dlopen_lib.c
-// compat-skip-move: the parent deadlocks on ld.so's TLS lock (dl_load_tls_lock owned by a G that is not running), 2 runs in 4 at GOSHIM_PROCS=4
 // compat-ldlibs: -ldl
 #include "compat.h"
 #include <dlfcn.h>
