@@ -162,6 +162,19 @@ static int pm_held(pthread_mutex_t *m, struct g *g)
 	return *pm_tag(m) == g->id ? HELD_BY_ME : HELD_BY_SIBLING;
 }
 
+/* One nap of a timed wait; the deadline is worked out at the first (a bad
+ * time is then the call's error). 0, ETIMEDOUT or that error. */
+static int timed_nap(struct gs_backoff *bo, struct gs_when w, uint64_t *deadline, bool *have)
+{
+	if (!*have) {
+		int r = gs_when_deadline(w, deadline);
+		if (r)
+			return r;
+		*have = true;
+	}
+	return gs_nap(bo, *deadline, 0) == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
 static void pm_took(pthread_mutex_t *m, struct g *g, int r)
 {
 	if ((r == 0 || r == EOWNERDEAD) && pm_owner_checked(m))
@@ -189,13 +202,8 @@ int gs_pmutex_lock(pthread_mutex_t *m, struct g *g, struct gs_when w, bool try)
 		}
 		if (try)
 			return EBUSY;
-		if (!have_deadline) {
-			if ((r = gs_when_deadline(w, &deadline)))
-				return r;
-			have_deadline = true;
-		}
-		if (gs_nap(&bo, deadline, 0) == ETIMEDOUT)
-			return ETIMEDOUT;
+		if ((r = timed_nap(&bo, w, &deadline, &have_deadline)))
+			return r;
 	}
 }
 
@@ -335,13 +343,8 @@ int gs_prwlock_lock(pthread_rwlock_t *l, struct g *g, bool write, struct gs_when
 		}
 		if (try)
 			return EBUSY;
-		if (!have_deadline) {
-			if ((r = gs_when_deadline(w, &deadline)))
-				return r;
-			have_deadline = true;
-		}
-		if (gs_nap(&bo, deadline, 0) == ETIMEDOUT)
-			return ETIMEDOUT;
+		if ((r = timed_nap(&bo, w, &deadline, &have_deadline)))
+			return r;
 	}
 }
 

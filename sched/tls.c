@@ -933,22 +933,35 @@ void gs_tls_probe(void)
  * Where a module's TLS lies is asked of __tls_get_addr on the real thread
  * pointer (dl_iterate_phdr reports no address for a module newer than the
  * thread's DTV); it allocates the block of a dynamic one there, once. */
-static int init_new_static(struct dl_phdr_info *info, size_t size, void *tp)
+/* A module with TLS not looked at before: marks it done and returns its
+ * PT_TLS header and the address of its block on the real thread pointer
+ * (NULL: nothing to do). */
+static const ElfW(Phdr) *new_tls_module(struct dl_phdr_info *info, char **addr)
 {
 	if (!info->dlpi_tls_modid)
-		return 0;
+		return NULL;
 	for (int i = 0; i < nmod_done; i++)
 		if (mod_done[i] == info->dlpi_tls_modid)
-			return 0;
+			return NULL;
 	const ElfW(Phdr) *ph = NULL;
 	for (int i = 0; i < info->dlpi_phnum; i++)
 		if (info->dlpi_phdr[i].p_type == PT_TLS)
 			ph = &info->dlpi_phdr[i];
 	if (!ph || nmod_done == MAXSTATIC)
-		return 0;
+		return NULL;
 	mod_done[nmod_done++] = info->dlpi_tls_modid;
 	tls_index ti = { info->dlpi_tls_modid, 0 };
-	size_t off = (size_t)((char *)tp - (char *)tls_get_addr(&ti));
+	*addr = tls_get_addr(&ti);
+	return ph;
+}
+
+static int init_new_static(struct dl_phdr_info *info, size_t size, void *tp)
+{
+	char *a;
+	const ElfW(Phdr) *ph = new_tls_module(info, &a);
+	if (!ph)
+		return 0;
+	size_t off = (size_t)((char *)tp - a);
 	if (off > static_size)
 		return 0;	/* dynamic: each G's DTV gets its own block */
 	for (int i = 0; i < nstatic_done; i++)
@@ -977,20 +990,10 @@ static int init_new_static(struct dl_phdr_info *info, size_t size, void *tp)
  * (README, Limits). */
 static int pinned_new_static(struct dl_phdr_info *info, size_t size, void *tp)
 {
-	if (!info->dlpi_tls_modid)
+	char *a;
+	const ElfW(Phdr) *ph = new_tls_module(info, &a);
+	if (!ph)
 		return 0;
-	for (int i = 0; i < nmod_done; i++)
-		if (mod_done[i] == info->dlpi_tls_modid)
-			return 0;
-	const ElfW(Phdr) *ph = NULL;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_TLS)
-			ph = &info->dlpi_phdr[i];
-	if (!ph || nmod_done == MAXSTATIC)
-		return 0;
-	mod_done[nmod_done++] = info->dlpi_tls_modid;
-	tls_index ti = { info->dlpi_tls_modid, 0 };
-	char *a = tls_get_addr(&ti);
 	int n = atomic_load_explicit(&nseg, memory_order_relaxed);
 	if (!in_static(tp, a) || ph->p_memsz == 0)
 		return 0;	/* dynamic: each G's DTV gets its own block */
