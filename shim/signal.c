@@ -51,6 +51,10 @@ static _Atomic int held_valid;
  * landed on blocks: pending for the process (sigwait, sigpending), as the
  * kernel would keep them; one at a time (later ones merge). */
 static _Atomic uint64_t proc_pending;
+/* Deliveries of it being looked at (whether the G blocks it) right now: a
+ * kill() to the process may land on another M, and the caller's next
+ * sigpending must not fall between the kernel's dequeue and proc_pending. */
+static _Atomic int forwarding;
 
 /* g unblocked signals: one pending for the process goes to it. */
 static void take_proc_pending(struct g *g)
@@ -81,14 +85,19 @@ static void preempt_forward(int sig, siginfo_t *si, void *uc)
 	int action = atomic_load(&wrapped[sig]);
 	if (action != 2) {
 		struct g *tg = g ? g : gs_maing;
-		if (!g && m && action == 1 && gs_sig_redirect(m, sig))
+		atomic_fetch_add(&forwarding, 1);
+		if (!g && m && action == 1 && gs_sig_redirect(m, sig)) {
+			atomic_fetch_sub(&forwarding, 1);
 			return;
+		}
 		if (tg && sigismember(&tg->sigmask, sig)) {
 			held = *si;
 			atomic_store(&held_valid, 1);
 			atomic_fetch_or(&proc_pending, 1ull << (sig - 1));
+			atomic_fetch_sub(&forwarding, 1);
 			return;
 		}
+		atomic_fetch_sub(&forwarding, 1);
 	}
 	switch (action) {
 	case 1: {
@@ -304,6 +313,8 @@ GS_EXPORT int sigpending(sigset_t *set)
 	struct g *g = gs_self();
 	if (!g)
 		return REAL(sigpending)(set);
+	for (int i = 0; i < 100000 && atomic_load(&forwarding); i++)
+		gs_arch_relax();	/* a delivery on another M is being recorded */
 	if (REAL(sigpending)(set))
 		return -1;
 	uint64_t others = atomic_load(&g->m->sigdirected) & ~atomic_load(&g->sigkernel);
