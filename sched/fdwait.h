@@ -38,7 +38,7 @@ GS_HIDDEN int gs_fd_block(struct g *g, int *fd, int mode, struct gs_np_snap snap
 
 /* One blocking call on one fd. The hook embeds this at the head of a struct
  * with the call's arguments, sets fd, mode, kind, w.sock (and anyway, w.intr,
- * w.timeout_errno where they apply) and try, and calls gs_fd_call():
+ * w.again_errno where they apply) and try, and calls gs_fd_call():
  *
  *   for (;;) { snap; try(c, false): done, again at once, or nothing yet;
  *              nothing yet: gs_fd_block() parks until fd may be ready }

@@ -96,37 +96,39 @@ static inline long long testenv_now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/* /proc/self/task/TID/NAME into buf (NUL-terminated); 0 with the reason in saw
+ * if it cannot be read. */
+static inline int testenv_read_task(pid_t tid, const char *name, char *buf, size_t len,
+				    char *saw, size_t sawlen)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/%s", (int)tid, name);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(saw, sawlen, "%s: %s", path, strerror(errno));
+		return 0;
+	}
+	size_t n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return 1;
+}
+
 /* Natively: 1 if task tid sleeps in system call nr (any if < 0) with arg0 (any if < 0). */
 static inline int testenv_native_blocked(pid_t tid, long nr, long arg0, char *saw, size_t sawlen)
 {
-	char path[64], buf[512], *p;
+	char buf[512], *p;
 	long got_nr = -1;
 	unsigned long got_arg0 = 0;
 	char state = '?';
-	FILE *f;
-	int n;
 
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "r");
-	if (!f) {
-		snprintf(saw, sawlen, "%s: %s", path, strerror(errno));
+	if (!testenv_read_task(tid, "stat", buf, sizeof buf, saw, sawlen))
 		return 0;
-	}
-	n = (int)fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n > 0 ? n : 0] = 0;
 	p = strrchr(buf, ')');
 	if (p && p[1] == ' ')
 		state = p[2];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	f = fopen(path, "r");
-	if (!f) {
-		snprintf(saw, sawlen, "%s: %s", path, strerror(errno));
+	if (!testenv_read_task(tid, "syscall", buf, sizeof buf, saw, sawlen))
 		return 0;
-	}
-	n = (int)fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n > 0 ? n : 0] = 0;
 	buf[strcspn(buf, "\n")] = 0;
 	snprintf(saw, sawlen, "state %c, syscall \"%.60s\"", state, buf);
 	if (state != 'S' || sscanf(buf, "%ld %lx", &got_nr, &got_arg0) != 2 || got_nr < 0)
