@@ -105,13 +105,14 @@ static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *add
 		gs_unlock(&b->lock);
 		return -EAGAIN;
 	}
-	if (interruptible && atomic_exchange(&g->interrupted, 0)) {
+	if (interruptible && atomic_load_explicit(&g->interrupted, memory_order_relaxed) &&
+	    atomic_exchange(&g->interrupted, 0)) {	/* read first: as gs_park_interrupted */
 		gs_unlock(&b->lock);
 		return -EINTR;
 	}
 	g->interruptible = interruptible;	/* before the park word: see gs_interrupt */
 	g->in_futex = 1;
-	w.seq = gs_park_prepare(g, why, (void *)addr);
+	w.seq = gs_park_prepare_locked(g, why, (void *)addr);	/* gs_unlock below */
 	w.prev = b->tail;
 	if (b->tail)
 		b->tail->next = &w;

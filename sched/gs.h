@@ -390,14 +390,29 @@ GS_HIDDEN _Noreturn void gs_exit(void *ret);
 GS_HIDDEN void gs_free_g(struct g *g);
 /* Parking. gs_park_prepare() starts a park and returns its seq; the caller then
  * publishes (g, seq) to whoever will wake it, and calls gs_park(). */
-static inline uint64_t gs_park_prepare(struct g *g, const char *why, void *addr)
+static inline __attribute__((always_inline)) uint64_t gs_park_prepare_mo(struct g *g, const char *why,
+									 void *addr, memory_order mo)
 {
 	uint64_t seq = (atomic_load_explicit(&g->parkword, memory_order_relaxed) >> 1) + 1;
 	g->waitreason = why;
 	g->waitaddr = addr;
 	g->waitsince = atomic_load_explicit(&gs_coarse_ns, memory_order_relaxed);
-	atomic_store(&g->parkword, (seq << 1) | PARK_WAITING);
+	atomic_store_explicit(&g->parkword, (seq << 1) | PARK_WAITING, mo);
 	return seq;
+}
+static inline uint64_t gs_park_prepare(struct g *g, const char *why, void *addr)
+{
+	return gs_park_prepare_mo(g, why, addr, memory_order_seq_cst);
+}
+/* The same, for a caller that releases a lock (gs_unlock: a locked exchange,
+ * a full fence on x86-64 and a seq_cst one elsewhere) after it and before it
+ * reads what gs_park_check_intr reads: the park word's store is ordered before
+ * those loads by that fence, so it need not be a fence itself (a seq_cst store
+ * is a locked xchg on x86-64: one fewer per futex wait, the switch
+ * benchmark's hot path). The waker finds the park under that lock. */
+static inline uint64_t gs_park_prepare_locked(struct g *g, const char *why, void *addr)
+{
+	return gs_park_prepare_mo(g, why, addr, memory_order_release);
 }
 GS_HIDDEN void gs_park(struct g *g);
 /* Withdraws a prepared park that will not happen; false if a waker already
@@ -460,7 +475,11 @@ static inline bool gs_park_interrupted(struct g *g)
 {
 	bool self = g->intr_self;
 	g->intr_self = 0;
-	return atomic_exchange(&g->interrupted, 0) | self;
+	/* Read first: the exchange is a locked instruction, and a 0 read is the
+	 * 0 an exchange at that instant would return (an interruption set after
+	 * it is left set in both cases). */
+	return (atomic_load_explicit(&g->interrupted, memory_order_relaxed) &&
+		atomic_exchange(&g->interrupted, 0)) | self;
 }
 GS_HIDDEN void gs_yield(void);
 /* Preempted at a safe point (preempt.c, in a signal handler on g's stack). */
