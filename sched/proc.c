@@ -120,27 +120,12 @@ void gs_wakep(struct m *self)
 
 /* Move mode: puts g into m's empty runnext, m being the calling M; false if
  * runnext holds a G. Only m stores a G there (ready_move); other Ms only take
- * one out (take_runnext's exchange, writing NULL). So when it is empty no
- * other M can change it, and on x86-64 a cmpxchg without the lock prefix
- * suffices: it is one instruction for a signal handler that readies a G on m
- * (sem_post), and a thief's exchange meanwhile can only write the NULL that
- * is there. x86's stores are releases; the taker's exchange acquires. This
- * saves one locked instruction per hand-off (the ping-pong of
- * bench/switch.c: a locked exchange costs about 5 ns here). */
+ * one out (take_runnext's exchange, writing NULL). So the fill needs no locked
+ * instruction on x86-64 (gs_arch_fill_own): one fewer per hand-off of a
+ * mutex + condvar ping-pong. */
 static inline bool runnext_fill(struct m *m, struct g *g)
 {
-#if defined(__x86_64__)
-	struct g *old = NULL;
-	__asm__ volatile("cmpxchgq %2, %1"
-			 : "+a"(old), "+m"(m->runnext)
-			 : "r"(g)
-			 : "memory", "cc");
-	return old == NULL;
-#else
-	struct g *old = NULL;
-	return __atomic_compare_exchange_n(&m->runnext, &old, g, false, __ATOMIC_ACQ_REL,
-					   __ATOMIC_RELAXED);
-#endif
+	return gs_arch_fill_own((void **)&m->runnext, g);
 }
 
 /* Move mode: g goes to the readier's runnext when a G of an M readies it (a
