@@ -181,7 +181,9 @@ void gs_preempt_hook(struct m *m)
 	if (__atomic_load_n(&m->schedtick, __ATOMIC_RELAXED) != m->sm_tick)
 		return;
 	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
-	gs_yield();
+	int saved = errno;
+	gs_preempt_yield(g);
+	errno = saved;
 }
 
 

@@ -19,6 +19,9 @@ GS_HIDDEN void gs_sched_after_switch(struct m *m);
 GS_HIDDEN void gs_m_loop(struct m *m);
 GS_HIDDEN void gs_g0_entry(void *arg);
 GS_HIDDEN void gs_proc_fork_child(void);
+/* A new G with a real-time policy once gs_rt_used: queued by priority (true);
+ * creator: the G that creates it, or NULL. */
+GS_HIDDEN bool gs_prio_new(struct g *g, struct g *creator);
 
 /* m.c */
 GS_HIDDEN bool gs_idle_p(struct m *m);
