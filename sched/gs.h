@@ -324,7 +324,8 @@ struct m {
 	struct gs_prioq prioq;		/* real-time Gs that run only here, made ready
 					 * (main's and wired ones; started ones unless
 					 * Gs move): see gs_rt_used */
-	int rt_preempted;		/* its real-time G is being preempted (sysmon) */
+	int rt_preempted;		/* its G is being preempted: 1 by sysmon, 2 for a
+					 * G of higher priority (prio_ready's front) */
 	int rt_skip;			/* a real-time G was preempted: the next search
 					 * looks at the other queues first, once */
 	struct gs_runq runq;		/* new Gs, stealable */
@@ -342,7 +343,7 @@ struct m {
 	int npinned;			/* live Gs started on it: written by this M (and
 					 * start_m/fork) with relaxed atomic stores, read
 					 * by another M in m_empty (under mslock) */
-	_Atomic int preempt_req;	/* sysmon asked the running G to yield; stays
+	_Atomic int preempt_req;	/* GS_PREEMPT_*: the running G is to yield; stays
 					 * set until it yields (preempt.c) */
 	_Atomic int preempt_sent;	/* a request signal is queued, not yet handled */
 	uint32_t sm_tick;		/* sysmon's last look: schedtick, and since when */
@@ -555,6 +556,15 @@ GS_HIDDEN void gs_preempt_init(void);
 GS_HIDDEN void gs_preempt_m(struct m *m);	/* from sysmon */
 GS_HIDDEN void gs_preempt_backtrace(struct m *m);	/* from a dump */
 GS_HIDDEN void gs_preempt_hook(struct m *m);
+/* m->preempt_req: sysmon's request (the G ran 10 ms), and a G of higher
+ * priority than the running one was made runnable for its P (proc.c). */
+#define GS_PREEMPT_SYSMON 1
+#define GS_PREEMPT_PRIO 2
+/* The running g gives way to the G of higher priority made runnable. */
+GS_HIDDEN void gs_prio_yield(struct g *g);
+/* g, running, changed its own priority: a request to yield if a runnable G
+ * of its P now ranks above it. */
+GS_HIDDEN void gs_prio_changed(struct g *g);
 /* A preemption point in a hook that never blocks (mutex unlock, trylock,
  * pthread_kill, pthread_sigmask, ...): the signal sysmon sends finds the PC in
  * the shim or libc, where it may not yield, and leaves m->preempt_req set; a G

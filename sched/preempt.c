@@ -173,7 +173,10 @@ void gs_preempt_hook(struct m *m)
 	uintptr_t sp = gs_arch_sp();
 	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
 		return;
-	atomic_store(&m->preempt_req, 0);
+	if (!(atomic_exchange(&m->preempt_req, 0) & GS_PREEMPT_SYSMON)) {
+		gs_prio_yield(g);	/* for a G of higher priority */
+		return;
+	}
 	/* A request made before this M last entered its scheduler was for a
 	 * span that has ended (sysmon asks when schedtick stayed at sm_tick):
 	 * yielding now would only start another G here, pinned to an M whose
@@ -195,7 +198,7 @@ void gs_preempt_hook(struct m *m)
  * (tests/scale/barrier_1m). */
 void gs_preempt_m(struct m *m)
 {
-	atomic_store(&m->preempt_req, 1);
+	atomic_fetch_or(&m->preempt_req, GS_PREEMPT_SYSMON);
 	if (atomic_exchange(&m->preempt_sent, 1))
 		return;
 	if (send(m, cookie) != 0)

@@ -130,6 +130,22 @@ static struct m *prio_home(struct g *g)
 	return gs_move ? NULL : g->m;
 }
 
+static inline int g_rank(const struct g *g)
+{
+	return g_rt(g) ? g->sched.prio : 0;
+}
+
+/* A G of priority prio was queued where cm's G could run it: if that G ranks
+ * lower, it yields at its next preemption point (a hook's, or its park), as
+ * the kernel preempts a thread for a higher-priority one it wakes. */
+static void prio_preempt(struct m *cm, int prio)
+{
+	struct g *cur = cm->curg;
+	if (cur && !cm->in_sched && g_rank(cur) < prio &&
+	    !(atomic_load_explicit(&cm->preempt_req, memory_order_relaxed) & GS_PREEMPT_PRIO))
+		atomic_fetch_or(&cm->preempt_req, GS_PREEMPT_PRIO);
+}
+
 static void prio_ready(struct g *g, bool front)
 {
 	struct m *t = prio_home(g), *cm = gs_curm;
@@ -144,8 +160,34 @@ static void prio_ready(struct g *g, bool front)
 	}
 	if (cm && !cm->curg && atomic_exchange(&cm->sleeping, 0) == 2)
 		gs_np_break();	/* a handler on its idle scheduler: see gs_ready */
-	if (!t)
-		gs_wakep(cm);	/* an idle M with a P may run it now */
+	/* Global: an idle M with a P runs it now, else this one soon. */
+	if (t ? cm && cm->curg != g : !gs_wakep(cm) && cm && cm->curg != g &&
+					 atomic_load_explicit(&cm->has_p, memory_order_relaxed))
+		prio_preempt(cm, prio);
+}
+
+void gs_prio_yield(struct g *g)
+{
+	struct m *m = g->m;
+	int saved = errno;
+	uint64_t seq = gs_park_prepare(g, "preempted", NULL);
+	m->rt_preempted = 2;	/* a real-time G keeps the head of its priority */
+	gs_ready(g, seq);
+	m->rt_preempted = 0;
+	gs_schedule(m, g, true);
+	errno = saved;
+}
+
+void gs_prio_changed(struct g *g)
+{
+	struct m *m = g->m;
+	if (!rt_used() || m->curg != g)
+		return;
+	int top = atomic_load(&m->prioq.top);
+	if (atomic_load(&m->has_p) && atomic_load(&prioq_global.top) > top)
+		top = atomic_load(&prioq_global.top);
+	if (top)
+		prio_preempt(m, top);
 }
 
 bool gs_prio_new(struct g *g, struct g *creator)
@@ -185,6 +227,8 @@ static struct g *prio_get(struct m *m)
  * real-time G was preempted. */
 static struct g *prio_first(struct m *m)
 {
+	if (atomic_load_explicit(&m->preempt_req, memory_order_relaxed) & GS_PREEMPT_PRIO)
+		atomic_fetch_and(&m->preempt_req, ~GS_PREEMPT_PRIO);	/* it is done */
 	if (m->rt_skip) {
 		m->rt_skip = 0;
 		return NULL;
@@ -209,19 +253,20 @@ void gs_wake_m(struct m *m)
 }
 
 /* New stealable work exists: wake one idle M with a P to take it. */
-void gs_wakep(struct m *self)
+bool gs_wakep(struct m *self)
 {
 	if (!atomic_load_explicit(&gs_ms_started, memory_order_relaxed))
-		return;
+		return false;
 	int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
 	for (int i = 0; i < nm; i++) {
 		struct m *m = &gs_allm[i];
 		if (m != self && atomic_load(&m->sleeping) && atomic_load(&m->has_p) &&
 		    atomic_load(&m->state) == M_LIVE) {
 			gs_wake_m(m);
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 /* Move mode: g goes to the readier's runnext when a G of an M readies it (a
@@ -272,7 +317,9 @@ bool gs_ready(struct g *g, uint64_t seq)
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	if (rt_used() && g_rt(g)) {
 		struct m *cm = gs_curm;
-		prio_ready(g, cm && cm->curg == g && cm->rt_preempted && g->sched.policy == SCHED_FIFO);
+		prio_ready(g, cm && cm->curg == g &&
+			      (cm->rt_preempted == 2 ||
+			       (cm->rt_preempted == 1 && g->sched.policy == SCHED_FIFO)));
 		return true;
 	}
 	struct m *m = g->m, *w = NULL;

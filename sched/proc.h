@@ -13,7 +13,7 @@
 GS_HIDDEN extern _Atomic int gs_ms_started;	/* the Ms and the monitor were started */
 GS_HIDDEN void gs_globq_put(struct g *g);
 GS_HIDDEN void gs_wake_m(struct m *m);
-GS_HIDDEN void gs_wakep(struct m *self);
+GS_HIDDEN bool gs_wakep(struct m *self);	/* true: woke one */
 GS_HIDDEN void gs_schedule(struct m *m, struct g *cur, bool prefer_new);
 GS_HIDDEN void gs_sched_after_switch(struct m *m);
 GS_HIDDEN void gs_m_loop(struct m *m);
