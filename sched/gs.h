@@ -326,8 +326,10 @@ struct m {
 					 * Gs move): see gs_rt_used */
 	int rt_preempted;		/* its G is being preempted: 1 by sysmon, 2 for a
 					 * G of higher priority (prio_ready's front) */
-	int rt_skip;			/* a real-time G was preempted: the next search
-					 * looks at the other queues first, once */
+	int rt_skip;			/* real-time Gs ran 950 ms on end: the next
+					 * search looks at the other queues first, once */
+	uint64_t rt_hog_since, rt_hog_last;	/* sysmon's preemptions of real-time Gs
+					 * on end here: the first and the last */
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
 	_Atomic int sleeping;		/* 0 running, 1 idle in its futex wait (the kernel

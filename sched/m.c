@@ -339,6 +339,7 @@ void gs_m_fork_child(struct m *self, struct g *g)
 		m->prioq.head = NULL;
 		atomic_store(&m->prioq.top, 0);
 		m->rt_skip = m->rt_preempted = 0;
+		m->rt_hog_since = m->rt_hog_last = 0;
 		m->runnext = m->prevg = m->nextg = NULL;
 		atomic_store(&m->nwired, g && atomic_load(&g->wired_m) == m ? 1 : 0);
 		atomic_store(&m->runq.head, 0);

@@ -102,9 +102,12 @@ static _Atomic int np_blocker;	/* an M is (about to be) blocked in the netpoller
  * SCHED_OTHER Gs stay first-come. Before any real-time policy the cost is
  * one relaxed load in gs_ready, gs_spawn and each search. A G preempted by
  * sysmon: a SCHED_FIFO one keeps the head of its priority, a SCHED_RR one
- * goes behind its peers, and the next search of its M looks at the other
- * queues first once (a real-time G that never blocks leaves the others of
- * its P a share, as the kernel's real-time throttling does). */
+ * goes behind its peers; after 950 ms of real-time Gs on end the next search
+ * of that M looks at the other queues first once (as the kernel's real-time
+ * throttling leaves the others 50 ms a second). A G made runnable that
+ * ranks above the running G of its P (or, for the global queue, of the
+ * readier's P when no idle P takes it) makes that G yield at its next
+ * preemption point (prio_preempt). */
 static struct gs_prioq prioq_global = { .lock = GS_LOCK_INIT(PRIOQ) };
 static _Atomic uint32_t prioq_seq;
 
@@ -868,8 +871,18 @@ void gs_preempt_yield(struct g *g)
 		m->rt_preempted = 1;	/* SCHED_FIFO: back at the head (prio_ready) */
 	gs_ready(g, seq);
 	if (rt) {
+		/* The kernel's real-time throttling: after 950 ms of real-time
+		 * threads on end (sysmon preempting every 10 ms), one slice
+		 * for the others of this P. */
+		uint64_t now = gs_nanotime();
 		m->rt_preempted = 0;
-		m->rt_skip = 1;
+		if (!m->rt_hog_since || now - m->rt_hog_last > 3 * 10000000ull)
+			m->rt_hog_since = now;
+		m->rt_hog_last = now;
+		if (now - m->rt_hog_since >= 950000000ull) {
+			m->rt_skip = 1;
+			m->rt_hog_since = now;
+		}
 	}
 	gs_schedule(m, g, true);
 }
