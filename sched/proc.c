@@ -876,7 +876,7 @@ void gs_preempt_yield(struct g *g)
 		 * for the others of this P. */
 		uint64_t now = gs_nanotime();
 		m->rt_preempted = 0;
-		if (!m->rt_hog_since || now - m->rt_hog_last > 3 * 10000000ull)
+		if (!m->rt_hog_since || now - m->rt_hog_last > 100000000ull)
 			m->rt_hog_since = now;
 		m->rt_hog_last = now;
 		if (now - m->rt_hog_since >= 950000000ull) {
