@@ -102,8 +102,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		atomic_store(&m->preempt_sent, 0);
 	/* The request stays set if it cannot yield here: the next preemption
 	 * point of a hook takes it (gs_preempt_point). */
-	if (!m || !atomic_load(&m->preempt_req))
-		return;
+	if (!m || !(atomic_load(&m->preempt_req) & GS_PREEMPT_SYSMON))
+		return;	/* (a request for priority waits for a hook's point) */
 	struct g *g = m->curg;
 	if (!g || m->in_sched || atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING)
 		return;
