@@ -388,13 +388,12 @@ END_TEST
 START_TEST(prioq_order)
 {
 	struct gs_prioq q = { 0 };
-
-	gs_lock_init(&q.lock, PRIOQ);
 	static const int prio[] = { 10, 50, 10, 30, 50, 1 };
 	static const int want[] = { 7, 4, 1, 6, 3, 0, 2, 5 };
 	struct g *g;
 	int n = 0;
 
+	gs_lock_init(&q.lock, PRIOQ);
 	ck_assert_ptr_null(gs_prioq_get(&q));
 	ck_assert_int_eq(atomic_load(&q.top), 0);
 	for (int i = 0; i < 6; i++)
