@@ -3,8 +3,14 @@
  *
  * A G's wait first asks the kernel with WNOHANG added. If no child is ready
  * (and the caller did not pass WNOHANG), the G parks until one may be:
- *   - for one pid, exits only: on a pidfd (pidfd_open) in the netpoller, which
- *     becomes readable when the process exits;
+ *   - for one pid, exits only, in a process that never called ptrace: on a
+ *     pidfd (pidfd_open) in the netpoller, which becomes readable when the
+ *     process exits. A traced child's stops are reported to such a wait too
+ *     (without WUNTRACED), and a pidfd does not tell of them: a child that made
+ *     its parent its tracer (PTRACE_TRACEME, called in the child) is not seen
+ *     here, so the pidfd wait asks the kernel again after 5 ms, then 10, 20, ...
+ *     up to 1 s; a process that called ptrace itself (attach, seize, cont, ...)
+ *     waits on a helper as below;
  *   - otherwise (-1, 0, a process group, stops and continues): a helper thread
  *     (sched/offload.c) blocks in waitid(WNOWAIT) with the same selection. WNOWAIT
  *     reaps nothing: the G itself reaps with the WNOHANG call it then makes
@@ -27,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -52,6 +60,23 @@ struct wait_job {
  * one helper per selection, not one per interruption. */
 static gs_lock_t slock = GS_LOCK_INIT(WAITSPARE);
 static struct wait_job *spares;
+
+/* Set once this process has called ptrace with a request other than
+ * PTRACE_TRACEME: it may be a tracer, whose waits must see trace stops. */
+static _Atomic int tracing;
+
+GS_EXPORT long ptrace(enum __ptrace_request req, ...)
+{
+	va_list ap;
+	va_start(ap, req);	/* glibc's reads the three words whatever the request */
+	pid_t pid = va_arg(ap, pid_t);
+	void *addr = va_arg(ap, void *);
+	void *data = va_arg(ap, void *);
+	va_end(ap);
+	if (req != PTRACE_TRACEME && !atomic_load_explicit(&tracing, memory_order_relaxed))
+		atomic_store_explicit(&tracing, 1, memory_order_relaxed);
+	return REAL(ptrace)(req, pid, addr, data);
+}
 
 static void run_wait(struct gs_offload *j)
 {
@@ -139,14 +164,17 @@ static int park_helper(idtype_t idtype, id_t id, int options)
 	return r;
 }
 
-/* The same for one pid's exit, on a pidfd. -ENOSYS: not possible here (no
- * pidfd_open, or the pid is gone): use the helper. */
-static int park_pidfd(pid_t pid, int fd)
+/* The same for one pid's exit, on a pidfd, for at most *wait_ns (doubled for
+ * the next time, up to 1 s: see the top). 0: ask again. -ENOSYS: not possible
+ * here (no pidfd_open, or the pid is gone): use the helper. */
+static int park_pidfd(pid_t pid, int fd, uint64_t *wait_ns)
 {
 	struct gs_np_snap snap = gs_np_snap(fd, NP_READ);
 	struct gs_np_item it = { fd, NP_READ, snap, false };	/* ours: nobody closes it */
-	int r = gs_np_wait_many(&it, 1, 0, GS_INTR_NORESTART);
-	return r == -EINTR ? r : r == 0 ? 0 : -ENOSYS;
+	uint64_t d = *wait_ns;
+	*wait_ns = d < 500000000 ? 2 * d : 1000000000;
+	int r = gs_np_wait_many(&it, 1, gs_nanotime() + d, GS_INTR_NORESTART);
+	return r == -EINTR ? r : r == 0 || r == -ETIMEDOUT ? 0 : -ENOSYS;
 }
 
 static int open_pidfd(pid_t pid)
@@ -175,6 +203,7 @@ static long wait_loop(struct g *g, idtype_t idtype, id_t id, int wopts,
 {
 	gs_testcancel(g);
 	int fd = -1;
+	uint64_t wait_ns = 5000000;
 	bool pidfd_ok = idtype == P_PID && !(wopts & (WSTOPPED | WCONTINUED));
 	for (;;) {
 		long r = try(arg);
@@ -185,11 +214,16 @@ static long wait_loop(struct g *g, idtype_t idtype, id_t id, int wopts,
 		/* Opened only now, so that a child already done costs no more than
 		 * the one call. A pidfd is ready from the exit on: one of a child
 		 * that exited since the try reports so as soon as it is armed. */
+		if (pidfd_ok && atomic_load_explicit(&tracing, memory_order_relaxed)) {
+			pidfd_ok = false;	/* a tracer: the kernel's selection, on a helper */
+			close_pidfd(fd);
+			fd = -1;
+		}
 		if (pidfd_ok && fd < 0)
 			fd = open_pidfd((pid_t)id);
 		int p = -ENOSYS;
 		if (fd >= 0) {
-			p = park_pidfd((pid_t)id, fd);
+			p = park_pidfd((pid_t)id, fd, &wait_ns);
 			if (p == -ENOSYS) {
 				close_pidfd(fd);
 				fd = -1;
