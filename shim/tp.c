@@ -3,10 +3,8 @@
  * which must initialise a new module's static TLS in every green thread's
  * block. In pinned mode (or outside a G) each is the plain call.
  *
- * fork: glibc's child keeps only the calling thread's entry in its list of
- * threads and reclaims the others' stacks; that entry must be the OS thread's
- * real one (its stack holds the M's scheduler stack). The fork handlers
- * (pthread_atfork) run there too.
+ * fork: sched/fork.c (the loader gate, glibc's fork on the M's real thread
+ * pointer, the runtime's fork handlers).
  * set*id and setgroups: glibc signals every other real thread and skips
  * "self", found through the thread pointer; on a G's block it would signal
  * its own OS thread and wait for it. */
@@ -24,14 +22,11 @@
 
 GS_EXPORT pid_t fork(void)
 {
-	struct gs_realtp r;
-	gs_fork_begin();	/* no loader call inside from here (sched/loader.c) */
-	gs_tls_real_begin(&r);
-	pid_t pid = REAL(fork)();
-	gs_tls_real_end(&r);
-	int e = errno;
-	gs_fork_end(pid);
-	errno = e;
+	pid_t pid = gs_fork();	/* the one fork strategy: sched/fork.c */
+	if (pid < 0) {
+		errno = -pid;
+		return -1;
+	}
 	return pid;
 }
 
