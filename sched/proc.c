@@ -226,7 +226,7 @@ void gs_cancel_async_wake(struct g *g)
  * be gone meanwhile. Lock order: timer lock -> run queue locks. */
 static void run_timers(struct m *m)
 {
-	if (!m->timers.n)
+	if (!gs_timer_count(&m->timers))	/* others may change it (move mode) */
 		return;
 	uint64_t now = gs_nanotime();
 	struct gs_timer t;
@@ -417,7 +417,7 @@ static struct g *find_move1(struct m *m, bool prefer_new)
 			struct m *v = &gs_allm[(m->id + i) % nm];
 			if (!pless(v))
 				continue;
-			if (v->timers.n)
+			if (gs_timer_count(&v->timers))
 				adopt_timers(m, v);
 			if ((g = take_runnext(v)))
 				return g;
@@ -505,12 +505,12 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 			gs_arch_relax();
 		atomic_store_explicit(&g->on_cpu, 1, memory_order_relaxed);
 		if (g->m != m && g->m)
-			m->nmoves++;
-		g->m = m;
+			__atomic_store_n(&m->nmoves, m->nmoves + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->m, m, __ATOMIC_RELAXED);	/* dump, sysmon read it */
 		if (unlikely(!g->tid))
 			g->tid = g == gs_maing ? m->tid : gs_tid_of(g);
 	} else if (unlikely(!g->m)) {
-		g->m = m;	/* first run: pinned from now on */
+		__atomic_store_n(&g->m, m, __ATOMIC_RELAXED);	/* first run: pinned from now on */
 		__atomic_store_n(&m->npinned, m->npinned + 1, __ATOMIC_RELAXED);
 	}
 	if (gs_tls_tp)
@@ -520,7 +520,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 	apply_sigmask(m, g);
 	gs_cpuclock_at_switch(m, g);
 	__atomic_store_n(&m->curg, g, __ATOMIC_RELAXED);
-	m->nruns++;
+	__atomic_store_n(&m->nruns, m->nruns + 1, __ATOMIC_RELAXED);
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
 	gs_ctx_switch(from, &g->ctx);
