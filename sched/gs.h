@@ -37,11 +37,17 @@
  * Lock order: the ranks of GS_LOCK_RANKS ("structures" below), written once
  * and checked on every acquisition by `make lockrank`. The nestings that
  * happen (GOSHIM_LOCKRANK_SEEN over the compat suites): start_lock -> mslock
- * (m.c: starting an M), and the robust buckets among themselves, in address
- * order (sync.c: all held across fork). gs_allg_lock is taken alone, except
- * that tid.c sends a signal to a G under it (gs_sig_send: a sigaction query
- * and a lock-free gs_ready). No runtime lock is held across a park or a
- * context switch. */
+ * (m.c: starting an M); the robust buckets among themselves, in address
+ * order, then the stack pool (fork.c: all held across fork); dlopen_lock ->
+ * gs_allg_lock (tls.c: a new module's TLS into every G); gs_allg_lock -> fd
+ * lock (dump.c: the unwinder symbolises frames under the all-G lock, and
+ * opens and closes ELF files through the library's own open and close hooks,
+ * whose bookkeeping takes that fd's lock; no path holds an fd lock while it
+ * takes the all-G lock, so gs_allg_lock ranks below the fd locks); an M's
+ * timer lock -> another's, in address order (proc.c: adopting timers) and ->
+ * the global queue (a due timer readied). tid.c also sends a signal to a G
+ * under gs_allg_lock (gs_sig_send: a sigaction query and a lock-free
+ * gs_ready). No runtime lock is held across a park or a context switch. */
 #ifndef GS_H
 #define GS_H
 
@@ -204,12 +210,18 @@ struct g {
 	int stack_dirty;		/* its stack came from the pool with old bytes (stack.c) */
 	char *ctx_top;			/* where its frames start; NULL: below the struct */
 
-	/* Why it waits, for the dump and for interruption. */
+	/* Why it waits, for the dump and for interruption: written by the G
+	 * (gs_park_prepare, before the park word) with relaxed atomic stores,
+	 * read by the dump and by signal senders on other Ms with relaxed
+	 * atomic loads (a snapshot: the G may be woken meanwhile). */
 	const char *waitreason;
 	void *waitaddr;
 	uint64_t waitsince;		/* gs_coarse_ns when it parked */
-	size_t timer_i;			/* its entry in its M's timer heap + 1, or 0 */
-	int interruptible;		/* GS_INTR_*: what may end this wait early */
+	size_t timer_i;			/* its entry in its M's timer heap + 1, or 0
+					 * (under its heap's owner or lock) */
+	int interruptible;		/* GS_INTR_*: what may end this wait early; the
+					 * G writes it (relaxed atomic stores) before the
+					 * park word, gs_interrupt reads it after */
 	_Atomic int interrupted;	/* set before the ready that ends the wait */
 	int intr_restart;		/* the interruption was a SA_RESTART handler */
 	int intr_self;			/* it found a signal pending as it parked */
@@ -404,9 +416,10 @@ GS_HIDDEN void gs_free_g(struct g *g);
 static inline uint64_t gs_park_prepare(struct g *g, const char *why, void *addr)
 {
 	uint64_t seq = (atomic_load_explicit(&g->parkword, memory_order_relaxed) >> 1) + 1;
-	g->waitreason = why;
-	g->waitaddr = addr;
-	g->waitsince = atomic_load_explicit(&gs_coarse_ns, memory_order_relaxed);
+	__atomic_store_n(&g->waitreason, why, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->waitaddr, addr, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->waitsince, atomic_load_explicit(&gs_coarse_ns, memory_order_relaxed),
+			 __ATOMIC_RELAXED);
 	atomic_store(&g->parkword, (seq << 1) | PARK_WAITING);
 	return seq;
 }

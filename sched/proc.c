@@ -195,10 +195,11 @@ bool gs_ready(struct g *g, uint64_t seq)
 void gs_interrupt(struct g *g)
 {
 	uint64_t w = atomic_load(&g->parkword);
-	if (!(w & PARK_WAITING) || !g->interruptible)
+	int intr = __atomic_load_n(&g->interruptible, __ATOMIC_RELAXED);
+	if (!(w & PARK_WAITING) || !intr)
 		return;
 	/* Only a signal ends such a wait (the sender set sigpending first). */
-	if (g->interruptible == GS_INTR_SIGNAL && !atomic_load(&g->sigpending))
+	if (intr == GS_INTR_SIGNAL && !atomic_load(&g->sigpending))
 		return;
 	atomic_store(&g->interrupted, 1);
 	if (!gs_ready(g, w >> 1))
@@ -208,8 +209,9 @@ void gs_interrupt(struct g *g)
 void gs_cancel_async_wake(struct g *g)
 {
 	uint64_t w = atomic_load(&g->parkword);
+	int intr = __atomic_load_n(&g->interruptible, __ATOMIC_RELAXED);
 	if (w & PARK_WAITING) {
-		if (g->interruptible && g->interruptible != GS_INTR_SIGNAL)
+		if (intr && intr != GS_INTR_SIGNAL)
 			gs_interrupt(g);	/* its call ends with the cancellation */
 		else if (g->in_futex)
 			gs_ready(g, w >> 1);	/* gs_futex_wait unwinds it */
@@ -719,17 +721,17 @@ int gs_sleep_until_intr(uint64_t deadline, int intr)
 	struct g *g = gs_self();
 	if (atomic_exchange(&g->interrupted, 0))
 		return -EINTR;
-	g->interruptible = intr;	/* before the park word: see gs_interrupt */
+	__atomic_store_n(&g->interruptible, intr, __ATOMIC_RELAXED);	/* before the park word: see gs_interrupt */
 	uint64_t seq = gs_park_prepare(g, "sleep", NULL);
 	if (gs_g_timer_add(g, deadline, seq) != 0) {
-		g->interruptible = 0;
+		__atomic_store_n(&g->interruptible, 0, __ATOMIC_RELAXED);
 		if (!gs_park_cancel(g, seq))
 			gs_park(g);
 		return -ENOMEM;
 	}
 	gs_park_check_intr(g, seq);
 	gs_park(g);
-	g->interruptible = 0;
+	__atomic_store_n(&g->interruptible, 0, __ATOMIC_RELAXED);
 	gs_g_timer_del(g);
 	return gs_park_interrupted(g) ? -EINTR : 0;
 }
