@@ -23,6 +23,30 @@ static uint64_t deadline_ts(const struct timespec *ts)
 	return d ? d : 1;
 }
 
+/* A timeout the kernel refuses (EINVAL). */
+static bool bad_ts(const struct timespec *ts)
+{
+	return ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0);
+}
+
+/* The p-forms' mask: set on g for the call (*old keeps g's own), then put back,
+ * keeping errno. */
+static void mask_begin(struct g *g, const sigset_t *mask, sigset_t *old)
+{
+	*old = g->sigmask;
+	if (mask)
+		gs_sig_setmask(g, mask);
+}
+
+static void mask_end(struct g *g, const sigset_t *mask, const sigset_t *old)
+{
+	if (mask) {
+		int saved = errno;
+		gs_sig_setmask(g, old);
+		errno = saved;
+	}
+}
+
 /* Parks g on the items until one may be ready or the deadline. 0: ask again;
  * -ETIMEDOUT; -EINTR; -EPERM (some fd cannot be polled: block natively). */
 static int wait_items(struct g *g, struct gs_np_item *it, int n, uint64_t deadline)
@@ -98,20 +122,15 @@ IO_HOOK(int, ppoll, (struct pollfd *fds, nfds_t n, const struct timespec *ts, co
 	struct g *g = gs_self();
 	if (!g || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return REAL(ppoll)(fds, n, ts, mask);
-	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+	if (bad_ts(ts)) {
 		errno = EINVAL;
 		return -1;
 	}
 	gs_testcancel(g);
-	sigset_t old = g->sigmask;
-	if (mask)
-		gs_sig_setmask(g, mask);
+	sigset_t old;
+	mask_begin(g, mask, &old);
 	int r = do_poll(g, fds, n, deadline_ts(ts), !ts, mask, ts, -1);
-	if (mask) {
-		int saved = errno;
-		gs_sig_setmask(g, &old);
-		errno = saved;
-	}
+	mask_end(g, mask, &old);
 	return r;
 }
 
@@ -267,20 +286,15 @@ IO_HOOK(int, pselect, (int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struc
 	struct g *g = gs_self();
 	if (!g || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return REAL(pselect)(nfds, rd, wr, ex, ts, mask);
-	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+	if (bad_ts(ts)) {
 		errno = EINVAL;
 		return -1;
 	}
 	gs_testcancel(g);
-	sigset_t old = g->sigmask;
-	if (mask)
-		gs_sig_setmask(g, mask);
+	sigset_t old;
+	mask_begin(g, mask, &old);
 	int r = do_select(g, nfds, rd, wr, ex, deadline_ts(ts), !ts);
-	if (mask) {
-		int saved = errno;
-		gs_sig_setmask(g, &old);
-		errno = saved;
-	}
+	mask_end(g, mask, &old);
 	return r;
 }
 
@@ -340,15 +354,10 @@ IO_HOOK(int, epoll_pwait, (int epfd, struct epoll_event *ev, int max, int timeou
 	if (!g || timeout == 0 || max <= 0)
 		return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
 	gs_testcancel(g);
-	sigset_t old = g->sigmask;
-	if (mask)
-		gs_sig_setmask(g, mask);
+	sigset_t old;
+	mask_begin(g, mask, &old);
 	int r = do_epoll(g, epfd, ev, max, deadline_ms(timeout), timeout, mask);
-	if (mask) {
-		int saved = errno;
-		gs_sig_setmask(g, &old);
-		errno = saved;
-	}
+	mask_end(g, mask, &old);
 	return r;
 }
 
@@ -358,20 +367,15 @@ IO_HOOK(int, epoll_pwait2, (int epfd, struct epoll_event *ev, int max, const str
 	struct g *g = gs_self();
 	if (!g || max <= 0 || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
-	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+	if (bad_ts(ts)) {
 		errno = EINVAL;
 		return -1;
 	}
 	gs_testcancel(g);
-	sigset_t old = g->sigmask;
-	if (mask)
-		gs_sig_setmask(g, mask);
+	sigset_t old;
+	mask_begin(g, mask, &old);
 	int ms = ts ? (int)(ts->tv_sec * 1000 + ts->tv_nsec / 1000000) : -1;
 	int r = do_epoll(g, epfd, ev, max, deadline_ts(ts), ms, mask);
-	if (mask) {
-		int saved = errno;
-		gs_sig_setmask(g, &old);
-		errno = saved;
-	}
+	mask_end(g, mask, &old);
 	return r;
 }
