@@ -27,11 +27,11 @@
  *
  * Holding the locks only from our prepare handler, not from the hook, lets
  * the program's own prepare handlers (which run first) create threads, take
- * robust mutexes or allocate stacks. The handlers run on the M's identity
- * (the real thread pointer): fork handlers see the OS thread's __thread
- * variables (README, Limits). The program's prepare handlers run with the
- * caller marked as in the scheduler, so a lock they wait for waits in the
- * kernel, never parks.
+ * robust mutexes or allocate stacks. In tp and moving modes the handlers run
+ * on the M's identity (the real thread pointer: they see the OS thread's
+ * __thread variables, README, Limits) with the caller marked as in the
+ * scheduler, so a lock they wait for waits in the kernel, never parks; in
+ * pinned mode they run on the G.
  *
  * A handler of a library whose constructor registered one before ours (a
  * preloaded library is initialised after the program's other libraries) runs
