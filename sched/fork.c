@@ -13,8 +13,8 @@
  * - glibc's fork handlers, one triple registered by this file's constructor
  *   (so before any handler of the program's, which glibc registers later:
  *   our prepare runs after theirs, our child handler before theirs). They run
- *   for every fork glibc makes, through the hook or not (daemon(), a library
- *   calling glibc's internal __fork): prepare holds the runtime's allocators
+ *   for every fork glibc makes, through the hook or not (glibc's internal
+ *   fork, which daemon() used before shim/tp.c took it over): prepare holds the runtime's allocators
  *   that the child's first calls need (the robust mutex buckets of sync.c,
  *   then the stack pool of stack.c, in lock rank order) across glibc's own part
  *   of the fork, so the child never finds them half edited by an M that does
