@@ -361,7 +361,9 @@ struct m {
 	struct g *bt_g;
 	unsigned long long bt_regs[GS_ARCH_BT_WORDS];
 	/* CPU-time accounting, once on (cpuclock.c): this thread's CPU time
-	 * when curg started running. Written by this M only. */
+	 * when curg started running. Written by this M only, with atomic
+	 * stores: a reader of a running G's clock on another M loads both
+	 * atomically (cpu_mark with acquire). */
 	uint64_t cpu_mark;
 	int cpu_mark_valid;
 	/* Signals pending on this OS thread for one of its Gs (g->sigkernel):

@@ -343,7 +343,7 @@ void gs_m_fork_child(struct m *self, struct g *g)
 		atomic_store(&m->sleeping, 0);
 	}
 	self->tid = (pid_t)gs_syscall(SYS_gettid);
-	self->cpu_mark_valid = 0;	/* a new OS thread: its CPU clock starts at 0 */
+	__atomic_store_n(&self->cpu_mark_valid, 0, __ATOMIC_RELAXED);	/* a new OS thread: its CPU clock starts at 0 */
 	if (g)
 		g->cpu_ns = 0;
 	gs_cpuclock_at_switch(self, g);
