@@ -37,10 +37,10 @@ void gs_cpuclock_switch(struct m *m, struct g *next)
 	(void)next;
 	uint64_t now = thread_ns(m->tid, true);
 	struct g *cur = m->curg;
-	if (cur && m->cpu_mark_valid && now > m->cpu_mark)
+	if (cur && __atomic_load_n(&m->cpu_mark_valid, __ATOMIC_RELAXED) && now > m->cpu_mark)
 		__atomic_store_n(&cur->cpu_ns, cur->cpu_ns + (now - m->cpu_mark), __ATOMIC_RELEASE);
 	__atomic_store_n(&m->cpu_mark, now, __ATOMIC_RELEASE);
-	m->cpu_mark_valid = 1;
+	__atomic_store_n(&m->cpu_mark_valid, 1, __ATOMIC_RELAXED);
 }
 
 /* g's CPU time in ns; -1 if it has exited. Any thread. A G running on
@@ -52,9 +52,10 @@ static int64_t g_cpu_ns(struct g *g, struct g *self)
 		if (atomic_load(&g->status) == G_DEAD)
 			return -1;
 		uint64_t t = __atomic_load_n(&g->cpu_ns, __ATOMIC_ACQUIRE);
-		struct m *m = g->m;
+		struct m *m = __atomic_load_n(&g->m, __ATOMIC_RELAXED);
 		uint64_t add = 0;
-		if (m && __atomic_load_n(&m->curg, __ATOMIC_RELAXED) == g && m->cpu_mark_valid &&
+		if (m && __atomic_load_n(&m->curg, __ATOMIC_RELAXED) == g &&
+		    __atomic_load_n(&m->cpu_mark_valid, __ATOMIC_RELAXED) &&
 		    atomic_load_explicit(&g->status, memory_order_relaxed) == G_RUNNING) {
 			uint64_t mark = __atomic_load_n(&m->cpu_mark, __ATOMIC_ACQUIRE);
 			uint64_t now = thread_ns(m->tid, g == self);

@@ -162,6 +162,33 @@ static void frames(struct out *o, unw_cursor_t *c)
 	}
 }
 
+/* libunwind initialises itself at its first unw_init_local in the process:
+ * it opens a pipe (to validate addresses), through the library's pipe2 hook,
+ * whose fd bookkeeping takes that fd's lock, and takes a lock of its own
+ * through the pthread_mutex_lock hook. Done under the all-G lock that was a
+ * nesting of the fd lock inside it, against the rank order (make lockrank
+ * aborted in io_dump_full_stderr; no path holds an fd lock while it takes
+ * the all-G lock, so it could not deadlock, but a dump must not depend on
+ * that). So every unwinding caller initialises it first, outside any runtime
+ * lock. Once done it stays done (a flag, read relaxed). */
+static _Atomic bool unw_ready;
+
+void gs_unwind_init(void)
+{
+	if (atomic_load_explicit(&unw_ready, memory_order_acquire))
+		return;
+	unw_context_t uc;
+	unw_cursor_t c;
+	unw_getcontext(&uc);
+	(void)unw_init_local(&c, &uc);
+	atomic_store_explicit(&unw_ready, true, memory_order_release);
+}
+
+bool gs_unwind_ready(void)
+{
+	return atomic_load_explicit(&unw_ready, memory_order_acquire);
+}
+
 /* Backtrace of a G that is not running: from its saved registers. */
 static void parked_frames(struct out *o, struct g *g)
 {
@@ -249,10 +276,12 @@ static void running_frames(struct out *o, struct g *g)
 /* One G's line (text) or object up to its frames (JSON). */
 static void g_head(struct out *o, struct g *g, int st, uint64_t now)
 {
-	const char *why = st == G_WAITING ? g->waitreason : NULL;
-	int fd = why && (!strncmp(why, "fd ", 3) || !strcmp(why, "poll")) ? (int)(intptr_t)g->waitaddr : -1;
-	long long ms = why && g->waitsince && now >= g->waitsince ?
-		       (long long)((now - g->waitsince) / 1000000) : -1;
+	/* Written by the G as it parks (gs.h): one snapshot of each. */
+	const char *why = st == G_WAITING ? __atomic_load_n(&g->waitreason, __ATOMIC_RELAXED) : NULL;
+	void *addr = __atomic_load_n(&g->waitaddr, __ATOMIC_RELAXED);
+	uint64_t since = __atomic_load_n(&g->waitsince, __ATOMIC_RELAXED);
+	int fd = why && (!strncmp(why, "fd ", 3) || !strcmp(why, "poll")) ? (int)(intptr_t)addr : -1;
+	long long ms = why && since && now >= since ? (long long)((now - since) / 1000000) : -1;
 	bool stack = g->stack_kind == STACK_GUARDED || g->stack_kind == STACK_PACKED;
 	if (o->json) {
 		put(o, "{\"id\": %d, \"state\": \"%s\", \"main\": %s, \"wait\": ", g->id, state(st),
@@ -266,8 +295,8 @@ static void g_head(struct out *o, struct g *g, int st, uint64_t now)
 			}
 			if (fd >= 0)
 				put(o, ", \"fd\": %d", fd);
-			else if (g->waitaddr)
-				put(o, ", \"address\": \"%p\"", g->waitaddr);
+			else if (addr)
+				put(o, ", \"address\": \"%p\"", addr);
 			if (ms >= 0)
 				put(o, ", \"ms\": %lld", ms);
 			put(o, "}");
@@ -292,8 +321,8 @@ static void g_head(struct out *o, struct g *g, int st, uint64_t now)
 			put(o, " on fd %d (%s)", fd, why + 3);
 		else if (!strcmp(why, "poll"))
 			put(o, " in poll, first fd %d", fd);
-		else if (g->waitaddr)
-			put(o, " in %s %p", why, g->waitaddr);
+		else if (addr)
+			put(o, " in %s %p", why, addr);
 		else
 			put(o, " in %s", why);
 		if (ms >= 0)
@@ -347,6 +376,7 @@ static void dump_all(struct out *o, struct g *skip)
 {
 	struct m *self = gs_curm;
 	struct g *me = self ? self->curg : NULL;
+	gs_unwind_init();	/* before the all-G lock */
 	if (!lock_allg(o))
 		return;
 	int n = 0;
@@ -421,7 +451,7 @@ static void stat_all(struct out *o, struct g *skip, uint64_t uptime_ns)
 		int s = atomic_load(&g->status);
 		if (s >= 0 && s <= G_DEAD)
 			nstate[s]++;
-		const char *w = s == G_WAITING ? g->waitreason : NULL;
+		const char *w = s == G_WAITING ? __atomic_load_n(&g->waitreason, __ATOMIC_RELAXED) : NULL;
 		if (w) {
 			int i = 0;
 			while (i < nw && strcmp(why[i], w))

@@ -34,6 +34,7 @@
 #define SEND_NS (60 * 1000000000ull)	/* and this long to read the answer */
 
 static _Atomic int serving;	/* a G is serving the socket */
+static bool on;			/* the socket is on (not GOSHIM_DUMP_SOCKET=0) */
 static uint64_t t0;		/* when the library started (stat's uptime) */
 
 /* Waits on fd in the netpoller until deadline: 0 to try again, -1 timeout or error. */
@@ -174,8 +175,11 @@ static void open_socket(void)
 	gs_np_watch(fd);	/* closes fd on failure */
 }
 
-static void fork_child(void)
+/* In a forked child (fork.c), once its netpoller is rebuilt. */
+void gs_dumpsock_fork_child(void)
 {
+	if (!on)
+		return;
 	atomic_store(&serving, 0);	/* a serving G is not in the child */
 	open_socket();
 }
@@ -191,6 +195,6 @@ void gs_dumpsock_init(void)
 		return;
 	}
 	t0 = gs_nanotime();
+	on = true;
 	open_socket();
-	pthread_atfork(NULL, NULL, fork_child);
 }

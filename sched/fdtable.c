@@ -53,12 +53,20 @@ struct gs_fd *gs_fd_get(int fd)
 	return &p[fd % PAGE_FDS];
 }
 
+/* The facts are read and written by any M without a lock (fdtable.h): each
+ * with relaxed atomics, and a value with its epoch published after it
+ * (release) and read before it (acquire), so a reader that finds the
+ * current epoch finds the value learnt in it, never an older one. */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 void gs_fd_renew(struct gs_fd *d)
 {
-	d->gen++;
-	d->kind = GS_FD_UNKNOWN;
-	d->nonblock = -1;
-	d->timeo[0] = d->timeo[1] = -1;
+	__atomic_store_n(&d->gen, d->gen + 1, __ATOMIC_RELEASE);	/* read without the lock */
+	STORE(d->kind, GS_FD_UNKNOWN);
+	STORE(d->nonblock, -1);
+	STORE(d->timeo[0], -1);
+	STORE(d->timeo[1], -1);
 }
 
 void gs_fd_foreach(void (*fn)(int fd, struct gs_fd *d))
@@ -82,9 +90,10 @@ void gs_fd_fork_reset(struct gs_fd *d)
 int gs_fd_cached_nonblock(int fd)
 {
 	struct gs_fd *d = gs_fd_get(fd);
-	if (!d || d->nb_epoch != atomic_load_explicit(&epoch, memory_order_relaxed))
+	if (!d || __atomic_load_n(&d->nb_epoch, __ATOMIC_ACQUIRE) !=
+			  atomic_load_explicit(&epoch, memory_order_relaxed))
 		return -1;
-	return d->nonblock;
+	return LOAD(d->nonblock);
 }
 
 void gs_fd_set_nonblock(int fd, int nb)
@@ -92,17 +101,18 @@ void gs_fd_set_nonblock(int fd, int nb)
 	struct gs_fd *d = gs_fd_get(fd);
 	if (!d)
 		return;
-	d->nonblock = nb;
-	d->nb_epoch = atomic_load(&epoch);
+	STORE(d->nonblock, nb);
+	__atomic_store_n(&d->nb_epoch, atomic_load(&epoch), __ATOMIC_RELEASE);
 }
 
 /* ns, 0 none, -1 unknown */
 int64_t gs_fd_cached_timeo(int fd, int mode)
 {
 	struct gs_fd *d = gs_fd_get(fd);
-	if (!d || d->timeo_epoch != atomic_load_explicit(&epoch, memory_order_relaxed))
+	if (!d || __atomic_load_n(&d->timeo_epoch, __ATOMIC_ACQUIRE) !=
+			  atomic_load_explicit(&epoch, memory_order_relaxed))
 		return -1;
-	return d->timeo[dir(mode)];
+	return LOAD(d->timeo[dir(mode)]);
 }
 
 void gs_fd_set_timeo(int fd, int mode, int64_t ns)
@@ -110,11 +120,13 @@ void gs_fd_set_timeo(int fd, int mode, int64_t ns)
 	struct gs_fd *d = gs_fd_get(fd);
 	if (!d)
 		return;
-	if (d->timeo_epoch != atomic_load(&epoch)) {
-		d->timeo[0] = d->timeo[1] = -1;
-		d->timeo_epoch = atomic_load(&epoch);
+	uint32_t e = atomic_load(&epoch);
+	if (LOAD(d->timeo_epoch) != e) {
+		STORE(d->timeo[0], -1);
+		STORE(d->timeo[1], -1);
 	}
-	d->timeo[dir(mode)] = ns;
+	STORE(d->timeo[dir(mode)], ns);
+	__atomic_store_n(&d->timeo_epoch, e, __ATOMIC_RELEASE);
 }
 
 void gs_fd_invalidate_all(void)
@@ -143,19 +155,19 @@ void gs_fd_set_kind(int fd, int kind)
 {
 	struct gs_fd *d = gs_fd_get(fd);
 	if (d)
-		d->kind = kind;
+		STORE(d->kind, kind);
 }
 
 int gs_fd_cached_kind(int fd)
 {
 	struct gs_fd *d = gs_fd_get(fd);
-	return d ? d->kind : GS_FD_UNKNOWN;
+	return d ? LOAD(d->kind) : GS_FD_UNKNOWN;
 }
 
 int gs_fd_kind(int fd)
 {
 	struct gs_fd *d = gs_fd_get(fd);
-	int k = d ? d->kind : GS_FD_UNKNOWN;
+	int k = d ? LOAD(d->kind) : GS_FD_UNKNOWN;
 	if (likely(k != GS_FD_UNKNOWN))
 		return k;
 	struct stat st;

@@ -18,8 +18,10 @@ struct gs_fd {
 					 * when the number is closed or names a new
 					 * file; part of the netpoller's event key */
 
-	/* Facts (fdtable.c): caches anyone may read and write without a lock;
-	 * a racing writer stores what the kernel said, the same thing. */
+	/* Facts (fdtable.c): caches anyone may read and write without a lock,
+	 * with relaxed atomics; each epoch is stored (release) after its value
+	 * and loaded (acquire) before it. A racing writer stores what the
+	 * kernel said, the same thing. */
 	int kind;			/* GS_FD_* */
 	int nonblock;			/* the program's O_NONBLOCK, -1 unknown */
 	uint32_t nb_epoch;		/* valid while == the table's epoch */

@@ -1,5 +1,6 @@
 /* sched/fdwait.c: the way of a blocking fd call (DESIGN.md §3), for every
- * hook of such a call (shim/io.c, net.c, stdio.c, splice.c):
+ * hook of such a call (shim/io.c, net.c, stdio.c, splice.c, and poll.c's
+ * epoll_wait family, a readiness call on one fd: struct gs_fdwait.readiness):
  *
  *   hook -> gs_fd_call: snap = gs_np_snap(fd); try the call without blocking;
  *           done unless EAGAIN; gs_fd_block(): park in the netpoller until fd
@@ -20,7 +21,7 @@
 int gs_fd_block(struct g *g, int *fdp, int mode, struct gs_np_snap snap, struct gs_fdwait *w)
 {
 	int fd = *fdp;
-	if (gs_fd_user_nonblock(fd)) {
+	if (!w->readiness && gs_fd_user_nonblock(fd)) {
 		errno = w->again_errno ? w->again_errno : EAGAIN;
 		return GS_FDW_RETURN;
 	}
@@ -36,6 +37,8 @@ int gs_fd_block(struct g *g, int *fdp, int mode, struct gs_np_snap snap, struct 
 		w->woken++;
 		return GS_FDW_RETRY;
 	case -ETIMEDOUT:	/* SO_RCVTIMEO/SO_SNDTIMEO expired */
+		if (w->readiness)
+			return GS_FDW_RETRY;	/* the last ask, with the time up */
 		errno = w->again_errno ? w->again_errno : EAGAIN;
 		return GS_FDW_RETURN;
 	case -EINTR:
@@ -48,6 +51,10 @@ int gs_fd_block(struct g *g, int *fdp, int mode, struct gs_np_snap snap, struct 
 		return GS_FDW_RETURN;
 	case -EPERM:
 		return GS_FDW_BLOCKING;
+	case -EBADF:
+		if (w->readiness)
+			return GS_FDW_RETRY;	/* closed behind its back: the ask reports it */
+		/* fall through */
 	default:
 		errno = -r;
 		return GS_FDW_RETURN;

@@ -20,6 +20,12 @@ struct gs_fdwait {
 	int again_errno;	/* what the call reports when the wait ends it without
 				 * a result (the program's O_NONBLOCK, an expired
 				 * socket timeout); 0: EAGAIN */
+	bool readiness;		/* a readiness call on the fd (epoll_wait on an epoll
+				 * fd): the program's O_NONBLOCK does not apply, the
+				 * deadline is the call's own (set with have_deadline),
+				 * and when it passes, or the fd was closed without a
+				 * duplicate, the call asks once more (retry) and
+				 * returns what it finds */
 };
 
 enum { GS_FDW_RETRY = 0, GS_FDW_RETURN = -1, GS_FDW_BLOCKING = 1 };

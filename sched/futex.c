@@ -110,7 +110,7 @@ static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *add
 		gs_unlock(&b->lock);
 		return -EINTR;
 	}
-	g->interruptible = interruptible;	/* before the park word: see gs_interrupt */
+	__atomic_store_n(&g->interruptible, interruptible, __ATOMIC_RELAXED);	/* before the park word: see gs_interrupt */
 	g->in_futex = 1;
 	w.seq = gs_park_prepare_locked(g, why, (void *)addr);	/* gs_unlock below */
 	w.prev = b->tail;
@@ -129,7 +129,7 @@ static inline __attribute__((always_inline)) int wait_bits(_Atomic uint32_t *add
 		gs_ready(g, w.seq);
 	gs_park(g);
 	g->in_futex = 0;
-	g->interruptible = 0;
+	__atomic_store_n(&g->interruptible, 0, __ATOMIC_RELAXED);
 	if (deadline)
 		gs_g_timer_del(g);
 	bool intr = interruptible && gs_park_interrupted(g);

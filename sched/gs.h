@@ -37,11 +37,17 @@
  * Lock order: the ranks of GS_LOCK_RANKS ("structures" below), written once
  * and checked on every acquisition by `make lockrank`. The nestings that
  * happen (GOSHIM_LOCKRANK_SEEN over the compat suites): start_lock -> mslock
- * (m.c: starting an M), and the robust buckets among themselves, in address
- * order (sync.c: all held across fork). gs_allg_lock is taken alone, except
- * that tid.c sends a signal to a G under it (gs_sig_send: a sigaction query
- * and a lock-free gs_ready). No runtime lock is held across a park or a
- * context switch. */
+ * (m.c: starting an M); the robust buckets among themselves, in address
+ * order, then the stack pool (fork.c: all held across fork); dlopen_lock ->
+ * gs_allg_lock (tls.c: a new module's TLS into every G); gs_allg_lock -> fd
+ * lock (dump.c: the unwinder symbolises frames under the all-G lock, and
+ * opens and closes ELF files through the library's own open and close hooks,
+ * whose bookkeeping takes that fd's lock; no path holds an fd lock while it
+ * takes the all-G lock, so gs_allg_lock ranks below the fd locks); an M's
+ * timer lock -> another's, in address order (proc.c: adopting timers) and ->
+ * the global queue (a due timer readied). tid.c also sends a signal to a G
+ * under gs_allg_lock (gs_sig_send: a sigaction query and a lock-free
+ * gs_ready). No runtime lock is held across a park or a context switch. */
 #ifndef GS_H
 #define GS_H
 
@@ -90,13 +96,13 @@ extern struct gs_config gs_cfg GS_HIDDEN;
 	X(OFFLOAD,	0, "olock (offload.c)")					\
 	X(RBUCKET,	1, "robust bucket lock (sync.c)")			\
 	X(FUTEX,	0, "futex bucket lock (futex.c)")			\
+	X(ALLG,		0, "gs_allg_lock (g.c)")				\
 	X(FDFLIP,	0, "fd flip lock (fdtable.c)")				\
 	X(NPINIT,	0, "netpoll init_lock (netpoll.c)")			\
 	X(FD,		0, "fd lock (fdtable.h)")				\
 	X(MTIMERS,	1, "m->tlock (proc.c)")					\
 	X(GLOBALQ,	0, "glock (proc.c)")					\
 	X(HEAPG,	0, "heapg_lock (g.c)")					\
-	X(ALLG,		0, "gs_allg_lock (g.c)")				\
 	X(STACK,	0, "stack_lock (stack.c)")				\
 	X(WAITSPARE,	0, "slock (shim/wait.c)")				\
 	X(PRIOQ,	0, "priority run queue lock (proc.c)")
@@ -183,7 +189,10 @@ struct g {
 	struct gs_node node;		/* link in an M's inbox */
 	struct g *schedlink;		/* link in the global queue / lists */
 	struct g *allnext, *allprev;	/* allg list (gs_allg_lock) */
-	struct m *m;			/* the M it is pinned to (runs on, when Gs move); NULL until started */
+	struct m *m;			/* the M it is pinned to (runs on, when Gs move); NULL
+					 * until started. Written by the M that switches to
+					 * it with relaxed atomic stores; the dump, sysmon and
+					 * stat read it from other Ms atomically */
 	_Atomic int on_cpu;		/* move mode: its registers are not saved yet */
 	pid_t tid;			/* move mode: its glibc tid: its gettid id (tid.c),
 					 * main's the pid; set at its first run */
@@ -214,12 +223,18 @@ struct g {
 	int stack_dirty;		/* its stack came from the pool with old bytes (stack.c) */
 	char *ctx_top;			/* where its frames start; NULL: below the struct */
 
-	/* Why it waits, for the dump and for interruption. */
+	/* Why it waits, for the dump and for interruption: written by the G
+	 * (gs_park_prepare, before the park word) with relaxed atomic stores,
+	 * read by the dump and by signal senders on other Ms with relaxed
+	 * atomic loads (a snapshot: the G may be woken meanwhile). */
 	const char *waitreason;
 	void *waitaddr;
 	uint64_t waitsince;		/* gs_coarse_ns when it parked */
-	size_t timer_i;			/* its entry in its M's timer heap + 1, or 0 */
-	int interruptible;		/* GS_INTR_*: what may end this wait early */
+	size_t timer_i;			/* its entry in its M's timer heap + 1, or 0
+					 * (under its heap's owner or lock) */
+	int interruptible;		/* GS_INTR_*: what may end this wait early; the
+					 * G writes it (relaxed atomic stores) before the
+					 * park word, gs_interrupt reads it after */
 	_Atomic int interrupted;	/* set before the ready that ends the wait */
 	int intr_restart;		/* the interruption was a SA_RESTART handler */
 	int intr_self;			/* it found a signal pending as it parked */
@@ -277,9 +292,14 @@ struct gs_timer {
 	uint64_t seq;			/* the park it ends */
 };
 
-struct gs_timers {			/* min-heap, touched only by its owner M */
+struct gs_timers {			/* min-heap of an M (timer.c): changed by its owner
+					 * M, in move mode under m->tlock (other Ms adopt
+					 * a P-less M's heap and delete their G's entry) */
 	struct gs_timer *v;
-	size_t n, cap;
+	size_t n;			/* entries: written with relaxed atomic stores,
+					 * peeked at by other Ms without the lock
+					 * (gs_timer_count) */
+	size_t cap;
 };
 
 #define RUNQ_SIZE 256
@@ -337,8 +357,9 @@ struct m {
 	uint32_t schedtick;		/* entries into the scheduler: written by this M
 					 * (relaxed atomic store), read by sysmon and the
 					 * preemption handler atomically */
-	uint64_t nruns;			/* Gs switched to (owner writes; schedtrace reads) */
-	uint64_t nmoves;		/* of those, Gs that last ran on another M */
+	uint64_t nruns;			/* Gs switched to: this M writes with relaxed
+					 * atomic stores, schedtrace reads atomically */
+	uint64_t nmoves;		/* of those, Gs that last ran on another M (same) */
 	uint64_t sd_runs, sd_moves;	/* sysmon: both at the last scheddetail line */
 	_Atomic int state;		/* M_FREE, M_LIVE */
 	_Atomic int has_p;		/* holds a P (see the glossary) */
@@ -348,8 +369,10 @@ struct m {
 	_Atomic int preempt_req;	/* GS_PREEMPT_*: the running G is to yield; stays
 					 * set until it yields (preempt.c) */
 	_Atomic int preempt_sent;	/* a request signal is queued, not yet handled */
-	uint32_t sm_tick;		/* sysmon's last look: schedtick, and since when */
-	uint64_t sm_since, sm_preempted;
+	uint32_t sm_tick;		/* sysmon's last look: schedtick (sysmon writes it
+					 * with relaxed atomic stores; the preemption
+					 * hook on this M reads it atomically) */
+	uint64_t sm_since, sm_preempted;	/* sysmon's only */
 	int in_sched;			/* >0 inside the scheduler: hooks go native */
 	sigset_t sigmask;		/* the mask currently set on this OS thread */
 	int sigmask_valid;
@@ -362,7 +385,9 @@ struct m {
 	struct g *bt_g;
 	unsigned long long bt_regs[GS_ARCH_BT_WORDS];
 	/* CPU-time accounting, once on (cpuclock.c): this thread's CPU time
-	 * when curg started running. Written by this M only. */
+	 * when curg started running. Written by this M only, with atomic
+	 * stores: a reader of a running G's clock on another M loads both
+	 * atomically (cpu_mark with acquire). */
 	uint64_t cpu_mark;
 	int cpu_mark_valid;
 	/* Signals pending on this OS thread for one of its Gs (g->sigkernel):
@@ -418,9 +443,10 @@ static inline __attribute__((always_inline)) uint64_t gs_park_prepare_mo(struct 
 									 void *addr, memory_order mo)
 {
 	uint64_t seq = (atomic_load_explicit(&g->parkword, memory_order_relaxed) >> 1) + 1;
-	g->waitreason = why;
-	g->waitaddr = addr;
-	g->waitsince = atomic_load_explicit(&gs_coarse_ns, memory_order_relaxed);
+	__atomic_store_n(&g->waitreason, why, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->waitaddr, addr, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->waitsince, atomic_load_explicit(&gs_coarse_ns, memory_order_relaxed),
+			 __ATOMIC_RELAXED);
 	atomic_store_explicit(&g->parkword, (seq << 1) | PARK_WAITING, mo);
 	return seq;
 }
@@ -516,7 +542,6 @@ GS_HIDDEN bool gs_m_has_work(struct g *g);
 GS_HIDDEN int gs_sleep_until(uint64_t deadline);
 GS_HIDDEN int gs_sleep_until_intr(uint64_t deadline, int intr);
 GS_HIDDEN void gs_interrupt(struct g *g);
-GS_HIDDEN void gs_fork_child(void);
 GS_HIDDEN void gs_ensure_ms(void);
 GS_HIDDEN void gs_overflow_init_m(struct m *m);
 GS_HIDDEN bool gs_overflow_check(void *addr);	/* in a SIGSEGV handler */
@@ -654,6 +679,11 @@ GS_HIDDEN bool gs_timer_pop_due(struct gs_timers *t, uint64_t now, struct gs_tim
 /* Takes g's entry out, if it has one (its wait ended before the deadline). */
 GS_HIDDEN void gs_timer_del(struct gs_timers *t, struct g *g);
 GS_HIDDEN uint64_t gs_timer_next(struct gs_timers *t);	/* UINT64_MAX if none */
+/* Entries in t, read without its lock (a hint: the lock's holder decides). */
+static inline size_t gs_timer_count(struct gs_timers *t)
+{
+	return __atomic_load_n(&t->n, __ATOMIC_RELAXED);
+}
 GS_HIDDEN uint64_t gs_nanotime(void);			/* CLOCK_MONOTONIC ns */
 /* Converts an absolute deadline on clock to a monotonic ns deadline. */
 GS_HIDDEN uint64_t gs_deadline(clockid_t clock, const struct timespec *abs);
@@ -675,16 +705,25 @@ GS_HIDDEN void gs_stack_fork_prepare(void);
 GS_HIDDEN void gs_stack_fork_parent(void);
 GS_HIDDEN void gs_stack_fork_child(void);
 
-/* ---- fork against the loader (loader.c) ---- */
+/* ---- fork (fork.c: the one strategy; loader.c: the loader gate) ---- */
 
 /* Around dlopen, dlmopen, dlclose and dl_iterate_phdr (any caller): no fork
  * happens while a caller is inside, and a caller waits while one is under way. */
 GS_HIDDEN void gs_loader_enter(void);
 GS_HIDDEN void gs_loader_leave(void);
-/* Around the real fork: begin waits until no loader call is inside (parks a
- * G); end (pid as fork returned it, 0 in the child) opens the gate again. */
-GS_HIDDEN void gs_fork_begin(void);
-GS_HIDDEN void gs_fork_end(pid_t pid);
+/* Around the real fork (fork.c): shut waits until no loader call is inside
+ * (parks a G); open (pid as fork returned it) opens the gate again in the
+ * parent; fork_child resets it in the child's fork handler. */
+GS_HIDDEN void gs_loader_shut(void);
+GS_HIDDEN void gs_loader_open(pid_t pid);
+GS_HIDDEN void gs_loader_fork_child(void);
+/* fork() for the hook: the loader gate, glibc's fork on the real thread
+ * pointer; pid, 0 in the child, or -errno. The fork handlers are fork.c's. */
+GS_HIDDEN pid_t gs_fork(void);
+/* Each subsystem's part of fork.c's handlers. */
+GS_HIDDEN void gs_robust_fork_prepare(void);
+GS_HIDDEN void gs_robust_fork_release(void);
+GS_HIDDEN void gs_dumpsock_fork_child(void);
 
 /* ---- thread identity (tls.c) ---- */
 
@@ -764,6 +803,12 @@ GS_HIDDEN void gs_lock_reset(gs_lock_t *l);
 
 extern int gs_dump_sig GS_HIDDEN;	/* GOSHIM_DUMP_SIGNAL, 0 if none */
 GS_HIDDEN void gs_dump(int fd);
+/* libunwind's one-time initialisation, which calls hooked functions (pipe2,
+ * pthread_mutex_lock): every unwinder user calls this before it takes a
+ * runtime lock. ready: it has been done (lock.c's rank report unwinds only
+ * then, so a violation inside the initialisation cannot re-enter it). */
+GS_HIDDEN void gs_unwind_init(void);
+GS_HIDDEN bool gs_unwind_ready(void);
 /* The same dump gathered in memory (malloc), as text or JSON, without the G skip;
  * NULL when out of memory. */
 GS_HIDDEN char *gs_dump_mem(bool json, struct g *skip, size_t *len);

@@ -1,5 +1,5 @@
-/* sched/loader.c: fork against the dynamic loader and the runtime's allocators
- * (issue 17, point 7): a child forked while other green threads load or
+/* sched/loader.c: fork against the dynamic loader (issue 17, point 7): the
+ * loader gate, which fork.c shuts around the real fork. A child forked while other green threads load or
  * unload modules, walk the module list, or create threads must not inherit a
  * lock held by a thread that does not exist in it, nor a half-edited list.
  *
@@ -21,12 +21,9 @@
  *   tls.c's dlopen_lock, taken only within dlopen. Calls from inside a gated
  *   call (a constructor that dlopens, a dl_iterate_phdr callback), and those
  *   of the fork handlers (pthread_atfork), pass.
- * - The stack pool (stack.c), from which the child's first pthread_create
- *   takes a stack, is held across the fork by a fork handler that runs after
- *   the program's own prepare handlers (registered first, so run last), and
- *   sync.c holds its robust buckets the same way. The rest of the runtime's
- *   shared state (run queues, timers, the futex table, netpoll, the M table)
- *   is what the vanished Ms used, and gs_fork_child rebuilds it empty.
+ * - The runtime's own allocators (the stack pool, the robust buckets) are
+ *   held across glibc's part of the fork by fork.c's handlers; the rest of the
+ *   runtime's shared state is rebuilt empty in the child (fork.c).
  *
  * - No preemption inside the gated calls: their callbacks (a dl_iterate_phdr
  *   callback, a constructor or destructor) run under ld.so's recursive locks,
@@ -104,9 +101,9 @@ void gs_loader_leave(void)
 	gs_preempt_point();
 }
 
-/* Before the real fork, on the forking G (or outside thread): shuts the gate
- * and waits until only the caller's own gated calls are inside. */
-void gs_fork_begin(void)
+/* Before the real fork (fork.c), on the forking G (or outside thread): shuts
+ * the gate and waits until only the caller's own gated calls are inside. */
+void gs_loader_shut(void)
 {
 	uint32_t v = atomic_load(&gate);
 	for (;;) {
@@ -125,41 +122,26 @@ void gs_fork_begin(void)
 	atomic_store(&fork_tp, gs_arch_tp_now());
 }
 
-/* After the real fork, in the parent (pid != 0, also when it failed) and the
- * child (pid 0, where the caller is the only thread). */
-void gs_fork_end(pid_t pid)
+/* After the real fork, in the parent (pid != 0, also when it failed): opens
+ * the gate. Nothing in the child, where the fork handler did it. */
+void gs_loader_open(pid_t pid)
 {
+	if (pid == 0)
+		return;
 	atomic_store(&fork_m, NULL);
 	atomic_store(&fork_tp, NULL);
-	if (pid == 0) {
-		atomic_store(&gate, (uint32_t)*depth_of(gs_self()));
-		return;
-	}
 	atomic_fetch_and(&gate, ~FORKING);
 	gs_futex_wake(&gate, INT_MAX);
 }
 
-static void prepare(void)
+/* In the child's fork handler (fork.c), where the caller is the only thread,
+ * possibly on its M's real thread pointer (so not gs_self()): the callers
+ * counted inside were the vanished threads', except the forker's own nested
+ * ones. Also for a fork that did not shut the gate (glibc's internal fork). */
+void gs_loader_fork_child(void)
 {
-	gs_stack_fork_prepare();
-}
-
-static void parent(void)
-{
-	gs_stack_fork_parent();
-}
-
-/* Also when the runtime has not started or an outside thread forks, where
- * gs_fork_child does nothing. */
-static void child(void)
-{
-	gs_stack_fork_child();
-}
-
-/* Registered before the program can register its own, so that its prepare
- * handler runs after theirs (glibc runs them in reverse order) and holds the
- * stack pool only across glibc's own part of the fork. */
-__attribute__((constructor)) static void loader_init(void)
-{
-	pthread_atfork(prepare, parent, child);
+	struct m *m = gs_curm;
+	atomic_store(&fork_m, NULL);
+	atomic_store(&fork_tp, NULL);
+	atomic_store(&gate, (uint32_t)*depth_of(m ? m->curg : NULL));
 }

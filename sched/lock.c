@@ -64,9 +64,19 @@ __attribute__((destructor)) static void print_seen(void)
 	gs_syscall(SYS_close, fd);
 }
 
-/* The calling stack, to stderr: who took the lock out of order. */
+/* The calling stack, to stderr: who took the lock out of order. Not while
+ * libunwind is not initialised: the violation may be inside its
+ * initialisation, which holds its own lock (dump.c). */
 static void where(void)
 {
+	static GS_TLS bool inside;	/* the unwinder opens files: through the hooks */
+	if (inside)
+		return;
+	if (!gs_unwind_ready()) {
+		gs_printf("lock rank:   (no backtrace: the unwinder is not initialised yet)");
+		return;
+	}
+	inside = true;
 	unw_context_t uc;
 	unw_cursor_t c;
 	unw_getcontext(&uc);
@@ -79,6 +89,7 @@ static void where(void)
 			strcpy(name, "?");
 		gs_printf("lock rank:   at %s+%#lx", name, (unsigned long)off);
 	}
+	inside = false;
 }
 
 static void rank_acquire(gs_lock_t *l, bool try)

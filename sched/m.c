@@ -38,7 +38,7 @@ static bool m_empty(struct m *m)
 {
 	return !__atomic_load_n(&m->npinned, __ATOMIC_RELAXED) && !__atomic_load_n(&m->runnext, __ATOMIC_RELAXED) &&
 	       gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) && !atomic_load(&m->prioq.top) &&
-	       (!gs_move || (!m->timers.n && !__atomic_load_n(&m->curg, __ATOMIC_RELAXED) &&
+	       (!gs_move || (!gs_timer_count(&m->timers) && !__atomic_load_n(&m->curg, __ATOMIC_RELAXED) &&
 			     !atomic_load(&m->nwired)));
 }
 
@@ -76,7 +76,8 @@ static _Noreturn void retire(struct m *m)
 	}
 	free(m->timers.v);
 	m->timers.v = NULL;
-	m->timers.n = m->timers.cap = 0;
+	__atomic_store_n(&m->timers.n, 0, __ATOMIC_RELAXED);
+	m->timers.cap = 0;
 	if (m->altstack) {
 		stack_t ss = { .ss_flags = SS_DISABLE };
 		sigaltstack(&ss, NULL);
@@ -344,11 +345,11 @@ void gs_m_fork_child(struct m *self, struct g *g)
 		atomic_store(&m->nwired, g && atomic_load(&g->wired_m) == m ? 1 : 0);
 		atomic_store(&m->runq.head, 0);
 		atomic_store(&m->runq.tail, 0);
-		m->timers.n = 0;
+		__atomic_store_n(&m->timers.n, 0, __ATOMIC_RELAXED);
 		atomic_store(&m->sleeping, 0);
 	}
 	self->tid = (pid_t)gs_syscall(SYS_gettid);
-	self->cpu_mark_valid = 0;	/* a new OS thread: its CPU clock starts at 0 */
+	__atomic_store_n(&self->cpu_mark_valid, 0, __ATOMIC_RELAXED);	/* a new OS thread: its CPU clock starts at 0 */
 	if (g)
 		g->cpu_ns = 0;
 	gs_cpuclock_at_switch(self, g);

@@ -288,7 +288,7 @@ again:
 			tick = true;
 		}
 	}
-	g->interruptible = intr;	/* before the park word: see gs_interrupt */
+	__atomic_store_n(&g->interruptible, intr, __ATOMIC_RELAXED);	/* before the park word: see gs_interrupt */
 	uint64_t seq = gs_park_prepare(g, n > 1 ? "poll" : it[0].mode == NP_READ ? "fd read" :
 					  it[0].mode == NP_WRITE ? "fd write" : "fd read/write", NULL);
 	int queued = 0, nq = 0;
@@ -318,7 +318,7 @@ again:
 		if (wake && gs_g_timer_add(g, wake, seq) != 0)
 			wake = 0;
 		atomic_fetch_add(&nwaiting, 1);
-		g->waitaddr = (void *)(intptr_t)it[0].fd;
+		__atomic_store_n(&g->waitaddr, (void *)(intptr_t)it[0].fd, __ATOMIC_RELAXED);
 		if (intr)
 			gs_park_check_intr(g, seq);
 		gs_park(g);
@@ -326,7 +326,7 @@ again:
 		if (wake)
 			gs_g_timer_del(g);
 	}
-	g->interruptible = 0;
+	__atomic_store_n(&g->interruptible, 0, __ATOMIC_RELAXED);
 	int still = 0;		/* waiters nobody took off: no event for them */
 	int moved = 0;		/* waiters the closer of their fd took off */
 	for (int i = 0; i < queued; i++) {

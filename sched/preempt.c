@@ -181,7 +181,7 @@ void gs_preempt_hook(struct m *m)
 	 * span that has ended (sysmon asks when schedtick stayed at sm_tick):
 	 * yielding now would only start another G here, pinned to an M whose
 	 * G may be about to block in the kernel. */
-	if (__atomic_load_n(&m->schedtick, __ATOMIC_RELAXED) != m->sm_tick)
+	if (__atomic_load_n(&m->schedtick, __ATOMIC_RELAXED) != __atomic_load_n(&m->sm_tick, __ATOMIC_RELAXED))
 		return;
 	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
 	int saved = errno;

@@ -368,10 +368,11 @@ bool gs_ready(struct g *g, uint64_t seq)
 void gs_interrupt(struct g *g)
 {
 	uint64_t w = atomic_load(&g->parkword);
-	if (!(w & PARK_WAITING) || !g->interruptible)
+	int intr = __atomic_load_n(&g->interruptible, __ATOMIC_RELAXED);
+	if (!(w & PARK_WAITING) || !intr)
 		return;
 	/* Only a signal ends such a wait (the sender set sigpending first). */
-	if (g->interruptible == GS_INTR_SIGNAL && !atomic_load(&g->sigpending))
+	if (intr == GS_INTR_SIGNAL && !atomic_load(&g->sigpending))
 		return;
 	atomic_store(&g->interrupted, 1);
 	if (!gs_ready(g, w >> 1))
@@ -381,8 +382,9 @@ void gs_interrupt(struct g *g)
 void gs_cancel_async_wake(struct g *g)
 {
 	uint64_t w = atomic_load(&g->parkword);
+	int intr = __atomic_load_n(&g->interruptible, __ATOMIC_RELAXED);
 	if (w & PARK_WAITING) {
-		if (g->interruptible && g->interruptible != GS_INTR_SIGNAL)
+		if (intr && intr != GS_INTR_SIGNAL)
 			gs_interrupt(g);	/* its call ends with the cancellation */
 		else if (g->in_futex)
 			gs_ready(g, w >> 1);	/* gs_futex_wait unwinds it */
@@ -399,7 +401,7 @@ void gs_cancel_async_wake(struct g *g)
  * be gone meanwhile. Lock order: timer lock -> run queue locks. */
 static void run_timers(struct m *m)
 {
-	if (!m->timers.n)
+	if (!gs_timer_count(&m->timers))	/* others may change it (move mode) */
 		return;
 	uint64_t now = gs_nanotime();
 	struct gs_timer t;
@@ -600,7 +602,7 @@ static struct g *find_move1(struct m *m, bool prefer_new)
 			struct m *v = &gs_allm[(m->id + i) % nm];
 			if (!pless(v))
 				continue;
-			if (v->timers.n)
+			if (gs_timer_count(&v->timers))
 				adopt_timers(m, v);
 			if ((g = take_runnext(v)))
 				return g;
@@ -694,12 +696,12 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 			gs_arch_relax();
 		atomic_store_explicit(&g->on_cpu, 1, memory_order_relaxed);
 		if (g->m != m && g->m)
-			m->nmoves++;
-		g->m = m;
+			__atomic_store_n(&m->nmoves, m->nmoves + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->m, m, __ATOMIC_RELAXED);	/* dump, sysmon read it */
 		if (unlikely(!g->tid))
 			g->tid = g == gs_maing ? m->tid : gs_tid_of(g);
 	} else if (unlikely(!g->m)) {
-		g->m = m;	/* first run: pinned from now on */
+		__atomic_store_n(&g->m, m, __ATOMIC_RELAXED);	/* first run: pinned from now on */
 		__atomic_store_n(&m->npinned, m->npinned + 1, __ATOMIC_RELAXED);
 	}
 	if (gs_tls_tp)
@@ -709,7 +711,7 @@ static void run_g(struct m *m, struct gs_ctx *from, struct g *g)
 	apply_sigmask(m, g);
 	gs_cpuclock_at_switch(m, g);
 	__atomic_store_n(&m->curg, g, __ATOMIC_RELAXED);
-	m->nruns++;
+	__atomic_store_n(&m->nruns, m->nruns + 1, __ATOMIC_RELAXED);
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->in_sched = 0;
 	gs_ctx_switch(from, &g->ctx);
@@ -926,17 +928,17 @@ int gs_sleep_until_intr(uint64_t deadline, int intr)
 	struct g *g = gs_self();
 	if (atomic_exchange(&g->interrupted, 0))
 		return -EINTR;
-	g->interruptible = intr;	/* before the park word: see gs_interrupt */
+	__atomic_store_n(&g->interruptible, intr, __ATOMIC_RELAXED);	/* before the park word: see gs_interrupt */
 	uint64_t seq = gs_park_prepare(g, "sleep", NULL);
 	if (gs_g_timer_add(g, deadline, seq) != 0) {
-		g->interruptible = 0;
+		__atomic_store_n(&g->interruptible, 0, __ATOMIC_RELAXED);
 		if (!gs_park_cancel(g, seq))
 			gs_park(g);
 		return -ENOMEM;
 	}
 	gs_park_check_intr(g, seq);
 	gs_park(g);
-	g->interruptible = 0;
+	__atomic_store_n(&g->interruptible, 0, __ATOMIC_RELAXED);
 	gs_g_timer_del(g);
 	return gs_park_interrupted(g) ? -EINTR : 0;
 }

@@ -118,7 +118,7 @@ void gs_sig_idle_mask(struct m *m)
 static bool takes(struct g *g, int sig)
 {
 	uint64_t w = atomic_load(&g->parkword);
-	return (w & PARK_WAITING) && g->interruptible && !sigismember(&g->sigmask, sig) &&
+	return (w & PARK_WAITING) && __atomic_load_n(&g->interruptible, __ATOMIC_RELAXED) && !sigismember(&g->sigmask, sig) &&
 	       atomic_load(&g->status) == G_WAITING;
 }
 
@@ -187,10 +187,10 @@ int gs_sig_send(struct g *g, int sig)
 			 * try again on its own OS thread: a signalfd is ready
 			 * only to the thread the signal is pending on, not to
 			 * the M that polls for everyone. */
-			const char *why = g->waitreason;
+			const char *why = __atomic_load_n(&g->waitreason, __ATOMIC_RELAXED);
 			if (!r && atomic_load(&g->status) == G_WAITING && why &&
 			    (!strncmp(why, "fd ", 3) || !strcmp(why, "poll")))
-				gs_np_kick((int)(intptr_t)g->waitaddr);
+				gs_np_kick((int)(intptr_t)__atomic_load_n(&g->waitaddr, __ATOMIC_RELAXED));
 			return r;
 		}
 		return REAL(pthread_kill)(g->m ? (pthread_t)g->m->self_pt : REAL(pthread_self)(), sig);
@@ -198,7 +198,7 @@ int gs_sig_send(struct g *g, int sig)
 	atomic_fetch_or(&g->sigpending, 1ull << (sig - 1));
 	/* Wakes it; the G itself decides EINTR or SA_RESTART in gs_park's tail
 	 * (gs_sig_intr_self), from every signal pending then. */
-	if (g->interruptible && !sigismember(&g->sigmask, sig))
+	if (__atomic_load_n(&g->interruptible, __ATOMIC_RELAXED) && !sigismember(&g->sigmask, sig))
 		gs_interrupt(g);
 	if (g == gs_self())
 		gs_sig_deliver(g);

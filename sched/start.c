@@ -1,5 +1,5 @@
-/* sched/start.c: start-up (settings from the environment, main's M and G)
- * and the state a forked child starts from. */
+/* sched/start.c: start-up (settings from the environment, main's M and G).
+ * A forked child's rebuild is fork.c's. */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -196,28 +196,7 @@ void gs_init(void)
 	gs_sig_g_start(mg);
 	gs_allg_add(mg);
 	atomic_store(&gs_stats.live_gs, 1);
-	pthread_atfork(NULL, NULL, gs_fork_child);
 	atomic_store(&gs_started, 1);
 	(void)gs_nanotime();	/* resolves libc's clock_gettime here, not in a handler (timer.c) */
-	gs_dumpsock_init();	/* after gs_fork_child's registration: its child handler runs after it */
-}
-
-/* In a forked child only the calling OS thread exists, running the G that
- * called fork: it becomes the only G, its M the only running M. */
-void gs_fork_child(void)
-{
-	struct m *self = gs_curm;
-	if (!self)
-		return;
-	struct g *g = self->curg;
-	gs_g_fork_child(g);
-	gs_proc_fork_child();
-	gs_futex_fork_child();
-	gs_stack_fork_child();
-	gs_np_fork_child();
-	gs_sysmon_fork_child();
-	gs_offload_fork_child();
-	gs_tid_fork_child(g);
-	gs_m_fork_child(self, g);
-	/* Ms other than this one start again at the next pthread_create. */
+	gs_dumpsock_init();
 }

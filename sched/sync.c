@@ -159,22 +159,17 @@ void gs_robust_exit(struct g *g)
 }
 
 /* A fork while another M edits a bucket would leave the child a held lock
- * and a half-linked list: hold them all across fork. */
-static void robust_fork_prepare(void)
+ * and a half-linked list: hold them all across fork (fork.c's handlers). */
+void gs_robust_fork_prepare(void)
 {
 	for (int i = 0; i < NRBUCKET; i++)
 		gs_lock(&rbuckets[i].lock);
 }
 
-static void robust_fork_release(void)
+void gs_robust_fork_release(void)
 {
 	for (int i = NRBUCKET - 1; i >= 0; i--)
 		gs_unlock(&rbuckets[i].lock);
-}
-
-__attribute__((constructor)) static void robust_init(void)
-{
-	pthread_atfork(robust_fork_prepare, robust_fork_release, robust_fork_release);
 }
 
 /* glibc's robust mutex: relocking by the owner is EDEADLK for the errorcheck

@@ -180,7 +180,7 @@ static void *sysmon(void *arg)
 			uint32_t tick = __atomic_load_n(&m->schedtick, __ATOMIC_RELAXED);
 			struct g *cur = __atomic_load_n(&m->curg, __ATOMIC_RELAXED);
 			if (!cur || atomic_load(&m->sleeping) || tick != m->sm_tick) {
-				m->sm_tick = tick;
+				__atomic_store_n(&m->sm_tick, tick, __ATOMIC_RELAXED);
 				m->sm_since = now;
 				continue;
 			}

@@ -41,6 +41,14 @@ uint64_t gs_deadline(clockid_t clock, const struct timespec *abs)
 	return mono + (uint64_t)d;
 }
 
+/* t->n is read without the heap's lock by other Ms (gs_timer_count: is
+ * there anything to adopt, is an M empty): written here with relaxed atomic
+ * stores, by the owner or under the heap's lock (gs.h). */
+static void set_n(struct gs_timers *t, size_t n)
+{
+	__atomic_store_n(&t->n, n, __ATOMIC_RELAXED);
+}
+
 static bool before(const struct gs_timer *a, const struct gs_timer *b)
 {
 	return a->when < b->when;
@@ -91,7 +99,9 @@ int gs_timer_add(struct gs_timers *t, uint64_t when, struct g *g, uint64_t seq)
 		t->v = v;
 		t->cap = cap;
 	}
-	sift_up(t, t->n++, (struct gs_timer){ when, g, seq });
+	size_t i = t->n;
+	set_n(t, i + 1);
+	sift_up(t, i, (struct gs_timer){ when, g, seq });
 	return 0;
 }
 
@@ -103,7 +113,8 @@ void gs_timer_del(struct gs_timers *t, struct g *g)
 	g->timer_i = 0;
 	if (--i >= t->n || t->v[i].g != g)
 		return;
-	struct gs_timer last = t->v[--t->n];
+	set_n(t, t->n - 1);
+	struct gs_timer last = t->v[t->n];
 	if (i == t->n)
 		return;
 	if (i > 0 && before(&last, &t->v[(i - 1) / 2]))
@@ -123,7 +134,8 @@ bool gs_timer_pop_due(struct gs_timers *t, uint64_t now, struct gs_timer *out)
 		return false;
 	*out = t->v[0];
 	out->g->timer_i = 0;
-	struct gs_timer last = t->v[--t->n];
+	set_n(t, t->n - 1);
+	struct gs_timer last = t->v[t->n];
 	if (t->n)
 		sift_down(t, 0, last);
 	return true;

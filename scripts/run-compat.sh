@@ -51,6 +51,11 @@
 # A test whose native run exits 77 (and whose compat-exit is not 77) is skipped: its
 # preloaded runs are not made, one `skip` line (with the native stdout's last line, which
 # says why) stands for them, and they count as skipped, not passed.
+# A test that cannot run one of its parts here says so on stdout with a line
+#   skip-part: WHAT (WHY)
+# (natively and preloaded alike, so the outputs still compare): its runs count as passed
+# for the rest, and each such line of the native run gives one `skip NAME: part ...` line,
+# counted as skipped, so no part is silently counted as passed.
 #
 # The library must really be in the preloaded programs (a library the loader cannot load
 # is ignored with a message, and the program then runs natively and "passes"):
@@ -330,6 +335,10 @@ for n in "${names[@]}"; do
         report_fail "$n" native "broken test: native exit status $(status "$nrc"), expected $want" "$WORK/$n.native.err"
         continue
     fi
+
+    while IFS= read -r part; do
+        skip "$n" "part ${part#skip-part: }"
+    done < <(grep -a '^skip-part: ' "$WORK/$n.native.out" || true)
 
     only=$(directive "$(src "$n")" procs)
     for p in $PROCS; do

@@ -1,7 +1,8 @@
 /* shim/poll.c: the program's own readiness calls: poll, ppoll, select,
  * pselect, epoll_wait, epoll_pwait (DESIGN.md §2.4). Each first asks the kernel
  * with a zero timeout; if nothing is ready the G parks on every fd of the set
- * in the netpoller (an epoll fd is itself pollable) and asks again when any
+ * in the netpoller (an epoll fd is itself pollable: one fd, so the epoll
+ * calls go through the fd-call engine, sched/fdwait.c) and asks again when any
  * may be ready or the time is up. Always EINTR on a handler, as natively. */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,30 @@ static uint64_t deadline_ts(const struct timespec *ts)
 		return 0;
 	uint64_t d = gs_nanotime() + (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 	return d ? d : 1;
+}
+
+/* A timeout the kernel refuses (EINVAL). */
+static bool bad_ts(const struct timespec *ts)
+{
+	return ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0);
+}
+
+/* The p-forms' mask: set on g for the call (*old keeps g's own), then put back,
+ * keeping errno. */
+static void mask_begin(struct g *g, const sigset_t *mask, sigset_t *old)
+{
+	*old = g->sigmask;
+	if (mask)
+		gs_sig_setmask(g, mask);
+}
+
+static void mask_end(struct g *g, const sigset_t *mask, const sigset_t *old)
+{
+	if (mask) {
+		int saved = errno;
+		gs_sig_setmask(g, old);
+		errno = saved;
+	}
 }
 
 /* Parks g on the items until one may be ready or the deadline. 0: ask again;
@@ -97,20 +122,15 @@ IO_HOOK(int, ppoll, (struct pollfd *fds, nfds_t n, const struct timespec *ts, co
 	struct g *g = gs_self();
 	if (!g || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return REAL(ppoll)(fds, n, ts, mask);
-	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+	if (bad_ts(ts)) {
 		errno = EINVAL;
 		return -1;
 	}
 	gs_testcancel(g);
-	sigset_t old = g->sigmask;
-	if (mask)
-		gs_sig_setmask(g, mask);
+	sigset_t old;
+	mask_begin(g, mask, &old);
 	int r = do_poll(g, fds, n, deadline_ts(ts), !ts, mask, ts, -1);
-	if (mask) {
-		int saved = errno;
-		gs_sig_setmask(g, &old);
-		errno = saved;
-	}
+	mask_end(g, mask, &old);
 	return r;
 }
 
@@ -266,48 +286,57 @@ IO_HOOK(int, pselect, (int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struc
 	struct g *g = gs_self();
 	if (!g || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return REAL(pselect)(nfds, rd, wr, ex, ts, mask);
-	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+	if (bad_ts(ts)) {
 		errno = EINVAL;
 		return -1;
 	}
 	gs_testcancel(g);
-	sigset_t old = g->sigmask;
-	if (mask)
-		gs_sig_setmask(g, mask);
+	sigset_t old;
+	mask_begin(g, mask, &old);
 	int r = do_select(g, nfds, rd, wr, ex, deadline_ts(ts), !ts);
-	if (mask) {
-		int saved = errno;
-		gs_sig_setmask(g, &old);
-		errno = saved;
-	}
+	mask_end(g, mask, &old);
 	return r;
+}
+
+/* epoll_wait and friends: one blocking call on the epoll fd (itself pollable)
+ * through the fd-call engine (sched/fdwait.h), as a readiness call: tried with
+ * a zero timeout, parked until the epoll fd polls readable, the call's own
+ * deadline (then asked once more) or a handler (EINTR, as natively). If
+ * another thread closes epfd meanwhile, the engine goes on with the same
+ * epoll instance through the runtime's duplicate, as natively (IO_HOOK lets
+ * go of it). */
+struct epoll_call {
+	struct gs_fdcall c;
+	struct epoll_event *ev;
+	int max, timeout;
+	const sigset_t *mask;
+};
+
+static int epoll_try(struct gs_fdcall *c, bool block)
+{
+	struct epoll_call *e = (struct epoll_call *)c;
+	if (block) {	/* the epoll fd cannot be polled: the real call */
+		c->ret = REAL(epoll_pwait)(c->fd, e->ev, e->max, e->timeout, e->mask);
+		return GS_FDC_DONE;
+	}
+	int r = REAL(epoll_wait)(c->fd, e->ev, e->max, 0);
+	if (r != 0 || (c->w.deadline && gs_nanotime() >= c->w.deadline)) {
+		c->ret = r;
+		return GS_FDC_DONE;
+	}
+	return GS_FDC_AGAIN;
 }
 
 static int do_epoll(struct g *g, int epfd, struct epoll_event *ev, int max, uint64_t deadline, int timeout,
 		    const sigset_t *mask)
 {
-	for (;;) {
-		struct gs_np_snap snap = gs_np_snap(epfd, NP_READ);
-		int r = REAL(epoll_wait)(epfd, ev, max, 0);
-		if (r != 0 || (deadline && gs_nanotime() >= deadline))
-			return r;
-		/* If another thread closes epfd meanwhile, this goes on with the
-		 * same epoll instance through the runtime's duplicate, as natively
-		 * (the hook's IO_HOOK wrapper lets go of it). */
-		int w = gs_np_wait(&epfd, NP_READ, snap, deadline, GS_INTR_ALWAYS);
-		if (w == -EBADF)
-			w = 0;	/* closed behind our back: the next ask reports it */
-		if (w == -EINTR)
-			gs_testcancel(g);
-		if (w == -EINTR) {
-			errno = EINTR;
-			return -1;
-		}
-		if (w == -ETIMEDOUT)
-			return REAL(epoll_wait)(epfd, ev, max, 0);
-		if (w == -EPERM)
-			return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
-	}
+	struct epoll_call e = {
+		.c = { .fd = epfd, .mode = NP_READ, .try = epoll_try,
+		       .w = { .deadline = deadline, .have_deadline = true, .intr = GS_INTR_ALWAYS,
+			      .readiness = true } },
+		.ev = ev, .max = max, .timeout = timeout, .mask = mask,
+	};
+	return (int)gs_fd_call(g, &e.c);
 }
 
 IO_HOOK(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout), (epfd, ev, max, timeout))
@@ -325,15 +354,10 @@ IO_HOOK(int, epoll_pwait, (int epfd, struct epoll_event *ev, int max, int timeou
 	if (!g || timeout == 0 || max <= 0)
 		return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
 	gs_testcancel(g);
-	sigset_t old = g->sigmask;
-	if (mask)
-		gs_sig_setmask(g, mask);
+	sigset_t old;
+	mask_begin(g, mask, &old);
 	int r = do_epoll(g, epfd, ev, max, deadline_ms(timeout), timeout, mask);
-	if (mask) {
-		int saved = errno;
-		gs_sig_setmask(g, &old);
-		errno = saved;
-	}
+	mask_end(g, mask, &old);
 	return r;
 }
 
@@ -343,20 +367,15 @@ IO_HOOK(int, epoll_pwait2, (int epfd, struct epoll_event *ev, int max, const str
 	struct g *g = gs_self();
 	if (!g || max <= 0 || (ts && ts->tv_sec == 0 && ts->tv_nsec == 0))
 		return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
-	if (ts && (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0)) {
+	if (bad_ts(ts)) {
 		errno = EINVAL;
 		return -1;
 	}
 	gs_testcancel(g);
-	sigset_t old = g->sigmask;
-	if (mask)
-		gs_sig_setmask(g, mask);
+	sigset_t old;
+	mask_begin(g, mask, &old);
 	int ms = ts ? (int)(ts->tv_sec * 1000 + ts->tv_nsec / 1000000) : -1;
 	int r = do_epoll(g, epfd, ev, max, deadline_ts(ts), ms, mask);
-	if (mask) {
-		int saved = errno;
-		gs_sig_setmask(g, &old);
-		errno = saved;
-	}
+	mask_end(g, mask, &old);
 	return r;
 }

@@ -3,14 +3,14 @@
  * which must initialise a new module's static TLS in every green thread's
  * block. In pinned mode (or outside a G) each is the plain call.
  *
- * fork: glibc's child keeps only the calling thread's entry in its list of
- * threads and reclaims the others' stacks; that entry must be the OS thread's
- * real one (its stack holds the M's scheduler stack). The fork handlers
- * (pthread_atfork) run there too.
+ * fork: sched/fork.c (the loader gate, glibc's fork on the M's real thread
+ * pointer, the runtime's fork handlers).
  * set*id and setgroups: glibc signals every other real thread and skips
  * "self", found through the thread pointer; on a G's block it would signal
  * its own OS thread and wait for it. */
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -24,15 +24,50 @@
 
 GS_EXPORT pid_t fork(void)
 {
-	struct gs_realtp r;
-	gs_fork_begin();	/* no loader call inside from here (sched/loader.c) */
-	gs_tls_real_begin(&r);
-	pid_t pid = REAL(fork)();
-	gs_tls_real_end(&r);
-	int e = errno;
-	gs_fork_end(pid);
-	errno = e;
+	pid_t pid = gs_fork();	/* the one fork strategy: sched/fork.c */
+	if (pid < 0) {
+		errno = -pid;
+		return -1;
+	}
 	return pid;
+}
+
+/* glibc's daemon() forks with its internal __fork, which runs the fork
+ * handlers but not this hook: in tp and moving modes the child's thread list
+ * would keep the G's block, not the OS thread's, and the child was lost. So
+ * daemon is glibc's (misc/daemon.c, 2.36) around the hook's fork. */
+GS_EXPORT int daemon(int nochdir, int noclose)
+{
+	switch (fork()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		return -1;
+	if (!nochdir)
+		(void)chdir("/");
+	if (!noclose) {
+		int fd = open("/dev/null", O_RDWR);
+		if (fd == -1)
+			return -1;
+		struct stat st;
+		int e = fstat(fd, &st) != 0 ? errno : !S_ISCHR(st.st_mode) ? ENODEV : 0;
+		if (e) {
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > 2)
+			(void)close(fd);
+	}
+	return 0;
 }
 
 #define ON_REAL_TP(ret, name, params, args)			\
