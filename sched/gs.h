@@ -340,6 +340,7 @@ struct m {
 	struct g *nextg;		/* move mode: the G g0 runs next (its last M was on it) */
 	gs_lock_t tlock;		/* move mode: guards timers */
 	_Atomic int nwired;		/* move mode: live Gs wired to it (wired_m) */
+	_Atomic int retiring;		/* decided under mslock to retire: wire no G here */
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
 	struct gs_prioq prioq;		/* real-time Gs that run only here, made ready
 					 * (main's and wired ones; started ones unless
@@ -532,6 +533,12 @@ static inline bool gs_park_interrupted(struct g *g)
 		atomic_exchange(&g->interrupted, 0)) | self;
 }
 GS_HIDDEN void gs_yield(void);
+/* Move mode: keeps the running G on the OS thread whose kernel tid is tid (0:
+ * the one it runs on) from now on, going there first: for calls the kernel
+ * answers per OS thread (ptrace answers only the tracer). False if no M of
+ * ours has that tid or the G is kept on another already. Other modes: whether
+ * it runs there (a started G never moves). */
+GS_HIDDEN bool gs_wire_to(pid_t tid);
 /* Preempted at a safe point (preempt.c, in a signal handler on g's stack). */
 GS_HIDDEN void gs_preempt_yield(struct g *g);
 /* Whether a G other than g could run on g's M now (asked by a G that keeps

@@ -92,6 +92,35 @@ static _Noreturn void retire(struct m *m)
 	REAL(pthread_exit)(NULL);
 }
 
+bool gs_wire_to(pid_t tid)
+{
+	struct g *g = gs_self();
+	struct m *cur = g->m, *to = NULL, *was = atomic_load(&g->wired_m);
+	if (!tid || tid == cur->tid)
+		to = cur;
+	if (!gs_move || g == gs_maing)
+		return to == cur;
+	if (was)
+		return was == to || (!to && was->tid == tid);
+	gs_lock(&mslock);	/* a live M that has not decided to retire keeps it */
+	int nm = atomic_load(&gs_nm);
+	for (int i = 0; !to && i < nm; i++) {
+		struct m *x = &gs_allm[i];
+		if (atomic_load(&x->state) == M_LIVE && !atomic_load(&x->retiring) && x->tid == tid)
+			to = x;
+	}
+	if (to) {
+		atomic_fetch_add(&to->nwired, 1);
+		atomic_store(&g->wired_m, to);
+	}
+	gs_unlock(&mslock);
+	if (!to)
+		return false;
+	while (g->m != to)
+		gs_yield();	/* gs_ready puts a wired G in its M's inbox */
+	return true;
+}
+
 /* Called by an idle M before it sleeps: P transfers and retirement. Returns
  * true when the M got a P (look for work again). */
 bool gs_idle_p(struct m *m)
@@ -109,6 +138,7 @@ bool gs_idle_p(struct m *m)
 		}
 		atomic_store(&m->has_p, 0);
 		atomic_store(&t->has_p, 1);
+		atomic_store(&m->retiring, 1);
 		gs_unlock(&mslock);
 		gs_wake_m(t);
 		retire(m);
@@ -121,6 +151,7 @@ bool gs_idle_p(struct m *m)
 		return true;
 	}
 	if (!m0 && m_empty(m)) {
+		atomic_store(&m->retiring, 1);
 		gs_unlock(&mslock);
 		retire(m);
 	}
@@ -208,6 +239,7 @@ static int start_m(struct m *m)
 	m->npinned = 0;
 	m->sigmask_valid = 0;
 	atomic_store(&m->sleeping, 0);
+	atomic_store(&m->retiring, 0);
 	atomic_store(&m->state, M_LIVE);
 	atomic_fetch_add(&gs_stats.threads, 1);
 	m->started = 1;

@@ -27,6 +27,7 @@
  * and SIGQUIT and blocks SIGCHLD meanwhile): on a G they run whole on a
  * helper thread while the G waits, as natively uninterruptible. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <limits.h>
@@ -65,6 +66,28 @@ static struct wait_job *spares;
  * PTRACE_TRACEME: it may be a tracer, whose waits must see trace stops. */
 static _Atomic int tracing;
 
+/* The tid of the OS thread tracing pid (0: none), from /proc. */
+static pid_t tracer_of(pid_t pid)
+{
+	char path[40], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *t = strstr(buf, "\nTracerPid:");
+	return t ? (pid_t)atoi(t + 12) : 0;
+}
+
+/* A tracer is an OS thread, not a process: ptrace answers ESRCH to every
+ * other thread. So a green thread that attaches stays on its OS thread from
+ * then on (gs_wire_to), and one whose request gets ESRCH while another OS
+ * thread of ours traces pid (a child that called PTRACE_TRACEME after the G
+ * forked it there, then moved) goes there to stay, and asks again. */
 GS_EXPORT long ptrace(enum __ptrace_request req, ...)
 {
 	va_list ap;
@@ -73,9 +96,21 @@ GS_EXPORT long ptrace(enum __ptrace_request req, ...)
 	void *addr = va_arg(ap, void *);
 	void *data = va_arg(ap, void *);
 	va_end(ap);
-	if (req != PTRACE_TRACEME && !atomic_load_explicit(&tracing, memory_order_relaxed))
+	if (req == PTRACE_TRACEME || !gs_self())
+		return REAL(ptrace)(req, pid, addr, data);
+	if (!atomic_load_explicit(&tracing, memory_order_relaxed))
 		atomic_store_explicit(&tracing, 1, memory_order_relaxed);
-	return REAL(ptrace)(req, pid, addr, data);
+	if (req == PTRACE_ATTACH || req == PTRACE_SEIZE)
+		gs_wire_to(0);
+	long r = REAL(ptrace)(req, pid, addr, data);
+	if (r == -1 && errno == ESRCH) {
+		pid_t t = tracer_of(pid);
+		if (t > 0 && gs_wire_to(t))	/* then on the tracer: ask there */
+			r = REAL(ptrace)(req, pid, addr, data);
+		else
+			errno = ESRCH;
+	}
+	return r;
 }
 
 static void run_wait(struct gs_offload *j)
