@@ -9,8 +9,9 @@
 #include "compat.h"
 #include <sched.h>
 
-/* 0, or the error of raising main to SCHED_FIFO 99 (printed by the caller). */
-static int prio_setup(void)
+/* Pins main to one CPU and raises it to SCHED_FIFO 99; if the raise fails, prints
+ * its error and ends the program (status 0, the same natively and preloaded). */
+static void prio_setup(void)
 {
 	cpu_set_t set;
 	int cpu = 0;
@@ -22,7 +23,18 @@ static int prio_setup(void)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	CHECK_SYS(sched_setaffinity(0, sizeof set, &set));
-	return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	int r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	if (r) {
+		printf("main to SCHED_FIFO 99: %s\n", errname(r));
+		exit(0);
+	}
+}
+
+static void prio_barrier_wait(pthread_barrier_t *b)
+{
+	int r = pthread_barrier_wait(b);
+
+	CHECK(r == 0 || r == PTHREAD_BARRIER_SERIAL_THREAD);
 }
 
 /* Creates a thread with SCHED_FIFO prio (SCHED_OTHER for 0). */
