@@ -220,6 +220,9 @@ struct g {
 	uint64_t cpu_ns;		/* CPU time of its finished spans (cpuclock.c) */
 	struct gs_sched sched;		/* written by any thread of the program (its
 					 * pthread_setschedparam), read back as set */
+	_Atomic int sigsending;		/* gs_sig_send calls between marking a blocked
+					 * signal on it and queuing its OS thread copy
+					 * (signal.c; fills the hole before sigmask) */
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
 	_Atomic uint64_t sigkernel;	/* of those, the ones also pending on its M's
