@@ -195,6 +195,8 @@ int gs_spawn(struct g **out, void *(*fn)(void *), void *arg, size_t stacksize, s
 	atomic_fetch_add(&nlive, 1);
 	*out = g;
 	gs_ensure_ms();
+	if (gs_prio_new(g, self))
+		return 0;
 	struct m *m = gs_curm;
 	if (!self || !atomic_load_explicit(&m->has_p, memory_order_relaxed) ||
 	    !gs_runq_put(&m->runq, g))

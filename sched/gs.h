@@ -98,7 +98,8 @@ extern struct gs_config gs_cfg GS_HIDDEN;
 	X(HEAPG,	0, "heapg_lock (g.c)")					\
 	X(ALLG,		0, "gs_allg_lock (g.c)")				\
 	X(STACK,	0, "stack_lock (stack.c)")				\
-	X(WAITSPARE,	0, "slock (shim/wait.c)")
+	X(WAITSPARE,	0, "slock (shim/wait.c)")				\
+	X(PRIOQ,	0, "priority run queue lock (proc.c)")
 enum gs_lockrank {
 	GS_RANK_NONE,
 #define GS_RANK_ENUM_(r, peer, name) GS_RANK_##r,
@@ -165,6 +166,17 @@ struct gs_sched {
 	int explicit_;			/* created with PTHREAD_EXPLICIT_SCHED */
 };
 
+/* A run queue by priority (runq.c), used once the program has used a
+ * real-time policy (gs_rt_used): Gs linked through schedlink, highest
+ * rq_prio first, first-come among equals (rq_seq). top and topseq mirror
+ * the head for a look without the lock (top 0: empty). */
+struct gs_prioq {
+	gs_lock_t lock;
+	_Atomic int top;
+	_Atomic uint32_t topseq;
+	struct g *head;
+};
+
 struct g {
 	uint64_t magic;			/* GS_G_MAGIC */
 	struct gs_ctx ctx;		/* saved registers while not running */
@@ -182,6 +194,7 @@ struct g {
 	int id;				/* 1 = main */
 	_Atomic int status;		/* G_* */
 	_Atomic int joinstate;		/* J_*; futex word for joiners */
+	uint32_t rq_seq;		/* in a gs_prioq: when it was queued (wraps) */
 	_Atomic(struct g *) joiner;	/* the G blocked in pthread_join (GS_JOINER_OUTSIDE
 					 * for a thread that is not a G), the G itself once
 					 * detached, NULL if neither: glibc's joinid */
@@ -218,6 +231,8 @@ struct g {
 	struct gs_tls_dtor *tls_dtors;	/* C++ thread_local destructors, newest first */
 	char name[16];
 	uint64_t cpu_ns;		/* CPU time of its finished spans (cpuclock.c) */
+	int rq_prio;			/* in a gs_prioq: the priority it was queued with
+					 * (here: it fills a hole) */
 	struct gs_sched sched;		/* written by any thread of the program (its
 					 * pthread_setschedparam), read back as set */
 	_Atomic int sigsending;		/* gs_sig_send calls between marking a blocked
@@ -309,6 +324,15 @@ struct m {
 	gs_lock_t tlock;		/* move mode: guards timers */
 	_Atomic int nwired;		/* move mode: live Gs wired to it (wired_m) */
 	struct gs_mpsc inbox;		/* started Gs pinned here, made ready */
+	struct gs_prioq prioq;		/* real-time Gs that run only here, made ready
+					 * (main's and wired ones; started ones unless
+					 * Gs move): see gs_rt_used */
+	int rt_preempted;		/* its G is being preempted: 1 by sysmon, 2 for a
+					 * G of higher priority (prio_ready's front) */
+	int rt_skip;			/* real-time Gs ran 950 ms on end: the next
+					 * search looks at the other queues first, once */
+	uint64_t rt_hog_since, rt_hog_last;	/* sysmon's preemptions of real-time Gs
+					 * on end here: the first and the last */
 	struct gs_runq runq;		/* new Gs, stealable */
 	struct gs_timers timers;
 	_Atomic int sleeping;		/* 0 running, 1 idle in its futex wait (the kernel
@@ -324,7 +348,7 @@ struct m {
 	int npinned;			/* live Gs started on it: written by this M (and
 					 * start_m/fork) with relaxed atomic stores, read
 					 * by another M in m_empty (under mslock) */
-	_Atomic int preempt_req;	/* sysmon asked the running G to yield; stays
+	_Atomic int preempt_req;	/* GS_PREEMPT_*: the running G is to yield; stays
 					 * set until it yields (preempt.c) */
 	_Atomic int preempt_sent;	/* a request signal is queued, not yet handled */
 	uint32_t sm_tick;		/* sysmon's last look: schedtick, and since when */
@@ -537,6 +561,15 @@ GS_HIDDEN void gs_preempt_init(void);
 GS_HIDDEN void gs_preempt_m(struct m *m);	/* from sysmon */
 GS_HIDDEN void gs_preempt_backtrace(struct m *m);	/* from a dump */
 GS_HIDDEN void gs_preempt_hook(struct m *m);
+/* m->preempt_req: sysmon's request (the G ran 10 ms), and a G of higher
+ * priority than the running one was made runnable for its P (proc.c). */
+#define GS_PREEMPT_SYSMON 1
+#define GS_PREEMPT_PRIO 2
+/* The running g gives way to the G of higher priority made runnable. */
+GS_HIDDEN void gs_prio_yield(struct g *g);
+/* g, running, changed its own priority: a request to yield if a runnable G
+ * of its P now ranks above it. */
+GS_HIDDEN void gs_prio_changed(struct g *g);
 /* A preemption point in a hook that never blocks (mutex unlock, trylock,
  * pthread_kill, pthread_sigmask, ...): the signal sysmon sends finds the PC in
  * the shim or libc, where it may not yield, and leaves m->preempt_req set; a G
@@ -590,6 +623,10 @@ GS_HIDDEN struct g *gs_runq_get(struct gs_runq *q);
 GS_HIDDEN uint32_t gs_runq_steal(struct gs_runq *to, struct gs_runq *from);
 GS_HIDDEN uint32_t gs_runq_len(struct gs_runq *q);
 GS_HIDDEN void gs_mpsc_init(struct gs_mpsc *q);
+/* Priority run queues: put g with prio (1-99) and seq (its order among
+ * equals; front: before its equals); get the first (NULL: empty). */
+GS_HIDDEN void gs_prioq_put(struct gs_prioq *q, struct g *g, int prio, uint32_t seq, bool front);
+GS_HIDDEN struct g *gs_prioq_get(struct gs_prioq *q);
 GS_HIDDEN void gs_mpsc_push(struct gs_mpsc *q, struct gs_node *n);
 GS_HIDDEN struct gs_node *gs_mpsc_pop(struct gs_mpsc *q);
 GS_HIDDEN bool gs_mpsc_empty(struct gs_mpsc *q);

@@ -37,7 +37,7 @@ static int start_m(struct m *m);
 static bool m_empty(struct m *m)
 {
 	return !__atomic_load_n(&m->npinned, __ATOMIC_RELAXED) && !__atomic_load_n(&m->runnext, __ATOMIC_RELAXED) &&
-	       gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) &&
+	       gs_mpsc_empty(&m->inbox) && !gs_runq_len(&m->runq) && !atomic_load(&m->prioq.top) &&
 	       (!gs_move || (!m->timers.n && !__atomic_load_n(&m->curg, __ATOMIC_RELAXED) &&
 			     !atomic_load(&m->nwired)));
 }
@@ -148,6 +148,7 @@ static struct m *alloc_m(void)
 	m->id = nm;
 	gs_mpsc_init(&m->inbox);
 	gs_lock_init(&m->tlock, MTIMERS);
+	gs_lock_init(&m->prioq.lock, PRIOQ);
 	atomic_store_explicit(&gs_nm, nm + 1, memory_order_release);
 	return m;
 }
@@ -334,6 +335,11 @@ void gs_m_fork_child(struct m *self, struct g *g)
 			atomic_store(&m->has_p, 0);
 		}
 		gs_mpsc_init(&m->inbox);
+		gs_lock_reset(&m->prioq.lock);
+		m->prioq.head = NULL;
+		atomic_store(&m->prioq.top, 0);
+		m->rt_skip = m->rt_preempted = 0;
+		m->rt_hog_since = m->rt_hog_last = 0;
 		m->runnext = m->prevg = m->nextg = NULL;
 		atomic_store(&m->nwired, g && atomic_load(&g->wired_m) == m ? 1 : 0);
 		atomic_store(&m->runq.head, 0);

@@ -108,8 +108,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		atomic_store(&m->preempt_sent, 0);
 	/* The request stays set if it cannot yield here: the next preemption
 	 * point of a hook takes it (gs_preempt_point). */
-	if (!m || !atomic_load(&m->preempt_req))
-		return;
+	if (!m || !(atomic_load(&m->preempt_req) & GS_PREEMPT_SYSMON))
+		return;	/* (a request for priority waits for a hook's point) */
 	struct g *g = m->curg;
 	if (!g || m->in_sched || atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING)
 		return;
@@ -209,7 +209,10 @@ void gs_preempt_hook(struct m *m)
 	uintptr_t sp = gs_arch_sp();
 	if (g->stack_kind != STACK_MAIN && (sp < (uintptr_t)g->stack_lo || sp > (uintptr_t)g->stack_hi))
 		return;
-	atomic_store(&m->preempt_req, 0);
+	if (!(atomic_exchange(&m->preempt_req, 0) & GS_PREEMPT_SYSMON)) {
+		gs_prio_yield(g);	/* for a G of higher priority */
+		return;
+	}
 	/* A request made before this M last entered its scheduler was for a
 	 * span that has ended (sysmon asks when schedtick stayed at sm_tick):
 	 * yielding now would only start another G here, pinned to an M whose
@@ -217,7 +220,9 @@ void gs_preempt_hook(struct m *m)
 	if (__atomic_load_n(&m->schedtick, __ATOMIC_RELAXED) != m->sm_tick)
 		return;
 	atomic_fetch_add_explicit(&gs_stats.preempts, 1, memory_order_relaxed);
-	gs_yield();
+	int saved = errno;
+	gs_preempt_yield(g);
+	errno = saved;
 }
 
 
@@ -229,7 +234,7 @@ void gs_preempt_hook(struct m *m)
  * (tests/scale/barrier_1m). */
 void gs_preempt_m(struct m *m)
 {
-	atomic_store(&m->preempt_req, 1);
+	atomic_fetch_or(&m->preempt_req, GS_PREEMPT_SYSMON);
 	if (atomic_exchange(&m->preempt_sent, 1))
 		return;
 	if (send(m, cookie) != 0)

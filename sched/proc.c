@@ -91,6 +91,159 @@ static struct g *globq_get(struct m *m)
 /* m->sleeping: 0 running, 1 asleep on its futex, 2 blocked in the netpoller. */
 static _Atomic int np_blocker;	/* an M is (about to be) blocked in the netpoller */
 
+/* ---- priorities ----
+ *
+ * Once the program has given a thread SCHED_FIFO or SCHED_RR (gs_rt_used),
+ * a real-time G made runnable goes to a run queue by priority instead of the
+ * ones above: its M's (m->prioq) when it can run only there (main's G, a
+ * wired G, a started G unless Gs move), else the global one, which every M
+ * with a P looks at; the scheduler looks at both first and takes the higher
+ * head (the earlier queued among equals), then the usual queues, where
+ * SCHED_OTHER Gs stay first-come. Before any real-time policy the cost is
+ * one relaxed load in gs_ready, gs_spawn and each search. A G preempted by
+ * sysmon: a SCHED_FIFO one keeps the head of its priority, a SCHED_RR one
+ * goes behind its peers; after 950 ms of real-time Gs on end the next search
+ * of that M looks at the other queues first once (as the kernel's real-time
+ * throttling leaves the others 50 ms a second). A G made runnable that
+ * ranks above the running G of its P (or, for the global queue, of the
+ * readier's P when no idle P takes it) makes that G yield at its next
+ * preemption point (prio_preempt). */
+static struct gs_prioq prioq_global = { .lock = GS_LOCK_INIT(PRIOQ) };
+static _Atomic uint32_t prioq_seq;
+
+static inline bool g_rt(const struct g *g)
+{
+	int p = g->sched.policy;
+	return p == SCHED_FIFO || p == SCHED_RR;
+}
+
+static inline bool rt_used(void)
+{
+	return unlikely(atomic_load_explicit(&gs_rt_used, memory_order_relaxed));
+}
+
+/* The M whose queue a runnable real-time g goes to; NULL: the global one. */
+static struct m *prio_home(struct g *g)
+{
+	struct m *w;
+	if (g == gs_maing)
+		return g->m;
+	if ((w = atomic_load_explicit(&g->wired_m, memory_order_relaxed)))
+		return w;
+	return gs_move ? NULL : g->m;
+}
+
+static inline int g_rank(const struct g *g)
+{
+	return g_rt(g) ? g->sched.prio : 0;
+}
+
+/* A G of priority prio was queued where cm's G could run it: if that G ranks
+ * lower, it yields at its next preemption point (a hook's, or its park), as
+ * the kernel preempts a thread for a higher-priority one it wakes. */
+static void prio_preempt(struct m *cm, int prio)
+{
+	struct g *cur = cm->curg;
+	if (cur && !cm->in_sched && g_rank(cur) < prio &&
+	    !(atomic_load_explicit(&cm->preempt_req, memory_order_relaxed) & GS_PREEMPT_PRIO))
+		atomic_fetch_or(&cm->preempt_req, GS_PREEMPT_PRIO);
+}
+
+static void prio_ready(struct g *g, bool front)
+{
+	struct m *t = prio_home(g), *cm = gs_curm;
+	uint32_t seq = atomic_fetch_add_explicit(&prioq_seq, 1, memory_order_relaxed);
+	int prio = g->sched.prio > 0 ? g->sched.prio : 1;
+	if (front)
+		seq -= 0x40000000u;	/* before every G queued lately */
+	gs_prioq_put(t ? &t->prioq : &prioq_global, g, prio, seq, front);
+	if (t && t != cm) {
+		gs_wake_m(t);
+		return;
+	}
+	if (cm && !cm->curg && atomic_exchange(&cm->sleeping, 0) == 2)
+		gs_np_break();	/* a handler on its idle scheduler: see gs_ready */
+	/* Global: an idle M with a P runs it now, else this one soon. */
+	if (t ? cm && cm->curg != g : !gs_wakep(cm) && cm && cm->curg != g &&
+					 atomic_load_explicit(&cm->has_p, memory_order_relaxed))
+		prio_preempt(cm, prio);
+}
+
+void gs_prio_yield(struct g *g)
+{
+	struct m *m = g->m;
+	int saved = errno;
+	uint64_t seq = gs_park_prepare(g, "preempted", NULL);
+	m->rt_preempted = 2;	/* a real-time G keeps the head of its priority */
+	gs_ready(g, seq);
+	m->rt_preempted = 0;
+	gs_schedule(m, g, true);
+	errno = saved;
+}
+
+void gs_prio_changed(struct g *g)
+{
+	struct m *m = g->m;
+	if (!rt_used() || m->curg != g)
+		return;
+	int top = atomic_load(&m->prioq.top);
+	if (atomic_load(&m->has_p) && atomic_load(&prioq_global.top) > top)
+		top = atomic_load(&prioq_global.top);
+	if (top)
+		prio_preempt(m, top);
+}
+
+bool gs_prio_new(struct g *g, struct g *creator)
+{
+	if (!rt_used() || !g_rt(g))
+		return false;
+	/* As natively: glibc creates a thread with its creator's policy and
+	 * then gives it the attribute's; the kernel puts a queued thread whose
+	 * priority was lowered at the head of its new priority's list (raised
+	 * or unchanged: the tail). So threads of equal priority made by a
+	 * higher-priority creator run last-created first. */
+	int cp = creator && g_rt(creator) ? creator->sched.prio : 0;
+	prio_ready(g, g->sched.explicit_ && cp > g->sched.prio);
+	return true;
+}
+
+/* The first G of m's priority queue and (with a P) the global one. */
+static struct g *prio_get(struct m *m)
+{
+	struct gs_prioq *l = &m->prioq, *q = &prioq_global;
+	int lt = atomic_load_explicit(&l->top, memory_order_acquire);
+	int gt = atomic_load_explicit(&m->has_p, memory_order_relaxed) ?
+		 atomic_load_explicit(&q->top, memory_order_acquire) : 0;
+	struct g *g;
+	if (!lt && !gt)
+		return NULL;
+	if ((gt > lt || (gt == lt && (int32_t)(atomic_load_explicit(&q->topseq, memory_order_relaxed) -
+					       atomic_load_explicit(&l->topseq, memory_order_relaxed)) < 0)) &&
+	    (g = gs_prioq_get(q)))
+		return g;
+	if (lt && (g = gs_prioq_get(l)))
+		return g;
+	return gt ? gs_prioq_get(q) : NULL;
+}
+
+/* The first search's look at the priority queues: skipped once after a
+ * real-time G was preempted. */
+static struct g *prio_first(struct m *m)
+{
+	if (atomic_load_explicit(&m->preempt_req, memory_order_relaxed) & GS_PREEMPT_PRIO)
+		atomic_fetch_and(&m->preempt_req, ~GS_PREEMPT_PRIO);	/* it is done */
+	if (m->rt_skip) {
+		m->rt_skip = 0;
+		return NULL;
+	}
+	return prio_get(m);
+}
+
+static bool prio_visible(struct m *m)
+{
+	return atomic_load(&m->prioq.top) || (atomic_load(&m->has_p) && atomic_load(&prioq_global.top));
+}
+
 void gs_wake_m(struct m *m)
 {
 	int s = atomic_load(&m->sleeping);
@@ -103,19 +256,20 @@ void gs_wake_m(struct m *m)
 }
 
 /* New stealable work exists: wake one idle M with a P to take it. */
-void gs_wakep(struct m *self)
+bool gs_wakep(struct m *self)
 {
 	if (!atomic_load_explicit(&gs_ms_started, memory_order_relaxed))
-		return;
+		return false;
 	int nm = atomic_load_explicit(&gs_nm, memory_order_acquire);
 	for (int i = 0; i < nm; i++) {
 		struct m *m = &gs_allm[i];
 		if (m != self && atomic_load(&m->sleeping) && atomic_load(&m->has_p) &&
 		    atomic_load(&m->state) == M_LIVE) {
 			gs_wake_m(m);
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 /* Move mode: g goes to the readier's runnext when a G of an M readies it (a
@@ -164,6 +318,13 @@ bool gs_ready(struct g *g, uint64_t seq)
 	if (!atomic_compare_exchange_strong(&g->parkword, &want, seq << 1))
 		return false;
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+	if (rt_used() && g_rt(g)) {
+		struct m *cm = gs_curm;
+		prio_ready(g, cm && cm->curg == g &&
+			      (cm->rt_preempted == 2 ||
+			       (cm->rt_preempted == 1 && g->sched.policy == SCHED_FIFO)));
+		return true;
+	}
 	struct m *m = g->m, *w = NULL;
 	if (gs_move && g != gs_maing && !(w = atomic_load_explicit(&g->wired_m, memory_order_relaxed))) {
 		ready_move(g);
@@ -316,9 +477,12 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	struct gs_node *n;
 	if (gs_move)
 		return find_move(m, prefer_new);
+	bool rt = rt_used();
 	__atomic_store_n(&m->schedtick, m->schedtick + 1, __ATOMIC_RELAXED);	/* sysmon reads it */
 	if ((m->schedtick & 7) == 0)
 		run_timers(m);
+	if (rt && (g = prio_first(m)))
+		return g;
 	if ((m->schedtick % 61) == 0) {
 		if (atomic_load_explicit(&m->has_p, memory_order_relaxed) && (g = globq_get(m)))
 			return g;
@@ -337,6 +501,8 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 			return g;
 	}
 	run_timers(m);
+	if (rt && (g = prio_get(m)))
+		return g;
 	if ((n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
 	if ((g = m->runnext)) {
@@ -346,6 +512,8 @@ static struct g *find_nowait(struct m *m, bool prefer_new)
 	if (gs_np_waiting() && !atomic_load_explicit(&np_blocker, memory_order_relaxed) &&
 	    gs_np_poll(0) > 0 && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
+	if (rt && (g = prio_get(m)))
+		return g;
 	return NULL;
 }
 
@@ -388,9 +556,12 @@ static struct g *find_move1(struct m *m, bool prefer_new)
 	struct gs_node *n;
 	bool has_p = atomic_load_explicit(&m->has_p, memory_order_relaxed);
 	bool m0 = true;	/* the inbox: main's G on M0, wired Gs on any */
+	bool rt = rt_used();
 	__atomic_store_n(&m->schedtick, m->schedtick + 1, __ATOMIC_RELAXED);	/* sysmon reads it */
 	if ((m->schedtick & 7) == 0)
 		run_timers(m);
+	if (rt && (g = prio_first(m)))
+		return g;
 	if ((m->schedtick % 61) == 0) {
 		if (has_p && (g = globq_get(m)))
 			return g;
@@ -424,6 +595,8 @@ static struct g *find_move1(struct m *m, bool prefer_new)
 		}
 	}
 	run_timers(m);
+	if (rt && (g = prio_get(m)))
+		return g;
 	if (m0 && (n = gs_mpsc_pop(&m->inbox)))
 		return from_node(n);
 	if ((g = take_runnext(m)) || (g = gs_runq_get(&m->runq)))
@@ -431,11 +604,15 @@ static struct g *find_move1(struct m *m, bool prefer_new)
 	if (gs_np_waiting() && !atomic_load_explicit(&np_blocker, memory_order_relaxed) &&
 	    gs_np_poll(0) > 0 && ((g = gs_runq_get(&m->runq)) || (g = globq_get(m))))
 		return g;
+	if (rt && (g = prio_get(m)))
+		return g;
 	return NULL;
 }
 
 static bool work_visible(struct m *m)
 {
+	if (rt_used() && prio_visible(m))
+		return true;
 	if (m->runnext || !gs_mpsc_empty(&m->inbox) || (gs_move && gs_runq_len(&m->runq)))
 		return true;
 	if (!atomic_load(&m->has_p))
@@ -457,7 +634,7 @@ bool gs_m_has_work(struct g *g)
 {
 	struct m *m = g->m;
 	return m->runnext || gs_runq_len(&m->runq) || !gs_mpsc_empty(&m->inbox) ||
-	       gs_timer_next(&m->timers) <= gs_nanotime();
+	       (rt_used() && prio_visible(m)) || gs_timer_next(&m->timers) <= gs_nanotime();
 }
 
 static void release_dead(struct m *m, struct g *d)
@@ -687,9 +864,27 @@ void gs_park(struct g *g)
 
 void gs_preempt_yield(struct g *g)
 {
+	struct m *m = g->m;
 	uint64_t seq = gs_park_prepare(g, "preempted", NULL);
+	bool rt = rt_used() && g_rt(g);
+	if (rt)
+		m->rt_preempted = 1;	/* SCHED_FIFO: back at the head (prio_ready) */
 	gs_ready(g, seq);
-	gs_schedule(g->m, g, true);
+	if (rt) {
+		/* The kernel's real-time throttling: after 950 ms of real-time
+		 * threads on end (sysmon preempting every 10 ms), one slice
+		 * for the others of this P. */
+		uint64_t now = gs_nanotime();
+		m->rt_preempted = 0;
+		if (!m->rt_hog_since || now - m->rt_hog_last > 100000000ull)
+			m->rt_hog_since = now;
+		m->rt_hog_last = now;
+		if (now - m->rt_hog_since >= 950000000ull) {
+			m->rt_skip = 1;
+			m->rt_hog_since = now;
+		}
+	}
+	gs_schedule(m, g, true);
 }
 
 void gs_yield(void)
@@ -744,6 +939,9 @@ void gs_proc_fork_child(void)
 {
 	gs_lock_reset(&glock);
 	gq_head = gq_tail = NULL;
+	gs_lock_reset(&prioq_global.lock);
+	prioq_global.head = NULL;
+	atomic_store(&prioq_global.top, 0);
 	atomic_store(&gq_len, 0);
 	atomic_store(&np_blocker, 0);
 }

@@ -13,12 +13,15 @@
 GS_HIDDEN extern _Atomic int gs_ms_started;	/* the Ms and the monitor were started */
 GS_HIDDEN void gs_globq_put(struct g *g);
 GS_HIDDEN void gs_wake_m(struct m *m);
-GS_HIDDEN void gs_wakep(struct m *self);
+GS_HIDDEN bool gs_wakep(struct m *self);	/* true: woke one */
 GS_HIDDEN void gs_schedule(struct m *m, struct g *cur, bool prefer_new);
 GS_HIDDEN void gs_sched_after_switch(struct m *m);
 GS_HIDDEN void gs_m_loop(struct m *m);
 GS_HIDDEN void gs_g0_entry(void *arg);
 GS_HIDDEN void gs_proc_fork_child(void);
+/* A new G with a real-time policy once gs_rt_used: queued by priority (true);
+ * creator: the G that creates it, or NULL. */
+GS_HIDDEN bool gs_prio_new(struct g *g, struct g *creator);
 
 /* m.c */
 GS_HIDDEN bool gs_idle_p(struct m *m);

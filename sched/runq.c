@@ -114,3 +114,46 @@ bool gs_mpsc_empty(struct gs_mpsc *q)
 	       !atomic_load_explicit(&q->stub.next, memory_order_acquire) &&
 	       atomic_load_explicit(&q->head, memory_order_acquire) == &q->stub;
 }
+
+/* ---- priority run queues (used once gs_rt_used) ----
+ *
+ * A sorted list under a lock: a program with real-time threads has few, and
+ * a queue holds only the ones runnable. g goes behind the Gs of its priority
+ * and above (before them with front: a preempted SCHED_FIFO G keeps its
+ * place at the head, as in the kernel). */
+static void prioq_mirror(struct gs_prioq *q)
+{
+	struct g *h = q->head;
+	if (h)
+		atomic_store_explicit(&q->topseq, h->rq_seq, memory_order_relaxed);
+	atomic_store_explicit(&q->top, h ? h->rq_prio : 0, memory_order_release);
+}
+
+void gs_prioq_put(struct gs_prioq *q, struct g *g, int prio, uint32_t seq, bool front)
+{
+	g->rq_prio = prio;
+	g->rq_seq = seq;
+	gs_lock(&q->lock);
+	struct g **pp = &q->head;
+	while (*pp && ((*pp)->rq_prio > prio || (!front && (*pp)->rq_prio == prio)))
+		pp = &(*pp)->schedlink;
+	g->schedlink = *pp;
+	*pp = g;
+	prioq_mirror(q);
+	gs_unlock(&q->lock);
+}
+
+struct g *gs_prioq_get(struct gs_prioq *q)
+{
+	if (!atomic_load_explicit(&q->top, memory_order_acquire))
+		return NULL;
+	gs_lock(&q->lock);
+	struct g *g = q->head;
+	if (g) {
+		q->head = g->schedlink;
+		g->schedlink = NULL;
+		prioq_mirror(q);
+	}
+	gs_unlock(&q->lock);
+	return g;
+}

@@ -199,7 +199,7 @@ static void *sysmon(void *arg)
 					if (gs_preempt_sig)
 						gs_preempt_m(m);
 					else
-						atomic_store(&m->preempt_req, 1);
+						atomic_fetch_or(&m->preempt_req, GS_PREEMPT_SYSMON);
 				}
 			} else if (running == 0 && atomic_load(&m->has_p)) {
 				if (!gs_handoff(m) && !warned) {

@@ -42,6 +42,10 @@
 #   // compat-skip-move: WHY    a known failure in the moving mode: not run in it
 #                               (the default with FSGSBASE unless GOSHIM_DEBUG has
 #                               move=0 or pinned=1; one `skip` line instead)
+#   // compat-procs: LIST: WHY  run preloaded only at these GOSHIM_PROCS values (e.g.
+#                               "1": an order that is defined on one processor only, as
+#                               the native run pins itself to one CPU); any other value
+#                               of -p gives one `skip NAME procs=P: WHY` line
 #   // compat-skip-runner: R: WHY  what the runner named R (e.g. qemu-aarch64-static)
 #                               cannot do for this test: not run under it (`skip`)
 # A file named by some test's compat-lib is a helper too and is not run as a test.
@@ -331,7 +335,13 @@ for n in "${names[@]}"; do
         continue
     fi
 
+    only=$(directive "$(src "$n")" procs)
     for p in $PROCS; do
+        if [[ -n $only && " ${only%%:*} " != *" $p "* ]]; then
+            echo "skip $n$TAG procs=$p: ${only#*:[[:space:]]}"
+            skipped=$((skipped + 1))
+            continue
+        fi
         run "$n" "p$p" LD_PRELOAD="$PRELOAD" GOSHIM_PROCS="$p" GOSHIM_TEST_PRELOADED=1
         prc=$(cat "$WORK/$n.p$p.rc")
         det=$WORK/$n.p$p.detail

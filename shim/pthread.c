@@ -238,6 +238,8 @@ GS_EXPORT int pthread_setschedparam(pthread_t t, int policy, const struct sched_
 		gs_sched_note(policy);
 		g->sched.policy = policy;
 		g->sched.prio = param->sched_priority;
+		if (g == gs_self())
+			gs_prio_changed(g);	/* lowered below a runnable G: it runs */
 	}
 	gs_preempt_point();
 	return r;
@@ -251,8 +253,11 @@ GS_EXPORT int pthread_setschedprio(pthread_t t, int prio)
 	if (atomic_load(&g->status) == G_DEAD)
 		return ESRCH;
 	int r = sched_check(&g->sched, g->sched.policy, prio);
-	if (!r)
+	if (!r) {
 		g->sched.prio = prio;
+		if (g == gs_self())
+			gs_prio_changed(g);
+	}
 	gs_preempt_point();
 	return r;
 }
@@ -363,7 +368,10 @@ GS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 	}
 	gs_sched_note(sched.policy);
 	int r = gs_spawn((struct g **)t, fn, arg, stacksize, guard, ustack, detach, &sched);
-	return r ? -r : 0;
+	if (r)
+		return -r;
+	gs_preempt_point();	/* a new thread of higher priority runs first */
+	return 0;
 }
 
 GS_EXPORT _Noreturn void pthread_exit(void *ret)

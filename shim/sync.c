@@ -356,8 +356,11 @@ GS_EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 
 GS_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
-	if (barrier_ours(b))
-		return gs_barrier_wait((struct gs_barrier *)b);
+	if (barrier_ours(b)) {
+		int r = gs_barrier_wait((struct gs_barrier *)b);
+		gs_preempt_point();	/* the last to arrive: a released thread of higher priority runs first */
+		return r;
+	}
 	if (gs_self())
 		return gs_pbarrier_wait((struct gs_pbarrier *)b);
 	return REAL(pthread_barrier_wait)(b);

@@ -383,6 +383,41 @@ START_TEST(mpsc_concurrent)
 }
 END_TEST
 
+/* The priority queue: highest priority first, first-come among equals, a
+ * front put before its equals only; top and topseq mirror the head. */
+START_TEST(prioq_order)
+{
+	struct gs_prioq q = { 0 };
+	static const int prio[] = { 10, 50, 10, 30, 50, 1 };
+	static const int want[] = { 7, 4, 1, 6, 3, 0, 2, 5 };
+	struct g *g;
+	int n = 0;
+
+	gs_lock_init(&q.lock, PRIOQ);
+	ck_assert_ptr_null(gs_prioq_get(&q));
+	ck_assert_int_eq(atomic_load(&q.top), 0);
+	for (int i = 0; i < 6; i++)
+		gs_prioq_put(&q, &fake[i], prio[i], (uint32_t)i, false);
+	ck_assert_int_eq(atomic_load(&q.top), 50);
+	ck_assert_uint_eq(atomic_load(&q.topseq), 1);
+	gs_prioq_put(&q, &fake[6], 30, 6, true);	/* before fake[3], after the 50s */
+	ck_assert_ptr_eq(gs_prioq_get(&q), &fake[1]);
+	ck_assert_uint_eq(atomic_load(&q.topseq), 4);
+	gs_prioq_put(&q, &fake[1], 50, 7, false);	/* behind fake[4] */
+	gs_prioq_put(&q, &fake[7], 50, 8, true);	/* before both */
+	ck_assert_int_eq(atomic_load(&q.top), 50);
+	ck_assert_uint_eq(atomic_load(&q.topseq), 8);
+	while ((g = gs_prioq_get(&q))) {
+		ck_assert_int_lt(n, 8);
+		ck_assert_int_eq((int)(g - fake), want[n]);
+		n++;
+	}
+	ck_assert_int_eq(n, 8);
+	ck_assert_int_eq(atomic_load(&q.top), 0);
+	ck_assert_ptr_null(q.head);
+}
+END_TEST
+
 static Suite *runq_suite(void)
 {
 	Suite *s = suite_create("runq");
@@ -398,6 +433,10 @@ static Suite *runq_suite(void)
 	tc = tcase_create("mpsc");
 	tcase_add_test(tc, mpsc_fifo);
 	tcase_add_test(tc, mpsc_one_at_a_time);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("prioq");
+	tcase_add_test(tc, prioq_order);
 	suite_add_tcase(s, tc);
 
 	/* Generous: two cores shared by four or five spinning threads. */
