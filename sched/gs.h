@@ -235,9 +235,6 @@ struct g {
 					 * (here: it fills a hole) */
 	struct gs_sched sched;		/* written by any thread of the program (its
 					 * pthread_setschedparam), read back as set */
-	_Atomic int sigsending;		/* gs_sig_send calls between marking a blocked
-					 * signal on it and queuing its OS thread copy
-					 * (signal.c; fills the hole before sigmask) */
 	sigset_t sigmask;		/* its signal mask (applied to the M on switch) */
 	_Atomic uint64_t sigpending;	/* signals sent to it, bit sig-1 */
 	_Atomic uint64_t sigkernel;	/* of those, the ones also pending on its M's
@@ -261,6 +258,9 @@ struct g {
 	int in_futex;			/* parked in gs_futex_wait (its own M only) */
 	_Atomic int cancel_pending;
 	int cancelling;			/* unwinding: no further cancellation */
+	_Atomic int sigsending;		/* gs_sig_send calls between marking a blocked
+					 * signal on it and queuing its OS thread copy
+					 * (signal.c; fills the hole before cleanup) */
 	void *cleanup;			/* innermost __pthread_unwind_buf_t */
 
 	unsigned char tls[];		/* saved TLS bytes (tls.c: gs_tls_size) */
