@@ -205,9 +205,11 @@ cross:
 
 # The aarch64 build run under qemu-user (not part of `make test`: it takes long):
 # the unit tests and the compat suite, natively emulated and preloaded, at
-# GOSHIM_PROCS 1 and 4 (scripts/check-arch.sh).
+# GOSHIM_PROCS 1 and 4 (scripts/check-arch.sh). The host's build too: the host programs a
+# test starts under qemu-user (/bin/sh) get it.
 check-aarch64:
 	@$(MAKE) --no-print-directory ARCH=aarch64 all unit
+	@$(MAKE) --no-print-directory ARCH=$(HOST_ARCH) all
 	@scripts/check-arch.sh aarch64
 
 # The runtime with its lock ranks checked (gs.h: GS_LOCK_RANKS; an acquisition

@@ -273,6 +273,9 @@ struct g {
 	int in_futex;			/* parked in gs_futex_wait (its own M only) */
 	_Atomic int cancel_pending;
 	int cancelling;			/* unwinding: no further cancellation */
+	_Atomic int sigsending;		/* gs_sig_send calls between marking a blocked
+					 * signal on it and queuing its OS thread copy
+					 * (signal.c; fills the hole before cleanup) */
 	void *cleanup;			/* innermost __pthread_unwind_buf_t */
 
 	unsigned char tls[];		/* saved TLS bytes (tls.c: gs_tls_size) */

@@ -15,7 +15,10 @@
  * M for their owner), or off the G's stack.
  *
  * The signal is SIGRTMAX, a real-time one: queued, so a request never merges
- * with a signal the program sends. The program's own action for it is kept
+ * with a signal the program sends. Where arch.h allows a fallback (aarch64, run
+ * under qemu-user, which cannot send the top real-time signals), init sends
+ * itself one first and takes the highest of SIGRTMAX..SIGRTMAX-N that can be
+ * sent. The program's own action for it is kept
  * and run for every delivery that is not a request (shim/signal.c). A dump
  * uses the same signal, with another cookie, to read the registers of a G
  * running on another OS thread (dump.c). It is installed with SA_RESTART, so
@@ -36,6 +39,7 @@ int gs_preempt_sig;
 void (*gs_preempt_forward)(int, siginfo_t *, void *);
 static const char cookie[] = "goshim preempt";
 static const char bt_cookie[] = "goshim backtrace";
+static const char probe_cookie[] = "goshim probe";
 
 #define MAXR 32
 static struct { uintptr_t lo, hi; } unsafe[MAXR];
@@ -88,6 +92,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	struct m *m = gs_curm;
 	bool ours = si->si_code == SI_QUEUE && si->si_pid == (pid_t)gs_syscall(SYS_getpid);
+	if (ours && si->si_value.sival_ptr == (void *)probe_cookie)
+		return;	/* init's test that the signal can be sent */
 	if (ours && si->si_value.sival_ptr == (void *)bt_cookie) {
 		if (m)
 			gs_dump_hold(m, uc);	/* a dump wants this thread's backtrace */
@@ -136,6 +142,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
+static bool sendable(int sig);
+
 void gs_preempt_init(void)
 {
 	if (gs_cfg.asyncpreemptoff)
@@ -144,20 +152,48 @@ void gs_preempt_init(void)
 	struct sigaction sa = { .sa_sigaction = on_signal,
 				.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER };
 	sigemptyset(&sa.sa_mask);
-	if (REAL(sigaction)(SIGRTMAX, &sa, NULL) == 0)
-		gs_preempt_sig = SIGRTMAX;
+	for (int sig = SIGRTMAX; sig >= SIGRTMAX - GS_ARCH_PREEMPT_SIG_FALLBACK; sig--) {
+		struct sigaction old;
+		if (REAL(sigaction)(sig, &sa, &old) != 0)
+			continue;
+		if (!GS_ARCH_PREEMPT_SIG_FALLBACK || sendable(sig)) {
+			gs_preempt_sig = sig;
+			return;
+		}
+		REAL(sigaction)(sig, &old, NULL);
+	}
 }
 
-static int send(struct m *m, const char *what)
+static int queue(int sig, pid_t tid, const char *what)
 {
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
-	si.si_signo = gs_preempt_sig;
+	si.si_signo = sig;
 	si.si_code = SI_QUEUE;
 	si.si_pid = (pid_t)gs_syscall(SYS_getpid);
 	si.si_uid = getuid();
 	si.si_value.sival_ptr = (void *)what;
-	return (int)gs_syscall(SYS_rt_tgsigqueueinfo, si.si_pid, m->tid, gs_preempt_sig, &si);
+	return (int)gs_syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, sig, &si);
+}
+
+/* Whether SIG can be sent: queued to this thread, unblocked meanwhile so that
+ * it is taken (and ignored by on_signal) before the mask is put back. */
+static bool sendable(int sig)
+{
+	uint64_t one = 1ULL << (sig - 1), old;
+	int saved = errno;
+	bool ok = gs_syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &one, &old, sizeof one) == 0;
+	if (ok) {
+		ok = queue(sig, (pid_t)gs_syscall(SYS_gettid), probe_cookie) == 0;
+		gs_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
+	}
+	errno = saved;
+	return ok;
+}
+
+static int send(struct m *m, const char *what)
+{
+	return queue(gs_preempt_sig, m->tid, what);
 }
 
 /* A hook's preemption point found the request set: yield, unless the G runs

@@ -167,9 +167,14 @@ int gs_sig_send(struct g *g, int sig)
 		if (sigismember(&g->sigmask, sig)) {
 			uint64_t bit = 1ull << (sig - 1);
 			struct m *m = g->m;
-			atomic_fetch_or(&g->sigpending, bit);
-			if (!m)		/* not started: kept on the G alone */
+			if (!m) {	/* not started: kept on the G alone */
+				atomic_fetch_or(&g->sigpending, bit);
 				return 0;
+			}
+			/* Until the copy is queued, g's sigwait that finds the
+			 * marks without it waits for it (shim/signal.c). */
+			atomic_fetch_add(&g->sigsending, 1);
+			atomic_fetch_or(&g->sigpending, bit);
 			/* In move mode g stays on that OS thread from now on. */
 			struct m *none = NULL;
 			if (gs_move && g != gs_maing &&
@@ -183,6 +188,7 @@ int gs_sig_send(struct g *g, int sig)
 			atomic_fetch_or(&g->sigkernel, bit);
 			atomic_fetch_or(&m->sigdirected, bit);
 			int r = REAL(pthread_kill)((pthread_t)m->self_pt, sig);
+			atomic_fetch_sub(&g->sigsending, 1);
 			/* A G that waits in the netpoller (a signalfd read) must
 			 * try again on its own OS thread: a signalfd is ready
 			 * only to the thread the signal is pending on, not to

@@ -8,6 +8,7 @@
 # The emulator: qemu-ARCH-static -L /usr/ARCH-linux-gnu (Debian's cross C library),
 # with LD_LIBRARY_PATH naming that library first (so that the arm64 libunwind and
 # Check from Debian's multiarch are found without mixing in multiarch's libc).
+# The preloaded runs get LD_PRELOAD=build/ARCH/preload/$LIB/libgoshim.so (below).
 #
 # What qemu-user cannot do is a skip, with its reason, never a pass:
 #   - a unit test named in its source by `// unit-skip-runner: qemu-ARCH-static: TCASE:TEST: WHY`
@@ -32,6 +33,18 @@ SYSROOT=/usr/$ARCH-linux-gnu
 RUNNER="$QEMU -L $SYSROOT -E LD_LIBRARY_PATH=$SYSROOT/lib:/usr/lib/$ARCH-linux-gnu"
 command -v "$QEMU" >/dev/null || { echo "check-arch: $QEMU missing (scripts/deps.sh $ARCH)"; exit 2; }
 [[ -f $BUILD/libgoshim.so ]] || { echo "check-arch: $BUILD/libgoshim.so missing (make ARCH=$ARCH)"; exit 2; }
+[[ -f build/libgoshim.so ]] || { echo "check-arch: build/libgoshim.so (the host's) missing (make)"; exit 2; }
+
+# The preload: a path with ld.so's $LIB (lib/MULTIARCH on Debian), which names
+# ARCH's library in the emulated test and the host's build in the host programs
+# it starts (qemu-user runs /bin/sh of system() and popen() natively, with the
+# test's environment): as on a real ARCH machine every process of the test has
+# the library, and no host loader complains of a library of another machine.
+HOST_MA=$(gcc -print-multiarch 2>/dev/null || echo "$(uname -m)-linux-gnu")
+PRE=$ROOT/$BUILD/preload
+mkdir -p "$PRE/lib/$ARCH-linux-gnu" "$PRE/lib/$HOST_MA"
+ln -sfn "$ROOT/$BUILD/libgoshim.so" "$PRE/lib/$ARCH-linux-gnu/libgoshim.so"
+ln -sfn "$ROOT/build/libgoshim.so" "$PRE/lib/$HOST_MA/libgoshim.so"
 
 export GOSHIM_DEBUG=${GOSHIM_DEBUG:+$GOSHIM_DEBUG,}guardmarkers=0
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-60}
@@ -86,6 +99,7 @@ for dir in tests/compat tests/compat-io; do
     log=$(mktemp)
     rc=0
     CC=$ARCH-linux-gnu-gcc CXX=$ARCH-linux-gnu-g++ COMPAT_BUILD=$BUILD GOSHIM_LIB=$ROOT/$BUILD/libgoshim.so \
+        COMPAT_PRELOAD="$PRE/\$LIB/libgoshim.so" \
         COMPAT_RUNNER=$RUNNER COMPAT_RUNNER_NAME=$QEMU COMPAT_TIMEOUT=${COMPAT_TIMEOUT:-180} \
         scripts/run-compat.sh -d "$dir" -p "${CHECK_PROCS:-1 4}" | tee "$log" || rc=${PIPESTATUS[0]}
     line=$(grep -E '^compat: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)

@@ -23,7 +23,10 @@
 #   build). COMPAT_RUNNER a command that runs each test binary, native and preloaded
 #   alike (another architecture's, e.g. "qemu-aarch64-static -L /usr/aarch64-linux-gnu";
 #   the preload and GOSHIM_* reach the program through its environment), with
-#   COMPAT_RUNNER_NAME naming it in verdicts (default: its first word). Under a runner a
+#   COMPAT_RUNNER_NAME naming it in verdicts (default: its first word). COMPAT_PRELOAD
+#   what the preloaded runs get in LD_PRELOAD (default the library; scripts/check-arch.sh
+#   gives a path with ld.so's $LIB, so that the host's programs a test starts under the
+#   runner, /bin/sh for system(), load the host's build of the library). Under a runner a
 #   test whose native run fails is reported as a skip with the runner's reason (the
 #   last line of its stderr), never as passed, and so is a test that names the runner
 #   in a `compat-skip-runner` line (below). A NAME.sh test gets the runner in
@@ -93,6 +96,7 @@ done
 shift $((OPTIND - 1))
 
 LIB=${GOSHIM_LIB:-$ROOT/build/libgoshim.so}
+PRELOAD=${COMPAT_PRELOAD:-$LIB}
 TIMEOUT=${COMPAT_TIMEOUT:-60}
 CC=${CC:-cc}
 CXX=${CXX:-g++}
@@ -347,7 +351,7 @@ for n in "${names[@]}"; do
             skipped=$((skipped + 1))
             continue
         fi
-        run "$n" "p$p" LD_PRELOAD="$LIB" GOSHIM_PROCS="$p" GOSHIM_TEST_PRELOADED=1
+        run "$n" "p$p" LD_PRELOAD="$PRELOAD" GOSHIM_PROCS="$p" GOSHIM_TEST_PRELOADED=1
         prc=$(cat "$WORK/$n.p$p.rc")
         det=$WORK/$n.p$p.detail
         : >"$det"

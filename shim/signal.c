@@ -384,8 +384,9 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 	}
 	for (;;) {
 		gs_testcancel(g);
+		bool copy_coming = false;
 		uint64_t p = atomic_load(&g->sigpending);
-		for (int s = 1; s <= NSIGS && p; s++)
+		for (int s = 1; s <= NSIGS && p && !copy_coming; s++)
 			if ((p & (1ull << (s - 1))) && sigismember(set, s)) {
 				uint64_t bit = 1ull << (s - 1);
 				atomic_fetch_and(&g->sigpending, ~bit);
@@ -402,6 +403,16 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 					errno = saved;
 					if (r == s)
 						return s;
+					if (atomic_load(&g->sigsending)) {
+						/* Marked, its copy not queued yet
+						 * (gs_sig_send): kept for the next
+						 * try, not left to another G's
+						 * sigwait on this OS thread. */
+						atomic_fetch_or(&g->m->sigdirected, bit);
+						atomic_fetch_or(&g->sigkernel, bit);
+						atomic_fetch_or(&g->sigpending, bit);
+						copy_coming = true;
+					}
 					continue;
 				}
 				if (info) {
@@ -411,7 +422,7 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 				}
 				return s;
 			}
-		p = atomic_load(&proc_pending);
+		p = copy_coming ? 0 : atomic_load(&proc_pending);
 		for (int s = 1; s <= NSIGS && p; s++) {
 			uint64_t bit = 1ull << (s - 1);
 			if ((p & bit) && sigismember(set, s) &&
@@ -436,12 +447,12 @@ static int wait_sig(struct g *g, const sigset_t *set, siginfo_t *info, const str
 				sigdelset(&mine, s);
 		struct timespec zero = { 0, 0 };
 		int saved = errno;
-		int r = REAL(sigtimedwait)(&mine, info, &zero);
+		int r = copy_coming ? -1 : REAL(sigtimedwait)(&mine, info, &zero);
 		if (r > 0) {
 			errno = saved;
 			return r;
 		}
-		if (errno != EAGAIN && errno != EINTR)
+		if (!copy_coming && errno != EAGAIN && errno != EINTR)
 			return -1;
 		errno = saved;
 		uint64_t now = gs_nanotime();

@@ -136,6 +136,13 @@ static inline const char *gs_arch_tp_mode_why(void)
 	return "a thread pointer per G is x86-64 only so far";
 }
 
+/* How many real-time signals below SIGRTMAX sched/preempt.c may fall back to
+ * for preemption when SIGRTMAX cannot be sent (it sends itself one to see).
+ * qemu-user, which runs aarch64 programs on other machines, keeps the host's
+ * top real-time signals for itself: guest SIGRTMAX and SIGRTMAX-1 give EINVAL
+ * (qemu 7.2), SIGRTMAX-2 works. 0: SIGRTMAX only, no probe. */
+#define GS_ARCH_PREEMPT_SIG_FALLBACK 3
+
 /* ---- Unwinding (sched/dump.c). ucontext-like U (libunwind's unw_context_t:
  * uc_mcontext with regs[31], sp, pc) from a parked G's saved context C: it
  * resumes at lr with sp, x19-x29 as saved. */

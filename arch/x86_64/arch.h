@@ -139,6 +139,10 @@ static inline const char *gs_arch_tp_mode_why(void)
 	return getauxval(AT_HWCAP2) & 2 ? NULL : "no FSGSBASE";
 }
 
+/* How many real-time signals below SIGRTMAX sched/preempt.c may fall back to
+ * for preemption when SIGRTMAX cannot be sent. 0: SIGRTMAX only, no probe. */
+#define GS_ARCH_PREEMPT_SIG_FALLBACK 0
+
 /* ---- Unwinding (sched/dump.c). ucontext-like U (libunwind's unw_context_t,
  * a ucontext_t here) from a parked G's saved context C: the resume address
  * sits at the saved stack pointer (switch.S). */

@@ -128,17 +128,37 @@ static inline struct timespec ts_ms(long ms)
 	} while (0)
 
 /* True when this run is preloaded with started green threads moving between OS
- * threads: the default where the CPU has FSGSBASE (AT_HWCAP2 bit 1), unless
- * GOSHIM_DEBUG has move=0 or pinned=1 (scripts/run-compat.sh sets
- * GOSHIM_TEST_PRELOADED=1 for preloaded runs). */
+ * threads: the default on x86-64 where the CPU has FSGSBASE (AT_HWCAP2 bit 1),
+ * unless GOSHIM_DEBUG has move=0 or pinned=1 (scripts/run-compat.sh sets
+ * GOSHIM_TEST_PRELOADED=1 for preloaded runs). aarch64 runs pinned only (there
+ * AT_HWCAP2 bit 1 is SVE2). */
 static inline int compat_moving(void)
 {
+#if defined(__x86_64__)
 	const char *pre = getenv("GOSHIM_TEST_PRELOADED"), *dbg = getenv("GOSHIM_DEBUG");
 	if (!pre || atoi(pre) != 1)
 		return 0;
 	if (dbg && (strstr(dbg, "move=0") || strstr(dbg, "pinned=1")))
 		return 0;
 	return (getauxval(AT_HWCAP2) & 2) != 0;
+#else
+	return 0;
+#endif
+}
+
+/* True when this run is preloaded in the pinned mode: GOSHIM_DEBUG has pinned=1,
+ * or the architecture has no other (aarch64). */
+static inline int compat_pinned(void)
+{
+	const char *pre = getenv("GOSHIM_TEST_PRELOADED");
+	if (!pre || atoi(pre) != 1)
+		return 0;
+#if defined(__x86_64__)
+	const char *dbg = getenv("GOSHIM_DEBUG");
+	return dbg && strstr(dbg, "pinned=1") != NULL;
+#else
+	return 1;
+#endif
 }
 
 #endif

@@ -9,6 +9,7 @@
  * handler run in a thread blocked in read() does the same for that thread's pipe. All
  * of it without SA_RESTART (EINTR retried) and with SA_RESTART.
  */
+// compat-skip-runner: qemu-aarch64-static: under qemu-user /proc/TID/syscall shows the host's system calls (x86-64 numbers), which wait_blocked reads in the native run to know a thread is blocked
 // compat-ldlibs: -lrt
 #include "compat.h"
 #include <fcntl.h>

@@ -13,7 +13,6 @@
  *
  * Prints the server's and the client's totals and "spinners: 4 ran" (each spinner
  * counted). No time is asserted. */
-// compat-skip-runner: qemu-aarch64-static: qemu-user 7.2 cannot deliver SIGRTMAX, the runtime's preemption signal (sigqueue gives EINVAL: it keeps the host's top real-time signals), and this test needs asynchronous preemption
 #include "compat.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -12,7 +12,6 @@
  *
  * Prints "sleeper: 20 sleeps" and "spinners: 4 ran", where a spinner "ran" when its
  * count advanced while the sleeper slept (at least 200 ms). No time is asserted. */
-// compat-skip-runner: qemu-aarch64-static: qemu-user 7.2 cannot deliver SIGRTMAX, the runtime's preemption signal (sigqueue gives EINVAL: it keeps the host's top real-time signals), and this test needs asynchronous preemption
 #include "compat.h"
 #include <stdatomic.h>
 #include <unistd.h>

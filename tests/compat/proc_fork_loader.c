@@ -12,6 +12,7 @@
  * itself (here a rwlock, as a careful program does). Preloaded it runs without that lock:
  * goshim's fork waits until no thread is inside dlopen, dlclose or dl_iterate_phdr
  * (sched/loader.c), so the output is the same. */
+// compat-skip-runner: qemu-aarch64-static: fork() while other threads run: qemu-user 7.2's child waits forever on a futex in qemu's own memory (a lock of the emulator that another thread held at the fork; seen in /proc/PID/task/*/syscall and maps), the native run hangs
 // compat-dlopen: proc_fork_loader_lib.c
 // compat-ldlibs: -ldl
 #include "compat.h"

@@ -6,6 +6,7 @@
  * threads passing a token round a ring of pipes). The children inherit LD_PRELOAD (checked),
  * so under the shim the shells, echo and the child run preloaded and must behave as natively.
  */
+// compat-skip-runner: qemu-aarch64-static: it posix_spawns this aarch64 program again, and qemu-user execs it on the host: ENOEXEC (no binfmt_misc here), the native run fails
 #include "compat.h"
 #include <fcntl.h>
 #include <spawn.h>

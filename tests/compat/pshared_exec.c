@@ -5,6 +5,7 @@
  * rounds (with a parent thread, 3 parties), a mutex-protected counter, a
  * condition handshake each way, a semaphore ping-pong and a rwlock.
  */
+// compat-skip-runner: qemu-aarch64-static: its child is this aarch64 program exec'd again, and qemu-user execs it on the host: execve fails with ENOEXEC (no binfmt_misc here), the native run hangs waiting for the child
 #include "compat.h"
 #include <semaphore.h>
 #include <stdint.h>

@@ -7,6 +7,7 @@
  * at once), 5 queued real-time signals received in order, and a signalfd read (and poll)
  * in a thread for a blocked signal.
  */
+// compat-skip-runner: qemu-aarch64-static: under qemu-user /proc/TID/syscall shows the host's system calls (x86-64 numbers), which wait_blocked reads in the native run to know a thread is blocked
 #include "compat.h"
 #include <poll.h>
 #include <semaphore.h>

@@ -8,7 +8,8 @@
  *    device and inode). A library the loader could not load is ignored with a
  *    message, and the program would then run natively and pass for the wrong
  *    reason: instead it exits 3 with "compat.h: ... not preloaded" on stderr, which
- *    scripts/run-compat.sh reports as the reason.
+ *    scripts/run-compat.sh reports as the reason. A path with ld.so's $LIB in it
+ *    (one library per architecture, scripts/check-arch.sh) is matched as a pattern.
  *
  * 2. wait_blocked(tid, nr, arg0): returns once the thread whose gettid() is tid is
  *    blocked in a call, so that a test acts on a blocked thread (cancel it, signal
@@ -68,6 +69,23 @@ __attribute__((constructor)) static void testenv_check_preloaded(void)
 	memcpy(first, lp, n);
 	first[n] = 0;
 	sym = dlsym(RTLD_DEFAULT, "pthread_create");
+	char *dst = strstr(first, "$LIB/");
+	if (dst) {
+		/* A path with ld.so's $LIB (lib/ARCH-linux-gnu on Debian: one library per
+		 * architecture, scripts/check-arch.sh): pthread_create's file is one that
+		 * the pattern names, the prefix before $LIB and the file name after it. */
+		size_t pre = (size_t)(dst - first), fl, sl = strlen(dst + 4);
+		if (!sym || !dladdr(sym, &info) || !info.dli_fname ||
+		    (fl = strlen(info.dli_fname)) < pre + sl ||
+		    strncmp(info.dli_fname, first, pre) ||
+		    strcmp(info.dli_fname + fl - sl, dst + 4) ||
+		    stat(info.dli_fname, &got) != 0) {
+			fprintf(stderr, "compat.h: %s not preloaded: pthread_create is %s's\n", first,
+				sym && dladdr(sym, &info) && info.dli_fname ? info.dli_fname : "nobody");
+			exit(3);
+		}
+		return;
+	}
 	if (stat(first, &want) != 0) {
 		fprintf(stderr, "compat.h: %s not preloaded: stat: %s\n", first, strerror(errno));
 		exit(3);

@@ -5,7 +5,6 @@
  * nothing; its cleanup handler runs and join returns PTHREAD_CANCELED. A thread that
  * has a cancellation pending while it is disabled is cancelled at once when it
  * enables it with the asynchronous type. */
-// compat-skip-runner: qemu-aarch64-static: qemu-user 7.2 cannot deliver SIGRTMAX, the runtime's preemption signal (sigqueue gives EINVAL), which cancels a thread that runs a loop calling nothing
 #include "compat.h"
 #include <stdatomic.h>
 #include <unistd.h>

@@ -26,7 +26,7 @@ static long *(*ie_var_addr)(void);
 static char *(*ie_buf_addr)(void);
 static atomic_int bad, go;
 static struct __res_state *main_res;
-/* The pinned mode (GOSHIM_DEBUG=pinned=1) keeps a library dlopen'ed later
+/* The pinned mode (GOSHIM_DEBUG=pinned=1, and aarch64's only one) keeps a library dlopen'ed later
  * with initial-exec TLS, stdio lock owners, the resolver state and uselocale
  * per OS thread, not per thread (README, Limits): not asserted there. */
 static int pinned;
@@ -161,8 +161,7 @@ int main(void)
 	path[n] = 0;
 	strcpy(strrchr(path, '/') + 1, "libtls_ie_lib.so");
 	main_res = __res_state();
-	const char *dbg = getenv("GOSHIM_DEBUG");
-	pinned = getenv("GOSHIM_TEST_PRELOADED") && dbg && strstr(dbg, "pinned=1");
+	pinned = compat_pinned();
 	CHECK_RC(pthread_barrier_init(&bar, NULL, THREADS + 1), 0);
 	pthread_t t[THREADS];
 	for (long i = 0; i < THREADS; i++)

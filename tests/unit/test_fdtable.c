@@ -279,7 +279,7 @@ int main(void)
 {
 	SRunner *sr = srunner_create(fdtable_suite());
 	srunner_set_fork_status(sr, CK_FORK);	/* one process per test: gs_init() once each */
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);	/* CK_VERBOSITY, normal by default */
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
