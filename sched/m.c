@@ -368,6 +368,7 @@ void gs_m_fork_child(struct m *self, struct g *g)
 			atomic_store(&m->has_p, 0);
 		}
 		gs_mpsc_init(&m->inbox);
+		gs_lock_reset(&m->tlock);	/* another M (gone here) may have held it */
 		gs_lock_reset(&m->prioq.lock);
 		m->prioq.head = NULL;
 		atomic_store(&m->prioq.top, 0);

@@ -272,16 +272,6 @@ bool gs_wakep(struct m *self)
 	return false;
 }
 
-/* Move mode: puts g into m's empty runnext, m being the calling M; false if
- * runnext holds a G. Only m stores a G there (ready_move); other Ms only take
- * one out (take_runnext's exchange, writing NULL). So the fill needs no locked
- * instruction on x86-64 (gs_arch_fill_own): one fewer per hand-off of a
- * mutex + condvar ping-pong. */
-static inline bool runnext_fill(struct m *m, struct g *g)
-{
-	return gs_arch_fill_own((void **)&m->runnext, g);
-}
-
 /* Move mode: g goes to the readier's runnext when a G of an M readies it (a
  * partner it will switch to), to the run queue of the readier's M when that is
  * its scheduler, to the global queue when it readies itself (yield, preemption)
@@ -307,8 +297,11 @@ static void ready_move(struct g *g)
 	}
 	if (cm) {
 		if (cm->curg && !cm->in_sched) {
-			if (runnext_fill(cm, g))
-				return;
+			/* A locked exchange: a cmpxchg without the lock prefix
+			 * that fails writes the old value back, and so could put
+			 * back a G a thief (take_runnext) took meanwhile, which
+			 * then ran twice ("a dead green thread was resumed",
+			 * tests/scale/barrier_1m, 3 runs in 5). */
 			g = __atomic_exchange_n(&cm->runnext, g, __ATOMIC_ACQ_REL);
 			if (!g)
 				return;

@@ -82,17 +82,6 @@ static inline void *gs_arch_tp(void)
 	return tp;
 }
 
-/* Stores new into *p if *p is NULL; returns whether it did (release order).
- * For a word only the calling thread fills and other threads only empty
- * (x86-64 uses a cmpxchg without the lock prefix there; an aarch64 CAS costs
- * the same either way). */
-static inline bool gs_arch_fill_own(void **p, void *new)
-{
-	void *old = NULL;
-	return __atomic_compare_exchange_n(p, &old, new, false, __ATOMIC_RELEASE,
-					   __ATOMIC_RELAXED);
-}
-
 static inline uintptr_t gs_arch_sp(void)
 {
 	uintptr_t sp;

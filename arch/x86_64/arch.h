@@ -87,20 +87,6 @@ static inline void gs_arch_set_tp(void *tp)
 	__asm__ volatile("wrfsbase %0" : : "r"(tp) : "memory");
 }
 
-/* Stores new into *p if *p is NULL; returns whether it did. Atomic against a
- * signal handler on the calling thread (one instruction) but, without the lock
- * prefix, not against another CPU's write of a non-NULL value: for a word
- * only the calling thread fills, which other threads only empty (a thief's
- * exchange meanwhile writes back the NULL that is there). The store has
- * release order (x86-64's stores all do). About 2.5 ns against 5.9 for a
- * locked exchange on the build machine. */
-static inline bool gs_arch_fill_own(void **p, void *new)
-{
-	void *old = NULL;
-	__asm__ volatile("cmpxchgq %2, %1" : "+a"(old), "+m"(*p) : "r"(new) : "memory", "cc");
-	return old == NULL;
-}
-
 /* The stack pointer of the caller, for the overflow check at each switch. */
 static inline uintptr_t gs_arch_sp(void)
 {
