@@ -164,15 +164,9 @@ _Atomic int gs_rt_used;
 /* A waiter's rank for a wake of one: its SCHED_FIFO/SCHED_RR priority (1-99),
  * 0 for the other policies. Written by any thread (pthread_setschedparam):
  * a stale read only orders one wake differently. */
-static int g_rank(const struct g *g)
-{
-	int pol = g->sched.policy;
-	return pol == SCHED_FIFO || pol == SCHED_RR ? g->sched.prio : 0;
-}
-
 static int rank(const struct waiter *w)
 {
-	return g_rank(w->g);
+	return gs_g_rank(w->g);
 }
 
 /* The wake of one once the program has used a real-time policy: the waiter of
@@ -245,8 +239,8 @@ static inline __attribute__((always_inline)) int wake_green(_Atomic uint32_t *ad
 			for (int i = 1; i < k; i++) {
 				struct g *x = batch[i].g;
 				uint64_t xs = batch[i].seq;
-				int r = g_rank(x), j = i;
-				for (; j > 0 && g_rank(batch[j - 1].g) < r; j--)
+				int r = gs_g_rank(x), j = i;
+				for (; j > 0 && gs_g_rank(batch[j - 1].g) < r; j--)
 					batch[j] = batch[j - 1];
 				batch[j].g = x;
 				batch[j].seq = xs;

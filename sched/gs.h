@@ -54,6 +54,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sched.h>
 #include <stdint.h>
 #include <signal.h>
 #include <time.h>
@@ -431,6 +432,19 @@ GS_HIDDEN void gs_g_timer_del(struct g *g);
 GS_HIDDEN void gs_init(void);
 /* The G running on the calling OS thread, or NULL (an outside thread, g0, a
  * hook called from inside the runtime). Hooks park only when this is non-NULL. */
+/* A G under SCHED_FIFO or SCHED_RR, and its rank for priority order: that
+ * priority (1-99), 0 for the other policies. */
+static inline bool gs_g_rt(const struct g *g)
+{
+	int p = g->sched.policy;
+	return p == SCHED_FIFO || p == SCHED_RR;
+}
+
+static inline int gs_g_rank(const struct g *g)
+{
+	return gs_g_rt(g) ? g->sched.prio : 0;
+}
+
 static inline struct g *gs_self(void)
 {
 	struct m *m = gs_curm;

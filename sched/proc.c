@@ -111,12 +111,6 @@ static _Atomic int np_blocker;	/* an M is (about to be) blocked in the netpoller
 static struct gs_prioq prioq_global = { .lock = GS_LOCK_INIT(PRIOQ) };
 static _Atomic uint32_t prioq_seq;
 
-static inline bool g_rt(const struct g *g)
-{
-	int p = g->sched.policy;
-	return p == SCHED_FIFO || p == SCHED_RR;
-}
-
 static inline bool rt_used(void)
 {
 	return unlikely(atomic_load_explicit(&gs_rt_used, memory_order_relaxed));
@@ -133,18 +127,13 @@ static struct m *prio_home(struct g *g)
 	return gs_move ? NULL : g->m;
 }
 
-static inline int g_rank(const struct g *g)
-{
-	return g_rt(g) ? g->sched.prio : 0;
-}
-
 /* A G of priority prio was queued where cm's G could run it: if that G ranks
  * lower, it yields at its next preemption point (a hook's, or its park), as
  * the kernel preempts a thread for a higher-priority one it wakes. */
 static void prio_preempt(struct m *cm, int prio)
 {
 	struct g *cur = cm->curg;
-	if (cur && !cm->in_sched && g_rank(cur) < prio &&
+	if (cur && !cm->in_sched && gs_g_rank(cur) < prio &&
 	    !(atomic_load_explicit(&cm->preempt_req, memory_order_relaxed) & GS_PREEMPT_PRIO))
 		atomic_fetch_or(&cm->preempt_req, GS_PREEMPT_PRIO);
 }
@@ -195,14 +184,14 @@ void gs_prio_changed(struct g *g)
 
 bool gs_prio_new(struct g *g, struct g *creator)
 {
-	if (!rt_used() || !g_rt(g))
+	if (!rt_used() || !gs_g_rt(g))
 		return false;
 	/* As natively: glibc creates a thread with its creator's policy and
 	 * then gives it the attribute's; the kernel puts a queued thread whose
 	 * priority was lowered at the head of its new priority's list (raised
 	 * or unchanged: the tail). So threads of equal priority made by a
 	 * higher-priority creator run last-created first. */
-	int cp = creator && g_rt(creator) ? creator->sched.prio : 0;
+	int cp = creator && gs_g_rt(creator) ? creator->sched.prio : 0;
 	prio_ready(g, g->sched.explicit_ && cp > g->sched.prio);
 	return true;
 }
@@ -323,7 +312,7 @@ bool gs_ready(struct g *g, uint64_t seq)
 	if (!atomic_compare_exchange_strong(&g->parkword, &want, seq << 1))
 		return false;
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	if (rt_used() && g_rt(g)) {
+	if (rt_used() && gs_g_rt(g)) {
 		struct m *cm = gs_curm;
 		prio_ready(g, cm && cm->curg == g &&
 			      (cm->rt_preempted == 2 ||
@@ -873,7 +862,7 @@ void gs_preempt_yield(struct g *g)
 {
 	struct m *m = g->m;
 	uint64_t seq = gs_park_prepare(g, "preempted", NULL);
-	bool rt = rt_used() && g_rt(g);
+	bool rt = rt_used() && gs_g_rt(g);
 	if (rt)
 		m->rt_preempted = 1;	/* SCHED_FIFO: back at the head (prio_ready) */
 	gs_ready(g, seq);
